@@ -1,0 +1,28 @@
+# heddle: see README.md. Every target works on a fresh machine with only Go installed.
+GO ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@2025.1.1
+
+.PHONY: run test ci bench lint
+
+## run: explore every race case and print the table of verdicts.
+run:
+	$(GO) run ./cmd/heddle run --all
+
+## test: the whole test suite under the race detector.
+test:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+## ci: the gate: every case as a verdict, then the test suite.
+ci:
+	$(GO) run ./cmd/heddle run --all
+	$(MAKE) test
+
+## bench: the runtime and checker benchmarks (compare runs with benchstat).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./harness/ ./checkers/
+
+## lint: gofmt, go vet and a pinned staticcheck.
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
