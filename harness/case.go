@@ -1,0 +1,52 @@
+package harness
+
+// Violation is one property a run broke, as a checker or the runtime saw it.
+type Violation struct {
+	// Kind is one of DataRace, Panic, Deadlock, Leak, NotLinearizable,
+	// Timeliness, Invariant, StepLimit, Stuck (see package checkers).
+	Kind string
+	// Message says what happened, for a person who has to act on it.
+	Message string
+}
+
+// Case is a race case: a system, its workload, faults and checks, run from a
+// seed. Package scenarios registers them; the explorer and the heddle command
+// run them.
+type Case struct {
+	// Name identifies the case on the command line (metaclient, replica, ...).
+	Name string
+	// Bug names the upstream report and fix the case carries.
+	Bug string
+	// Summary says in one line what goes wrong.
+	Summary string
+	// Variants are the implementations to run, usually "buggy" and "fixed".
+	Variants []Variant
+}
+
+// Variant is one implementation of a case's system.
+type Variant struct {
+	// Name is "buggy" or "fixed".
+	Name string
+	// Expect lists, for a variant that carries the bug, the violation kinds
+	// that count as finding it. Empty means every seed must pass.
+	Expect []string
+	// Seeds is the exploration budget: how many seeds to try.
+	Seeds int
+	// Strategy makes the scheduling strategy for a run; nil means RandomWalk.
+	Strategy func() Strategy
+	// Check runs one seed. It calls Run with opts (the explorer has set the
+	// seed, strategy, mode and trace) and returns the run's result and every
+	// violation found, the runtime's own failures included. Data races are
+	// found by the race detector, outside Check, and added by the explorer.
+	Check func(opts Options) (*Result, []Violation)
+}
+
+// Variant returns the named variant and whether the case has it.
+func (c Case) Variant(name string) (Variant, bool) {
+	for _, v := range c.Variants {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return Variant{}, false
+}

@@ -1,0 +1,567 @@
+package harness
+
+import (
+	"reflect"
+	"unsafe"
+)
+
+// Chan is a channel that works in both modes: a Go channel when no
+// deterministic World is active, and the World's own channel, with the same
+// semantics, inside one. Make one with NewChan. A nil *Chan behaves as a nil
+// channel: sends and receives block forever, and Select never picks it.
+//
+// The happens-before edges are Go's: a send happens before the receive that
+// gets its value completes; a receive from an unbuffered channel happens
+// before the send completes; the k-th receive from a channel of capacity C
+// happens before the (k+C)-th send completes; a close happens before a
+// receive that returns because the channel is closed.
+type Chan[T any] struct {
+	w  *World   // the World that owns it; nil for a Go channel
+	ch chan T   // Go channel
+	ro <-chan T // Go channel that may only be received from (a real timer's)
+
+	buf         []slot[T]
+	head, count int
+	closed      bool
+	recvq       []*chanWaiter[T]
+	sendq       []*chanWaiter[T]
+	closeSync   uint64
+}
+
+type slot[T any] struct {
+	v   T
+	msg *uint64 // where the value's sender released its history
+	own uint64  // this slot's word for sends that did not block, and for the k+C rule
+}
+
+// chanWaiter is a goroutine blocked in a send or receive, alone or in a Select.
+type chanWaiter[T any] struct {
+	g      *goroutine
+	sel    *selectState // nil for a plain send or receive
+	index  int          // the case index within sel
+	val    T
+	ok     bool
+	closed bool   // woken because the channel was closed
+	mine   uint64 // released by the waiter when it blocks
+	theirs uint64 // released by the goroutine that completes the operation
+}
+
+type selectState struct {
+	fired bool
+	index int
+}
+
+type chanError string
+
+func (e chanError) Error() string { return string(e) }
+
+// NewChan returns a channel with the given capacity (0: unbuffered). A
+// negative capacity panics, as make does.
+func NewChan[T any](capacity int) *Chan[T] {
+	if capacity < 0 {
+		panic(chanError("harness: NewChan: negative capacity"))
+	}
+	if w := activeWorld(); w != nil && w.opts.Mode == Deterministic {
+		return &Chan[T]{w: w, buf: make([]slot[T], capacity)}
+	}
+	return &Chan[T]{ch: make(chan T, capacity)}
+}
+
+// deterministic reports, for a call made in World w (nil: none), whether c is
+// one of w's channels; it panics when a channel crosses between modes.
+//
+//go:norace
+func (c *Chan[T]) deterministic(w *World) bool {
+	det := w != nil && w.opts.Mode == Deterministic
+	if c == nil || (c.w == nil && c.ch == nil && c.ro == nil) {
+		return det
+	}
+	if det && c.w != w {
+		panic(chanError("harness: a channel made outside this World (or in another one) used inside it"))
+	}
+	if !det && c.w != nil {
+		panic(chanError("harness: a World's channel used outside its World"))
+	}
+	return det
+}
+
+//go:norace
+func (c *Chan[T]) isNil() bool { return c == nil || (c.w == nil && c.ch == nil && c.ro == nil) }
+
+func (c *Chan[T]) recvChan() <-chan T {
+	if c == nil {
+		return nil
+	}
+	if c.ro != nil {
+		return c.ro
+	}
+	return c.ch
+}
+
+func (c *Chan[T]) sendChan() chan<- T {
+	if c == nil {
+		return nil
+	}
+	if c.ro != nil {
+		panic(chanError("harness: send on a receive-only channel"))
+	}
+	return c.ch
+}
+
+// Send sends v, blocking until a receiver or buffer space takes it. Sending on
+// a closed channel panics.
+func (c *Chan[T]) Send(v T) {
+	w := activeWorld()
+	if !c.deterministic(w) {
+		w.perturb()
+		c.sendChan() <- v
+		return
+	}
+	c.send(w, v, callerPC(2))
+}
+
+// Recv receives a value, blocking until one is there. ok is false when the
+// channel is closed and drained; v is then the zero value.
+func (c *Chan[T]) Recv() (v T, ok bool) {
+	w := activeWorld()
+	if !c.deterministic(w) {
+		w.perturb()
+		v, ok = <-c.recvChan()
+		return v, ok
+	}
+	return c.recv(w, callerPC(2))
+}
+
+// Close closes the channel. Closing a nil or closed channel panics.
+func (c *Chan[T]) Close() {
+	w := activeWorld()
+	if !c.deterministic(w) {
+		w.perturb()
+		close(c.sendChan())
+		return
+	}
+	c.close(w, callerPC(2))
+}
+
+// Len returns the number of values buffered.
+func (c *Chan[T]) Len() int {
+	if c.isNil() {
+		return 0
+	}
+	if c.w == nil {
+		return len(c.recvChan())
+	}
+	return c.length()
+}
+
+//go:norace
+func (c *Chan[T]) length() int { return c.count }
+
+// Cap returns the channel's capacity.
+func (c *Chan[T]) Cap() int {
+	if c.isNil() {
+		return 0
+	}
+	if c.w == nil {
+		return cap(c.recvChan())
+	}
+	return c.capacity()
+}
+
+//go:norace
+func (c *Chan[T]) capacity() int { return len(c.buf) }
+
+//go:norace
+func (c *Chan[T]) send(w *World, v T, pc uintptr) {
+	g := w.enter()
+	w.yield(g, pc)
+	if c.isNil() {
+		w.block(g, "chan send (nil chan)", pc)
+	}
+	if c.trySend(w, v) {
+		return
+	}
+	wt := &chanWaiter[T]{g: g, val: v}
+	raceRelease(unsafe.Pointer(&wt.mine))
+	c.sendq = append(c.sendq, wt)
+	w.block(g, "chan send", pc)
+	c.finishSend(wt)
+}
+
+// trySend completes a send if it can without blocking.
+//
+//go:norace
+func (c *Chan[T]) trySend(w *World, v T) bool {
+	if c.closed {
+		panic(chanError("send on closed channel"))
+	}
+	if r := c.dequeue(&c.recvq); r != nil {
+		raceAcquire(unsafe.Pointer(&r.mine))
+		r.val, r.ok = v, true
+		raceRelease(unsafe.Pointer(&r.theirs))
+		w.complete(r.g, r.sel, r.index)
+		return true
+	}
+	if c.count < len(c.buf) {
+		s := &c.buf[(c.head+c.count)%len(c.buf)]
+		raceAcquire(unsafe.Pointer(&s.own))
+		raceRelease(unsafe.Pointer(&s.own))
+		s.v, s.msg = v, &s.own
+		c.count++
+		return true
+	}
+	return false
+}
+
+//go:norace
+func (c *Chan[T]) finishSend(wt *chanWaiter[T]) {
+	if wt.closed {
+		raceAcquire(unsafe.Pointer(&c.closeSync))
+		panic(chanError("send on closed channel"))
+	}
+	raceAcquire(unsafe.Pointer(&wt.theirs))
+}
+
+// sendFromClock delivers a timer's tick without blocking and without any
+// goroutine's history: the clock, not the goroutine that advanced it, sends.
+//
+//go:norace
+func (c *Chan[T]) sendFromClock(w *World, v T) {
+	if c.closed {
+		return
+	}
+	if r := c.dequeue(&c.recvq); r != nil {
+		r.val, r.ok = v, true
+		w.complete(r.g, r.sel, r.index)
+		return
+	}
+	if c.count < len(c.buf) {
+		s := &c.buf[(c.head+c.count)%len(c.buf)]
+		s.v, s.msg = v, nil
+		c.count++
+	}
+}
+
+// drain empties the buffer (a timer's channel on Stop and Reset).
+//
+//go:norace
+func (c *Chan[T]) drain() {
+	var zero T
+	for c.count > 0 {
+		c.buf[c.head].v = zero
+		c.head = (c.head + 1) % len(c.buf)
+		c.count--
+	}
+}
+
+//go:norace
+func (c *Chan[T]) recv(w *World, pc uintptr) (T, bool) {
+	g := w.enter()
+	w.yield(g, pc)
+	if c.isNil() {
+		w.block(g, "chan receive (nil chan)", pc)
+	}
+	if v, ok, done := c.tryRecv(w); done {
+		return v, ok
+	}
+	wt := &chanWaiter[T]{g: g}
+	raceRelease(unsafe.Pointer(&wt.mine))
+	c.recvq = append(c.recvq, wt)
+	w.block(g, "chan receive", pc)
+	return c.finishRecv(wt)
+}
+
+// tryRecv completes a receive if it can without blocking.
+//
+//go:norace
+func (c *Chan[T]) tryRecv(w *World) (v T, ok, done bool) {
+	if c.count > 0 {
+		s := &c.buf[c.head]
+		if s.msg != nil {
+			raceAcquire(unsafe.Pointer(s.msg))
+		}
+		raceAcquire(unsafe.Pointer(&s.own))
+		raceRelease(unsafe.Pointer(&s.own))
+		var zero T
+		v, s.v, s.msg = s.v, zero, nil
+		c.head = (c.head + 1) % len(c.buf)
+		c.count--
+		// A sender blocked on the full buffer now completes: its value goes
+		// to the tail, carrying its own history for whoever receives it.
+		if sd := c.dequeue(&c.sendq); sd != nil {
+			t := &c.buf[(c.head+c.count)%len(c.buf)]
+			t.v, t.msg = sd.val, &sd.mine
+			c.count++
+			raceRelease(unsafe.Pointer(&sd.theirs))
+			w.complete(sd.g, sd.sel, sd.index)
+		}
+		return v, true, true
+	}
+	if sd := c.dequeue(&c.sendq); sd != nil {
+		raceAcquire(unsafe.Pointer(&sd.mine))
+		v = sd.val
+		raceRelease(unsafe.Pointer(&sd.theirs))
+		w.complete(sd.g, sd.sel, sd.index)
+		return v, true, true
+	}
+	if c.closed {
+		raceAcquire(unsafe.Pointer(&c.closeSync))
+		return v, false, true
+	}
+	return v, false, false
+}
+
+//go:norace
+func (c *Chan[T]) finishRecv(wt *chanWaiter[T]) (T, bool) {
+	if wt.closed {
+		raceAcquire(unsafe.Pointer(&c.closeSync))
+		var zero T
+		return zero, false
+	}
+	raceAcquire(unsafe.Pointer(&wt.theirs))
+	return wt.val, wt.ok
+}
+
+//go:norace
+func (c *Chan[T]) close(w *World, pc uintptr) {
+	g := w.enter()
+	w.yield(g, pc)
+	if c.isNil() {
+		panic(chanError("close of nil channel"))
+	}
+	if c.closed {
+		panic(chanError("close of closed channel"))
+	}
+	c.closed = true
+	raceRelease(unsafe.Pointer(&c.closeSync))
+	for _, q := range []*[]*chanWaiter[T]{&c.recvq, &c.sendq} {
+		for wt := c.dequeue(q); wt != nil; wt = c.dequeue(q) {
+			wt.closed = true
+			w.complete(wt.g, wt.sel, wt.index)
+		}
+	}
+}
+
+// dequeue removes and returns the first waiter of q that can still be
+// completed: alive, and not part of a Select that another case already won.
+//
+//go:norace
+func (c *Chan[T]) dequeue(q *[]*chanWaiter[T]) *chanWaiter[T] {
+	for len(*q) > 0 {
+		wt := (*q)[0]
+		(*q)[0] = nil
+		*q = (*q)[1:]
+		if wt.g.state == gDead || (wt.sel != nil && wt.sel.fired) {
+			continue
+		}
+		return wt
+	}
+	return nil
+}
+
+// complete wakes a goroutine whose operation another goroutine finished.
+//
+//go:norace
+func (w *World) complete(g *goroutine, sel *selectState, index int) {
+	if sel != nil {
+		sel.fired = true
+		sel.index = index
+	}
+	w.ready(g)
+}
+
+// SelectCase is one branch of a Select. Make cases with Chan.SendCase,
+// Chan.RecvCase, Done and Default.
+type SelectCase interface {
+	// ready reports whether the case can proceed at once (deterministic mode).
+	ready(w *World) bool
+	// commit performs a ready case.
+	commit(w *World)
+	// enqueue registers the blocked goroutine on the case's channel.
+	enqueue(w *World, g *goroutine, sel *selectState, index int)
+	// finish completes the case that woke the goroutine.
+	finish(w *World)
+	// selectCase describes the case for reflect.Select (real mode).
+	selectCase() reflect.SelectCase
+	// received stores what reflect.Select received for this case.
+	received(v reflect.Value, ok bool)
+}
+
+// RecvCase returns a Select case that receives from c into *v and reports
+// into *ok whether the value came from a send (false: closed). v and ok may be nil.
+func (c *Chan[T]) RecvCase(v *T, ok *bool) SelectCase { return &recvCase[T]{c: c, v: v, ok: ok} }
+
+// SendCase returns a Select case that sends v on c.
+func (c *Chan[T]) SendCase(v T) SelectCase { return &sendCase[T]{c: c, v: v} }
+
+type recvCase[T any] struct {
+	c  *Chan[T]
+	v  *T
+	ok *bool
+	wt *chanWaiter[T]
+}
+
+//go:norace
+func (r *recvCase[T]) ready(*World) bool {
+	c := r.c
+	return !c.isNil() && (c.count > 0 || c.hasWaiter(c.sendq) || c.closed)
+}
+
+//go:norace
+func (r *recvCase[T]) commit(w *World) {
+	v, ok, _ := r.c.tryRecv(w)
+	r.store(v, ok)
+}
+
+//go:norace
+func (r *recvCase[T]) store(v T, ok bool) {
+	if r.v != nil {
+		*r.v = v
+	}
+	if r.ok != nil {
+		*r.ok = ok
+	}
+}
+
+//go:norace
+func (r *recvCase[T]) enqueue(_ *World, g *goroutine, sel *selectState, index int) {
+	if r.c.isNil() {
+		return
+	}
+	r.wt = &chanWaiter[T]{g: g, sel: sel, index: index}
+	raceRelease(unsafe.Pointer(&r.wt.mine))
+	r.c.recvq = append(r.c.recvq, r.wt)
+}
+
+//go:norace
+func (r *recvCase[T]) finish(*World) {
+	v, ok := r.c.finishRecv(r.wt)
+	r.store(v, ok)
+}
+
+func (r *recvCase[T]) selectCase() reflect.SelectCase {
+	return reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(r.c.recvChan())}
+}
+
+func (r *recvCase[T]) received(v reflect.Value, ok bool) {
+	var x T
+	if ok {
+		x = v.Interface().(T)
+	}
+	if r.v != nil {
+		*r.v = x
+	}
+	if r.ok != nil {
+		*r.ok = ok
+	}
+}
+
+type sendCase[T any] struct {
+	c  *Chan[T]
+	v  T
+	wt *chanWaiter[T]
+}
+
+//go:norace
+func (s *sendCase[T]) ready(*World) bool {
+	c := s.c
+	return !c.isNil() && (c.closed || c.count < len(c.buf) || c.hasWaiter(c.recvq))
+}
+
+//go:norace
+func (s *sendCase[T]) commit(w *World) { s.c.trySend(w, s.v) }
+
+//go:norace
+func (s *sendCase[T]) enqueue(_ *World, g *goroutine, sel *selectState, index int) {
+	if s.c.isNil() {
+		return
+	}
+	s.wt = &chanWaiter[T]{g: g, sel: sel, index: index, val: s.v}
+	raceRelease(unsafe.Pointer(&s.wt.mine))
+	s.c.sendq = append(s.c.sendq, s.wt)
+}
+
+//go:norace
+func (s *sendCase[T]) finish(*World) { s.c.finishSend(s.wt) }
+
+func (s *sendCase[T]) selectCase() reflect.SelectCase {
+	return reflect.SelectCase{Dir: reflect.SelectSend, Chan: reflect.ValueOf(s.c.sendChan()), Send: reflect.ValueOf(&s.v).Elem()}
+}
+
+func (s *sendCase[T]) received(reflect.Value, bool) {}
+
+// hasWaiter reports whether q holds a waiter that can still be completed.
+//
+//go:norace
+func (c *Chan[T]) hasWaiter(q []*chanWaiter[T]) bool {
+	for _, wt := range q {
+		if wt.g.state != gDead && (wt.sel == nil || !wt.sel.fired) {
+			return true
+		}
+	}
+	return false
+}
+
+// Default returns the Select case taken when no other case is ready.
+func Default() SelectCase { return defaultCase{} }
+
+type defaultCase struct{}
+
+func (defaultCase) ready(*World) bool                             { return false }
+func (defaultCase) commit(*World)                                 {}
+func (defaultCase) enqueue(*World, *goroutine, *selectState, int) {}
+func (defaultCase) finish(*World)                                 {}
+func (defaultCase) selectCase() reflect.SelectCase {
+	return reflect.SelectCase{Dir: reflect.SelectDefault}
+}
+func (defaultCase) received(reflect.Value, bool) {}
+
+// Select waits until one of the cases can proceed, performs it and returns
+// its index, as a select statement does: among several ready cases it picks
+// one at random (from the run's seed in deterministic mode); with a Default
+// case it does not block. With no case at all it blocks forever.
+func Select(cases ...SelectCase) int {
+	w := activeWorld()
+	if w == nil || w.opts.Mode == Real {
+		w.perturb()
+		scs := make([]reflect.SelectCase, len(cases))
+		for i, c := range cases {
+			scs[i] = c.selectCase()
+		}
+		i, v, ok := reflect.Select(scs)
+		cases[i].received(v, ok)
+		return i
+	}
+	return w.selectDet(cases, callerPC(2))
+}
+
+//go:norace
+func (w *World) selectDet(cases []SelectCase, pc uintptr) int {
+	g := w.enter()
+	w.yield(g, pc)
+	var readyBuf [8]int
+	ready := readyBuf[:0]
+	def := -1
+	for i, c := range cases {
+		if _, ok := c.(defaultCase); ok {
+			def = i
+		} else if c.ready(w) {
+			ready = append(ready, i)
+		}
+	}
+	if len(ready) > 0 {
+		i := ready[w.rand.intN(len(ready))]
+		cases[i].commit(w)
+		return i
+	}
+	if def >= 0 {
+		return def
+	}
+	sel := &selectState{}
+	for i, c := range cases {
+		c.enqueue(w, g, sel, i)
+	}
+	w.block(g, "select", pc)
+	cases[sel.index].finish(w)
+	return sel.index
+}

@@ -1,0 +1,247 @@
+package harness
+
+import (
+	"context"
+	"reflect"
+	"time"
+	"unsafe"
+)
+
+// WithCancel is context.WithCancel for both modes. In deterministic mode the
+// context belongs to the World: select on it with Done(ctx).
+func WithCancel(parent context.Context) (context.Context, context.CancelFunc) {
+	w := activeWorld()
+	if w == nil || w.opts.Mode == Real {
+		return context.WithCancel(parent)
+	}
+	c := w.newContext(parent, time.Time{}, false)
+	return c, c.cancelFunc
+}
+
+// WithTimeout is WithDeadline(parent, Now().Add(d)).
+func WithTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	w := activeWorld()
+	if w == nil || w.opts.Mode == Real {
+		return context.WithTimeout(parent, d)
+	}
+	return WithDeadline(parent, Now().Add(d))
+}
+
+// WithDeadline is context.WithDeadline for both modes; in deterministic mode
+// the deadline is on the virtual clock.
+func WithDeadline(parent context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
+	w := activeWorld()
+	if w == nil || w.opts.Mode == Real {
+		return context.WithDeadline(parent, deadline)
+	}
+	if d, ok := parent.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	c := w.newContext(parent, deadline, true)
+	return c, c.cancelFunc
+}
+
+// ctx is a deterministic World's context. Its Done channel is a real one,
+// closed on cancellation, so code that polls it works; goroutines that wait
+// for it select on Done(ctx).
+type ctx struct {
+	parent     context.Context
+	w          *World
+	deadline   time.Time
+	hasDL      bool
+	done       chan struct{}
+	err        error
+	children   []*ctx
+	afterFuncs []*ctxAfterFunc
+	waiters    []ctxWaiter
+	timer      *timer
+	sync       uint64
+}
+
+type ctxWaiter struct {
+	g     *goroutine
+	sel   *selectState
+	index int
+}
+
+type ctxAfterFunc struct {
+	f       func()
+	stopped bool
+}
+
+type ctxKey struct{}
+
+func (w *World) newContext(parent context.Context, deadline time.Time, hasDL bool) *ctx {
+	c := &ctx{parent: parent, w: w, deadline: deadline, hasDL: hasDL, done: make(chan struct{})}
+	c.attach(parent)
+	return c
+}
+
+//go:norace
+func (c *ctx) attach(parent context.Context) {
+	w := c.w
+	w.enter()
+	if p := worldContext(parent); p != nil {
+		if p.err != nil {
+			c.cancel(p.err)
+			return
+		}
+		p.children = append(p.children, c)
+	} else if err := parent.Err(); err != nil {
+		c.cancel(err)
+		return
+	}
+	if c.hasDL {
+		now := epoch.Add(w.now)
+		if !c.deadline.After(now) {
+			c.cancel(context.DeadlineExceeded)
+			return
+		}
+		c.timer = &timer{index: -1, kind: timerCallback, f: c.expire}
+		raceRelease(unsafe.Pointer(&c.timer.sync))
+		w.addTimer(c.timer, w.now+c.deadline.Sub(now))
+	}
+}
+
+// worldContext returns the World context that parent is, or passes
+// cancellation straight through from (context.WithValue), or nil.
+func worldContext(parent context.Context) *ctx {
+	if c, ok := parent.(*ctx); ok {
+		return c
+	}
+	c, _ := parent.Value(ctxKey{}).(*ctx)
+	if c != nil && parent.Done() == c.done {
+		return c
+	}
+	return nil
+}
+
+func (c *ctx) expire()     { c.cancelFrom(context.DeadlineExceeded) }
+func (c *ctx) cancelFunc() { c.cancelFrom(context.Canceled) }
+
+//go:norace
+func (c *ctx) cancelFrom(err error) {
+	if activeWorld() != c.w {
+		return // the run is over: nothing is waiting any more
+	}
+	c.w.enter()
+	c.cancel(err)
+}
+
+//go:norace
+func (c *ctx) cancel(err error) {
+	if c.err != nil {
+		return
+	}
+	w := c.w
+	c.err = err
+	raceRelease(unsafe.Pointer(&c.sync))
+	close(c.done)
+	if c.timer != nil {
+		w.removeTimer(c.timer)
+	}
+	for _, wt := range c.waiters {
+		if wt.sel == nil || !wt.sel.fired {
+			w.complete(wt.g, wt.sel, wt.index)
+		}
+	}
+	c.waiters = nil
+	for _, child := range c.children {
+		child.cancel(err)
+	}
+	c.children = nil
+	for _, af := range c.afterFuncs {
+		if !af.stopped {
+			af.stopped = true
+			af.f()
+		}
+	}
+}
+
+// Deadline implements context.Context.
+func (c *ctx) Deadline() (time.Time, bool) { return c.deadline, c.hasDL }
+
+// Done implements context.Context.
+func (c *ctx) Done() <-chan struct{} { return c.done }
+
+// Err implements context.Context.
+//
+//go:norace
+func (c *ctx) Err() error { return c.err }
+
+// Value implements context.Context.
+func (c *ctx) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return c
+	}
+	return c.parent.Value(key)
+}
+
+// AfterFunc lets a standard-library context derived from c (context.WithCancel
+// of it) be cancelled synchronously, inside the World, when c is.
+//
+//go:norace
+func (c *ctx) AfterFunc(f func()) func() bool {
+	af := &ctxAfterFunc{f: f}
+	if c.err != nil {
+		af.stopped = true
+		f()
+		return func() bool { return false }
+	}
+	c.afterFuncs = append(c.afterFuncs, af)
+	return af.stop
+}
+
+//go:norace
+func (af *ctxAfterFunc) stop() bool {
+	was := !af.stopped
+	af.stopped = true
+	return was
+}
+
+// Done returns a Select case that proceeds once ctx is done. In deterministic
+// mode ctx must come from WithCancel, WithTimeout or WithDeadline of this
+// package (context.WithValue of one is fine), or never be done
+// (context.Background); any other context panics with an explanation.
+func Done(c context.Context) SelectCase { return &doneCase{ctx: c} }
+
+type doneCase struct {
+	ctx context.Context
+	hc  *ctx
+}
+
+//go:norace
+func (d *doneCase) world() *ctx {
+	if d.hc == nil {
+		d.hc = worldContext(d.ctx)
+		if d.hc == nil && d.ctx.Done() != nil {
+			panic(chanError("harness: Done(ctx) in deterministic mode needs a context made by harness.WithCancel, WithTimeout or WithDeadline"))
+		}
+	}
+	return d.hc
+}
+
+//go:norace
+func (d *doneCase) ready(*World) bool {
+	hc := d.world()
+	return hc != nil && hc.err != nil
+}
+
+//go:norace
+func (d *doneCase) commit(*World) { raceAcquire(unsafe.Pointer(&d.hc.sync)) }
+
+//go:norace
+func (d *doneCase) enqueue(_ *World, g *goroutine, sel *selectState, index int) {
+	if hc := d.world(); hc != nil {
+		hc.waiters = append(hc.waiters, ctxWaiter{g: g, sel: sel, index: index})
+	}
+}
+
+//go:norace
+func (d *doneCase) finish(*World) { raceAcquire(unsafe.Pointer(&d.hc.sync)) }
+
+func (d *doneCase) selectCase() reflect.SelectCase {
+	return reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(d.ctx.Done())}
+}
+
+func (d *doneCase) received(reflect.Value, bool) {}

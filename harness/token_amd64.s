@@ -1,0 +1,21 @@
+#include "textflag.h"
+
+// The scheduler's handoff token. These functions are written in assembly so that
+// the race detector does not see them: a handoff between two goroutines must not
+// become a happens-before edge, or every data race would be hidden. On amd64 an
+// XCHG is a full barrier (so also a store-release) and a plain MOV load is a
+// load-acquire.
+
+// func tokenStore(addr *uint32, v uint32)
+TEXT ·tokenStore(SB), NOSPLIT, $0-12
+	MOVQ addr+0(FP), AX
+	MOVL v+8(FP), BX
+	XCHGL BX, 0(AX)
+	RET
+
+// func tokenLoad(addr *uint32) uint32
+TEXT ·tokenLoad(SB), NOSPLIT, $0-12
+	MOVQ addr+0(FP), AX
+	MOVL 0(AX), BX
+	MOVL BX, ret+8(FP)
+	RET
