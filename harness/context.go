@@ -55,7 +55,10 @@ type ctx struct {
 	afterFuncs []*ctxAfterFunc
 	waiters    []ctxWaiter
 	timer      *timer
-	sync       uint64
+	sync       uint64 // cancel happens before Done is observed
+	// registry orders registrations (AfterFunc) before the cancel that runs
+	// them, as the mutex of a standard context does.
+	registry uint64
 }
 
 type ctxWaiter struct {
@@ -135,6 +138,7 @@ func (c *ctx) cancel(err error) {
 	}
 	w := c.w
 	c.err = err
+	raceAcquire(unsafe.Pointer(&c.registry))
 	raceRelease(unsafe.Pointer(&c.sync))
 	close(c.done)
 	if c.timer != nil {
@@ -183,7 +187,9 @@ func (c *ctx) Value(key any) any {
 //go:norace
 func (c *ctx) AfterFunc(f func()) func() bool {
 	af := &ctxAfterFunc{f: f}
+	raceReleaseMerge(unsafe.Pointer(&c.registry))
 	if c.err != nil {
+		raceAcquire(unsafe.Pointer(&c.sync))
 		af.stopped = true
 		f()
 		return func() bool { return false }

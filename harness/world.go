@@ -739,9 +739,7 @@ func (w *World) removeRunnable(g *goroutine) {
 // happens-before edge from whichever goroutine happened to fire the timer.
 func (w *World) spawnerLoop() {
 	for {
-		for _, cb := range w.takeCallbacks() {
-			w.spawn(w.spawner, cb.run, 0)
-		}
+		w.spawnCallbacks()
 		w.waitForCallbacks()
 	}
 }
@@ -759,10 +757,11 @@ func (cb callback) run() {
 }
 
 //go:norace
-func (w *World) takeCallbacks() []callback {
-	fs := w.callbacks
+func (w *World) spawnCallbacks() {
+	for _, cb := range w.callbacks {
+		w.spawn(w.spawner, cb.run, 0)
+	}
 	w.callbacks = nil
-	return fs
 }
 
 //go:norace

@@ -1,0 +1,174 @@
+package harness
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The programs below run in deterministic mode inside a child process (the
+// test binary itself), so that each one starts with a fresh race detector:
+// it reports each distinct race once per process.
+var racePrograms = map[string]func(){
+	// Two goroutines write x with nothing ordering them: a data race.
+	"unsynchronised": func() {
+		x := 0
+		var wg WaitGroup
+		wg.Go(func() { x = 1 })
+		wg.Go(func() { x = 2 })
+		wg.Wait()
+		_ = x
+	},
+	// The same writes under heddle's Mutex: no race.
+	"mutex": func() {
+		x := 0
+		var mu Mutex
+		var wg WaitGroup
+		for i := 0; i < 2; i++ {
+			wg.Go(func() {
+				mu.Lock()
+				x = i
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		_ = x
+	},
+	// Ordered by an unbuffered channel: the send happens before the receive completes.
+	"channel": func() {
+		x := 0
+		ch := NewChan[int](0)
+		done := NewChan[int](0)
+		Go(func() {
+			x = 1
+			ch.Send(1)
+		})
+		Go(func() {
+			ch.Recv()
+			x = 2
+			done.Send(0)
+		})
+		done.Recv()
+		_ = x
+	},
+	// Ordered by a buffered channel's k-th receive before the (k+C)-th send.
+	"buffered": func() {
+		x := 0
+		ch := NewChan[int](1)
+		ch.Send(0)
+		Go(func() {
+			x = 1
+			ch.Recv()
+		})
+		ch.Send(0) // completes only after the receive above
+		x = 2
+		_ = x
+	},
+	// Ordered by WaitGroup: Done happens before Wait returns.
+	"waitgroup": func() {
+		x := 0
+		var wg WaitGroup
+		wg.Go(func() { x = 1 })
+		wg.Wait()
+		x = 2
+		_ = x
+	},
+	// Two readers under RLock, a writer under Lock: no race.
+	"rwmutex": func() {
+		x := 0
+		var rw RWMutex
+		var wg WaitGroup
+		wg.Go(func() { rw.Lock(); x = 1; rw.Unlock() })
+		for i := 0; i < 2; i++ {
+			wg.Go(func() { rw.RLock(); _ = x; rw.RUnlock() })
+		}
+		wg.Wait()
+		_ = x
+	},
+	// A reader without the lock races with the writer.
+	"rwmutex-unlocked-read": func() {
+		x := 0
+		var rw RWMutex
+		var wg WaitGroup
+		wg.Go(func() { rw.Lock(); x = 1; rw.Unlock() })
+		wg.Go(func() { _ = x })
+		wg.Wait()
+		_ = x
+	},
+	// Two receivers of one buffered channel are not ordered with each other.
+	"receivers-unordered": func() {
+		x := 0
+		ch := NewChan[int](2)
+		ch.Send(1)
+		ch.Send(2)
+		var wg WaitGroup
+		wg.Go(func() { ch.Recv(); x = 1 })
+		wg.Go(func() { ch.Recv(); x = 2 })
+		wg.Wait()
+		_ = x
+	},
+}
+
+// TestRaceChild is the child side of TestRaceDetectorSeesThroughScheduler.
+func TestRaceChild(t *testing.T) {
+	name := os.Getenv("HEDDLE_RACE_CHILD")
+	if name == "" {
+		t.Skip("run by TestRaceDetectorSeesThroughScheduler")
+	}
+	for seed := int64(0); seed < 20; seed++ {
+		res := Run(Options{Seed: seed}, racePrograms[name])
+		require.False(t, res.Failed(), "%v", res.Err())
+	}
+}
+
+func TestRaceDetectorSeesThroughScheduler(t *testing.T) {
+	if !raceEnabled || !tokenHidesEdges {
+		t.Skip("needs -race on amd64 or arm64")
+	}
+	cases := []struct {
+		program string
+		racy    bool
+	}{
+		{"unsynchronised", true},
+		{"mutex", false},
+		{"channel", false},
+		{"buffered", false},
+		{"waitgroup", false},
+		{"rwmutex", false},
+		{"rwmutex-unlocked-read", true},
+		{"receivers-unordered", true},
+	}
+	for _, c := range cases {
+		t.Run(c.program, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestRaceChild$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "HEDDLE_RACE_CHILD="+c.program)
+			out, _ := cmd.CombinedOutput()
+			reported := strings.Contains(string(out), "WARNING: DATA RACE")
+			require.Equal(t, c.racy, reported, "race reported: %v; output:\n%s", reported, out)
+			if c.racy {
+				for _, site := range racingAccessSites(string(out)) {
+					require.Contains(t, site, "race_test.go", "both racing accesses are the program's own, never the scheduler's")
+				}
+			}
+		})
+	}
+}
+
+// racingAccessSites returns the file:line of the top frame of each access in
+// a race report ("Write at ... by goroutine N:" is followed by the function
+// and then its file).
+func racingAccessSites(report string) []string {
+	lines := strings.Split(report, "\n")
+	var sites []string
+	for i, l := range lines {
+		if (strings.HasPrefix(l, "Write at") || strings.HasPrefix(l, "Read at") ||
+			strings.HasPrefix(l, "Previous write at") || strings.HasPrefix(l, "Previous read at")) && i+2 < len(lines) {
+			sites = append(sites, strings.TrimSpace(lines[i+2]))
+		}
+	}
+	return sites
+}
