@@ -35,15 +35,18 @@ type slot[T any] struct {
 }
 
 // chanWaiter is a goroutine blocked in a send or receive, alone or in a Select.
+//
+// Its happens-before words are the goroutine's own (g.mine, g.theirs), reused
+// across operations: a goroutine blocks in one operation at a time, and a
+// fresh word per operation would cost the race detector a new sync object
+// each time.
 type chanWaiter[T any] struct {
 	g      *goroutine
 	sel    *selectState // nil for a plain send or receive
 	index  int          // the case index within sel
 	val    T
 	ok     bool
-	closed bool   // woken because the channel was closed
-	mine   uint64 // released by the waiter when it blocks
-	theirs uint64 // released by the goroutine that completes the operation
+	closed bool // woken because the channel was closed
 }
 
 type selectState struct {
@@ -117,7 +120,7 @@ func (c *Chan[T]) Send(v T) {
 		c.sendChan() <- v
 		return
 	}
-	c.send(w, v, callerPC(2))
+	c.send(w, v, w.sitePC())
 }
 
 // Recv receives a value, blocking until one is there. ok is false when the
@@ -129,7 +132,7 @@ func (c *Chan[T]) Recv() (v T, ok bool) {
 		v, ok = <-c.recvChan()
 		return v, ok
 	}
-	return c.recv(w, callerPC(2))
+	return c.recv(w, w.sitePC())
 }
 
 // Close closes the channel. Closing a nil or closed channel panics.
@@ -140,7 +143,7 @@ func (c *Chan[T]) Close() {
 		close(c.sendChan())
 		return
 	}
-	c.close(w, callerPC(2))
+	c.close(w, w.sitePC())
 }
 
 // Len returns the number of values buffered.
@@ -182,7 +185,7 @@ func (c *Chan[T]) send(w *World, v T, pc uintptr) {
 		return
 	}
 	wt := &chanWaiter[T]{g: g, val: v}
-	raceRelease(unsafe.Pointer(&wt.mine))
+	raceRelease(unsafe.Pointer(&wt.g.mine))
 	c.sendq = append(c.sendq, wt)
 	w.block(g, "chan send", pc)
 	c.finishSend(wt)
@@ -196,9 +199,9 @@ func (c *Chan[T]) trySend(w *World, v T) bool {
 		panic(chanError("send on closed channel"))
 	}
 	if r := c.dequeue(&c.recvq); r != nil {
-		raceAcquire(unsafe.Pointer(&r.mine))
+		raceAcquire(unsafe.Pointer(&r.g.mine))
 		r.val, r.ok = v, true
-		raceRelease(unsafe.Pointer(&r.theirs))
+		raceRelease(unsafe.Pointer(&r.g.theirs))
 		w.complete(r.g, r.sel, r.index)
 		return true
 	}
@@ -219,7 +222,7 @@ func (c *Chan[T]) finishSend(wt *chanWaiter[T]) {
 		raceAcquire(unsafe.Pointer(&c.closeSync))
 		panic(chanError("send on closed channel"))
 	}
-	raceAcquire(unsafe.Pointer(&wt.theirs))
+	raceAcquire(unsafe.Pointer(&wt.g.theirs))
 }
 
 // sendFromClock delivers a timer's tick without blocking and without any
@@ -265,7 +268,7 @@ func (c *Chan[T]) recv(w *World, pc uintptr) (T, bool) {
 		return v, ok
 	}
 	wt := &chanWaiter[T]{g: g}
-	raceRelease(unsafe.Pointer(&wt.mine))
+	raceRelease(unsafe.Pointer(&wt.g.mine))
 	c.recvq = append(c.recvq, wt)
 	w.block(g, "chan receive", pc)
 	return c.finishRecv(wt)
@@ -290,17 +293,17 @@ func (c *Chan[T]) tryRecv(w *World) (v T, ok, done bool) {
 		// to the tail, carrying its own history for whoever receives it.
 		if sd := c.dequeue(&c.sendq); sd != nil {
 			t := &c.buf[(c.head+c.count)%len(c.buf)]
-			t.v, t.msg = sd.val, &sd.mine
+			t.v, t.msg = sd.val, &sd.g.mine
 			c.count++
-			raceRelease(unsafe.Pointer(&sd.theirs))
+			raceRelease(unsafe.Pointer(&sd.g.theirs))
 			w.complete(sd.g, sd.sel, sd.index)
 		}
 		return v, true, true
 	}
 	if sd := c.dequeue(&c.sendq); sd != nil {
-		raceAcquire(unsafe.Pointer(&sd.mine))
+		raceAcquire(unsafe.Pointer(&sd.g.mine))
 		v = sd.val
-		raceRelease(unsafe.Pointer(&sd.theirs))
+		raceRelease(unsafe.Pointer(&sd.g.theirs))
 		w.complete(sd.g, sd.sel, sd.index)
 		return v, true, true
 	}
@@ -318,7 +321,7 @@ func (c *Chan[T]) finishRecv(wt *chanWaiter[T]) (T, bool) {
 		var zero T
 		return zero, false
 	}
-	raceAcquire(unsafe.Pointer(&wt.theirs))
+	raceAcquire(unsafe.Pointer(&wt.g.theirs))
 	return wt.val, wt.ok
 }
 
@@ -349,8 +352,12 @@ func (c *Chan[T]) close(w *World, pc uintptr) {
 func (c *Chan[T]) dequeue(q *[]*chanWaiter[T]) *chanWaiter[T] {
 	for len(*q) > 0 {
 		wt := (*q)[0]
-		(*q)[0] = nil
-		*q = (*q)[1:]
+		n := len(*q) - 1
+		for i := 0; i < n; i++ { // shift in place: the backing array is reused
+			(*q)[i] = (*q)[i+1]
+		}
+		(*q)[n] = nil
+		*q = (*q)[:n]
 		if wt.g.state == gDead || (wt.sel != nil && wt.sel.fired) {
 			continue
 		}
@@ -429,7 +436,7 @@ func (r *recvCase[T]) enqueue(_ *World, g *goroutine, sel *selectState, index in
 		return
 	}
 	r.wt = &chanWaiter[T]{g: g, sel: sel, index: index}
-	raceRelease(unsafe.Pointer(&r.wt.mine))
+	raceRelease(unsafe.Pointer(&r.wt.g.mine))
 	r.c.recvq = append(r.c.recvq, r.wt)
 }
 
@@ -477,7 +484,7 @@ func (s *sendCase[T]) enqueue(_ *World, g *goroutine, sel *selectState, index in
 		return
 	}
 	s.wt = &chanWaiter[T]{g: g, sel: sel, index: index, val: s.v}
-	raceRelease(unsafe.Pointer(&s.wt.mine))
+	raceRelease(unsafe.Pointer(&s.wt.g.mine))
 	s.c.sendq = append(s.c.sendq, s.wt)
 }
 
@@ -532,7 +539,7 @@ func Select(cases ...SelectCase) int {
 		cases[i].received(v, ok)
 		return i
 	}
-	return w.selectDet(cases, callerPC(2))
+	return w.selectDet(cases, w.sitePC())
 }
 
 //go:norace

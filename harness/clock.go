@@ -24,6 +24,7 @@ type timer struct {
 	ch     *Chan[time.Time]
 	f      func()
 	sync   uint64 // AfterFunc happens before f runs
+	node   *Node  // the node of the goroutine that armed it; its crash removes it
 }
 
 // timerHeap orders timers by when, then by creation: a deterministic order.
@@ -77,6 +78,9 @@ func (h timerHeap) down(i int) {
 
 //go:norace
 func (w *World) addTimer(t *timer, when time.Duration) {
+	if t.seq == 0 && w.current != nil {
+		t.node = w.current.node // first arming: the timer belongs to the caller's node
+	}
 	w.timerSeq++
 	t.when, t.seq = when, w.timerSeq
 	t.index = len(w.timers)
@@ -144,7 +148,7 @@ func (w *World) fire(t *timer) {
 		}
 	case timerCallback:
 		w.record(w.current, EvTimer, 0, "func")
-		w.queueCallback(t.f, &t.sync)
+		w.queueCallback(t.f, &t.sync, t.node)
 	}
 }
 
@@ -173,7 +177,7 @@ func Sleep(d time.Duration) {
 		time.Sleep(d)
 		return
 	}
-	w.sleep(d, callerPC(2))
+	w.sleep(d, w.sitePC())
 }
 
 //go:norace

@@ -10,3 +10,5 @@ const raceEnabled = false
 func raceAcquire(unsafe.Pointer)      {}
 func raceRelease(unsafe.Pointer)      {}
 func raceReleaseMerge(unsafe.Pointer) {}
+func raceDisable()                    {}
+func raceEnable()                     {}

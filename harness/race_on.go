@@ -20,3 +20,10 @@ func raceRelease(addr unsafe.Pointer) { runtime.RaceRelease(addr) }
 // raceReleaseMerge publishes the calling goroutine's history on addr, keeping
 // what earlier releases left there.
 func raceReleaseMerge(addr unsafe.Pointer) { runtime.RaceReleaseMerge(addr) }
+
+// raceDisable makes the race detector ignore the calling goroutine's
+// synchronisation (not its memory accesses) until raceEnable: the scheduler's
+// sleeping handoff uses a channel that must add no happens-before edge.
+func raceDisable() { runtime.RaceDisable() }
+
+func raceEnable() { runtime.RaceEnable() }

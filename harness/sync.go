@@ -37,7 +37,7 @@ func Yield() {
 		runtime.Gosched()
 		return
 	}
-	w.yieldNow(callerPC(2))
+	w.yieldNow(w.sitePC())
 }
 
 //go:norace
@@ -66,8 +66,12 @@ func (q *waitq) wakeAll(w *World) {
 func (q *waitq) wakeOne(w *World) bool {
 	for len(q.gs) > 0 {
 		g := q.gs[0]
-		q.gs[0] = nil
-		q.gs = q.gs[1:]
+		n := len(q.gs) - 1
+		for i := 0; i < n; i++ {
+			q.gs[i] = q.gs[i+1]
+		}
+		q.gs[n] = nil
+		q.gs = q.gs[:n]
 		if g.state == gBlocked {
 			w.ready(g)
 			return true
@@ -93,7 +97,7 @@ func (m *Mutex) Lock() {
 		m.real.Lock()
 		return
 	}
-	m.lock(w, callerPC(2))
+	m.lock(w, w.sitePC())
 }
 
 //go:norace
@@ -114,7 +118,7 @@ func (m *Mutex) TryLock() bool {
 	if w == nil || w.opts.Mode == Real {
 		return m.real.TryLock()
 	}
-	return m.tryLock(w, callerPC(2))
+	return m.tryLock(w, w.sitePC())
 }
 
 //go:norace
@@ -137,7 +141,7 @@ func (m *Mutex) Unlock() {
 		m.real.Unlock()
 		return
 	}
-	m.unlock(w, callerPC(2))
+	m.unlock(w, w.sitePC())
 }
 
 //go:norace
@@ -171,7 +175,7 @@ func (rw *RWMutex) Lock() {
 		rw.real.Lock()
 		return
 	}
-	rw.lock(w, callerPC(2))
+	rw.lock(w, w.sitePC())
 }
 
 //go:norace
@@ -196,7 +200,7 @@ func (rw *RWMutex) Unlock() {
 		rw.real.Unlock()
 		return
 	}
-	rw.unlock(w, callerPC(2))
+	rw.unlock(w, w.sitePC())
 }
 
 //go:norace
@@ -219,7 +223,7 @@ func (rw *RWMutex) RLock() {
 		rw.real.RLock()
 		return
 	}
-	rw.rlock(w, callerPC(2))
+	rw.rlock(w, w.sitePC())
 }
 
 //go:norace
@@ -241,7 +245,7 @@ func (rw *RWMutex) RUnlock() {
 		rw.real.RUnlock()
 		return
 	}
-	rw.runlock(w, callerPC(2))
+	rw.runlock(w, w.sitePC())
 }
 
 //go:norace
@@ -320,7 +324,7 @@ func (wg *WaitGroup) Wait() {
 		wg.real.Wait()
 		return
 	}
-	wg.wait(w, callerPC(2))
+	wg.wait(w, w.sitePC())
 }
 
 //go:norace
@@ -352,7 +356,7 @@ func (o *Once) Do(f func()) {
 		o.real.Do(f)
 		return
 	}
-	if !o.begin(w, callerPC(2)) {
+	if !o.begin(w, w.sitePC()) {
 		return
 	}
 	defer o.end(w)
@@ -411,7 +415,7 @@ func (c *Cond) Wait() {
 	}
 	cw := c.enqueue(w)
 	c.L.Unlock()
-	c.park(w, cw, callerPC(2))
+	c.park(w, cw, w.sitePC())
 	c.L.Lock()
 }
 

@@ -19,3 +19,21 @@ TEXT ·tokenLoad(SB), NOSPLIT, $0-12
 	MOVL 0(AX), BX
 	MOVL BX, ret+8(FP)
 	RET
+
+// func tokenSwap(addr *uint32, v uint32) uint32
+TEXT ·tokenSwap(SB), NOSPLIT, $0-20
+	MOVQ addr+0(FP), AX
+	MOVL v+8(FP), BX
+	XCHGL BX, 0(AX)
+	MOVL BX, ret+16(FP)
+	RET
+
+// func tokenCAS(addr *uint32, old, new uint32) bool
+TEXT ·tokenCAS(SB), NOSPLIT, $0-17
+	MOVQ addr+0(FP), BX
+	MOVL old+8(FP), AX
+	MOVL new+12(FP), CX
+	LOCK
+	CMPXCHGL CX, 0(BX)
+	SETEQ ret+16(FP)
+	RET

@@ -66,33 +66,31 @@ func (e Event) String() string {
 	return b.String()
 }
 
-// traceHash is FNV-1a over the fields of each event that do not depend on
-// where code sits in a file (step, time, goroutine, node, kind, detail), so a
-// golden hash survives edits that move lines.
+// traceHash mixes the fields of each event that do not depend on where code
+// sits in a file (step, time, goroutine, node, kind, detail), a 64-bit word
+// at a time, so a golden hash survives edits that move lines.
 type traceHash uint64
 
 func newTraceHash() traceHash { return 14695981039346656037 }
 
 //go:norace
 func (h *traceHash) word(v uint64) {
-	x := uint64(*h)
-	for i := 0; i < 8; i++ {
-		x ^= v & 0xff
-		x *= 1099511628211
-		v >>= 8
-	}
-	*h = traceHash(x)
+	x := (uint64(*h) ^ v) * 0x100000001b3
+	*h = traceHash(x ^ x>>29)
 }
 
 //go:norace
 func (h *traceHash) str(s string) {
-	x := uint64(*h)
-	for i := 0; i < len(s); i++ {
-		x ^= uint64(s[i])
-		x *= 1099511628211
+	for len(s) >= 8 {
+		h.word(uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56)
+		s = s[8:]
 	}
-	*h = traceHash(x)
-	h.word(uint64(len(s)))
+	var last uint64
+	for i := 0; i < len(s); i++ {
+		last |= uint64(s[i]) << (8 * i)
+	}
+	h.word(last ^ uint64(len(s))<<59)
 }
 
 func (h traceHash) sum() uint64 { return uint64(h) }
@@ -110,7 +108,7 @@ func (w *World) record(g *goroutine, kind EventKind, pc uintptr, detail string) 
 	w.hash.str(node)
 	w.hash.str(detail)
 	if w.opts.Trace {
-		w.events = append(w.events, Event{Step: w.step, Time: w.now, G: g.id, Node: node, Kind: kind, PC: pc, Detail: detail})
+		w.events.add(Event{Step: w.step, Time: w.now, G: g.id, Node: node, Kind: kind, PC: pc, Detail: detail})
 	}
 }
 
@@ -121,7 +119,7 @@ func Note(format string, args ...any) {
 	if w == nil || w.opts.Mode == Real {
 		return
 	}
-	w.note(fmt.Sprintf(format, args...), callerPC(2))
+	w.note(fmt.Sprintf(format, args...), w.sitePC())
 }
 
 //go:norace

@@ -210,7 +210,12 @@ const (
 
 // goroutine is the World's record of one goroutine started through Go.
 type goroutine struct {
-	run      uint32 // the handoff token: 1 when this goroutine may run
+	run      uint32        // the handoff token: tokenWait, tokenGo or tokenAsleep
+	wake     chan struct{} // where a goroutine that stopped spinning sleeps
+	goid     int64         // the runtime's id of its real goroutine, for failure reports
+	// Happens-before words of the channel operation it is blocked in: mine
+	// is released when it blocks, theirs by whoever completes the operation.
+	mine, theirs uint64
 	id       int
 	w        *World
 	state    gState
@@ -239,7 +244,7 @@ type World struct {
 	current *goroutine
 
 	step        int
-	schedule    []int
+	schedule    chunks[int]
 	preemptions int
 
 	start    time.Time
@@ -259,7 +264,7 @@ type World struct {
 	stuck    bool
 
 	hash   traceHash
-	events []Event
+	events chunks[Event]
 
 	// endSync collects, through raceReleaseMerge at every handoff, the
 	// history of every goroutine of the run; whoever runs after the run
@@ -267,6 +272,10 @@ type World struct {
 	endSync uint64
 
 	perturbCounter uint64
+
+	// sites maps real goroutine ids to the user code each one stands in,
+	// filled from a stack dump when a failure report needs it.
+	sites map[int64]string
 }
 
 // active is the one World whose primitives are in force, or nil.
@@ -368,7 +377,7 @@ func (w *World) runDeterministic(main func()) {
 	w.spawner.state = gBlocked
 	w.spawner.reason = "timer callbacks"
 	w.removeRunnable(w.spawner)
-	g := w.spawn(nil, main, callerPC(2))
+	g := w.spawn(nil, main, callerPC(3))
 	g.isMain = true
 	w.begin(g)
 	w.waitForEnd()
@@ -379,10 +388,7 @@ func (w *World) runDeterministic(main func()) {
 // begin hands the token to the first goroutine.
 //
 //go:norace
-func (w *World) begin(g *goroutine) {
-	w.current = g
-	tokenStore(&g.run, 1)
-}
+func (w *World) begin(g *goroutine) { w.handOff(g) }
 
 // waitForEnd blocks Run's goroutine until the World ends, watching for a
 // goroutine that never reaches a scheduling point.
@@ -449,10 +455,7 @@ func (w *World) goroutinesToUnwind() []*goroutine {
 }
 
 //go:norace
-func (w *World) wake(g *goroutine) {
-	w.current = g
-	tokenStore(&g.run, 1)
-}
+func (w *World) wake(g *goroutine) { w.handOff(g) }
 
 //go:norace
 func (w *World) result(res *Result) *Result {
@@ -460,8 +463,8 @@ func (w *World) result(res *Result) *Result {
 	res.Steps = w.step
 	res.Elapsed = w.now
 	res.TraceHash = w.hash.sum()
-	res.Trace = w.events
-	res.Schedule = w.schedule
+	res.Trace = w.events.all()
+	res.Schedule = w.schedule.all()
 	res.Preemptions = w.preemptions
 	for _, g := range w.all {
 		if !g.system {
@@ -476,7 +479,7 @@ func (w *World) result(res *Result) *Result {
 //
 //go:norace
 func (w *World) spawn(parent *goroutine, f func(), pc uintptr) *goroutine {
-	g := &goroutine{id: len(w.all), w: w, createPC: pc, state: gRunnable}
+	g := &goroutine{id: len(w.all), w: w, createPC: pc, state: gRunnable, wake: make(chan struct{}, 1)}
 	if parent != nil {
 		g.node = parent.node
 	}
@@ -489,6 +492,7 @@ func (w *World) spawn(parent *goroutine, f func(), pc uintptr) *goroutine {
 
 func (g *goroutine) main(f func()) {
 	defer g.exited()
+	g.setGoid(currentGoid())
 	g.park()
 	f()
 }
@@ -527,8 +531,31 @@ func (w *World) exit(g *goroutine) {
 	}
 	raceReleaseMerge(unsafe.Pointer(&w.endSync))
 	if next := w.next(g); next != nil {
-		w.current = next
-		tokenStore(&next.run, 1)
+		w.handOff(next)
+	}
+}
+
+// The token's states. A goroutine waits for tokenGo by spinning a little
+// (handoffs are usually quick) and then sleeps on its wake channel, having
+// said so with tokenAsleep; whoever hands it the token then also wakes it.
+// The channel operations run with the race detector's synchronisation
+// handling off, so they add no happens-before edge either.
+const (
+	tokenWait   = 0
+	tokenGo     = 1
+	tokenAsleep = 2
+	spinLimit   = 64
+)
+
+// handOff lets g run.
+//
+//go:norace
+func (w *World) handOff(g *goroutine) {
+	w.current = g
+	if tokenSwap(&g.run, tokenGo) == tokenAsleep {
+		raceDisable()
+		g.wake <- struct{}{}
+		raceEnable()
 	}
 }
 
@@ -537,10 +564,16 @@ func (w *World) exit(g *goroutine) {
 //
 //go:norace
 func (g *goroutine) park() {
-	for tokenLoad(&g.run) == 0 {
-		runtime.Gosched()
+	for i := 0; tokenLoad(&g.run) != tokenGo; i++ {
+		if i < spinLimit {
+			runtime.Gosched()
+		} else if tokenCAS(&g.run, tokenWait, tokenAsleep) {
+			raceDisable()
+			<-g.wake
+			raceEnable()
+		}
 	}
-	tokenStore(&g.run, 0)
+	tokenStore(&g.run, tokenWait)
 	if g.killed {
 		raceAcquire(unsafe.Pointer(&g.w.endSync))
 		runtime.Goexit()
@@ -601,8 +634,7 @@ func (w *World) reschedule(g *goroutine) {
 	}
 	raceReleaseMerge(unsafe.Pointer(&w.endSync))
 	if next != nil {
-		w.current = next
-		tokenStore(&next.run, 1)
+		w.handOff(next)
 	}
 	g.park()
 }
@@ -637,7 +669,7 @@ func (w *World) next(cur *goroutine) *goroutine {
 				i = 0
 			}
 			chosen = w.runq[i]
-			w.schedule = append(w.schedule, chosen.id)
+			w.schedule.add(chosen.id)
 			if chosen != cur && cur.state == gRunnable {
 				w.preemptions++
 			}
@@ -675,6 +707,9 @@ func (w *World) end() {
 
 //go:norace
 func (w *World) fail(kind FailureKind, msg string, gs []*goroutine, stack string) {
+	if len(gs) > 0 && w.sites == nil {
+		w.sites = blockedSites()
+	}
 	f := Failure{Kind: kind, Message: msg, Stack: stack, Step: w.step, Time: w.now}
 	for _, g := range gs {
 		f.Goroutines = append(f.Goroutines, g.describe())
@@ -683,8 +718,16 @@ func (w *World) fail(kind FailureKind, msg string, gs []*goroutine, stack string
 }
 
 //go:norace
-func (g *goroutine) describe() GoroutineState {
-	s := GoroutineState{ID: g.id, CreatedAt: siteOf(g.createPC)}
+func (g *goroutine) setGoid(id int64) { g.goid = id }
+
+//go:norace
+func (g *goroutine) describe() (s GoroutineState) {
+	s = GoroutineState{ID: g.id, CreatedAt: siteOf(g.createPC)}
+	defer func() {
+		if s.BlockedAt == "" && g.w.sites != nil {
+			s.BlockedAt = g.w.sites[g.goid]
+		}
+	}()
 	if g.node != nil {
 		s.Node = g.node.name
 	}
@@ -749,6 +792,7 @@ func (w *World) spawnerLoop() {
 type callback struct {
 	f    func()
 	sync *uint64
+	node *Node // the node that armed the timer: the goroutine belongs to it
 }
 
 func (cb callback) run() {
@@ -759,7 +803,8 @@ func (cb callback) run() {
 //go:norace
 func (w *World) spawnCallbacks() {
 	for _, cb := range w.callbacks {
-		w.spawn(w.spawner, cb.run, 0)
+		g := w.spawn(w.spawner, cb.run, 0)
+		g.node = cb.node
 	}
 	w.callbacks = nil
 }
@@ -771,19 +816,30 @@ func (w *World) waitForCallbacks() {
 }
 
 //go:norace
-func (w *World) queueCallback(f func(), sync *uint64) {
-	w.callbacks = append(w.callbacks, callback{f: f, sync: sync})
+func (w *World) queueCallback(f func(), sync *uint64, node *Node) {
+	w.callbacks = append(w.callbacks, callback{f: f, sync: sync, node: node})
 	w.ready(w.spawner)
 }
 
-// callerPC returns the program counter of a caller: skip 1 is the caller of
-// the function that calls callerPC.
+// callerPC returns the program counter of a caller: skip 1 is the function
+// that calls callerPC, 2 its caller, and so on.
 func callerPC(skip int) uintptr {
 	var pcs [1]uintptr
 	if runtime.Callers(skip+1, pcs[:]) == 0 {
 		return 0
 	}
 	return pcs[0]
+}
+
+// sitePC returns, when the World keeps a trace, the program counter of the
+// user's call to the primitive that calls sitePC; otherwise 0. Capturing a
+// site costs more than a scheduling point, so failure reports find their
+// sites from a stack dump instead (see blockedSites).
+func (w *World) sitePC() uintptr {
+	if !w.opts.Trace {
+		return 0
+	}
+	return callerPC(3)
 }
 
 // siteOf renders a program counter from callerPC as file:line.

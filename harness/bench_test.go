@@ -1,0 +1,94 @@
+package harness
+
+import (
+	"testing"
+	"time"
+)
+
+// BenchmarkPingPong measures the cost of a switch between two goroutines:
+// one op is a round trip (two switches) through two unbuffered channels.
+// Compare the sub-benchmarks with and without -race:
+//
+//	go test -run '^$' -bench PingPong -count 6 ./harness/ | tee norace.txt
+//	go test -race -run '^$' -bench PingPong -count 6 ./harness/ | tee race.txt
+func BenchmarkPingPong(b *testing.B) {
+	b.Run("native", func(b *testing.B) {
+		ping, pong := make(chan int), make(chan int)
+		go func() {
+			for v := range ping {
+				pong <- v
+			}
+		}()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			ping <- i
+			<-pong
+		}
+		b.StopTimer()
+		close(ping)
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*b.N), "ns/switch")
+	})
+	b.Run("heddle", func(b *testing.B) {
+		var elapsed time.Duration
+		res := Run(Options{MaxSteps: 10 * (b.N + 10)}, func() {
+			ping, pong := NewChan[int](0), NewChan[int](0)
+			Go(func() {
+				for {
+					v, ok := ping.Recv()
+					if !ok {
+						return
+					}
+					pong.Send(v)
+				}
+			})
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				ping.Send(i)
+				pong.Recv()
+			}
+			elapsed = time.Since(start)
+			ping.Close()
+		})
+		if res.Failed() {
+			b.Fatal(res.Err())
+		}
+		b.ReportMetric(float64(elapsed.Nanoseconds())/float64(2*b.N), "ns/switch")
+	})
+}
+
+// smallProgram is four goroutines and about two hundred scheduling points.
+func smallProgram() {
+	var mu Mutex
+	var wg WaitGroup
+	ch := NewChan[int](4)
+	counter := 0
+	for g := 0; g < 3; g++ {
+		wg.Go(func() {
+			for i := 0; i < 20; i++ {
+				mu.Lock()
+				counter++
+				mu.Unlock()
+				ch.Send(i)
+			}
+		})
+	}
+	for i := 0; i < 60; i++ {
+		ch.Recv()
+	}
+	wg.Wait()
+}
+
+// BenchmarkRunSmallProgram measures whole runs: World creation, about 200
+// scheduling points among 4 goroutines, and the end-of-run accounting.
+func BenchmarkRunSmallProgram(b *testing.B) {
+	steps := 0
+	for i := 0; i < b.N; i++ {
+		res := Run(Options{Seed: int64(i)}, smallProgram)
+		if res.Failed() {
+			b.Fatal(res.Err())
+		}
+		steps += res.Steps
+	}
+	b.ReportMetric(float64(steps)/float64(b.N), "steps/run")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
+}

@@ -1,0 +1,38 @@
+package harness
+
+// chunks is an append-only list stored in fixed-size blocks, so that a long
+// run never copies what it has recorded (and the race detector never re-reads
+// it) as the list grows.
+type chunks[T any] struct {
+	blocks [][]T
+	n      int
+}
+
+const chunkSize = 4096
+
+//go:norace
+func (c *chunks[T]) add(v T) {
+	if c.n%chunkSize == 0 {
+		c.blocks = append(c.blocks, make([]T, 0, chunkSize))
+	}
+	last := len(c.blocks) - 1
+	c.blocks[last] = append(c.blocks[last], v)
+	c.n++
+}
+
+//go:norace
+func (c *chunks[T]) len() int { return c.n }
+
+// all returns the elements in one slice (nil when empty).
+//
+//go:norace
+func (c *chunks[T]) all() []T {
+	if c.n == 0 {
+		return nil
+	}
+	out := make([]T, 0, c.n)
+	for _, b := range c.blocks {
+		out = append(out, b...)
+	}
+	return out
+}
