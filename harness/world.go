@@ -210,24 +210,24 @@ const (
 
 // goroutine is the World's record of one goroutine started through Go.
 type goroutine struct {
-	run      uint32        // the handoff token: tokenWait, tokenGo or tokenAsleep
-	wake     chan struct{} // where a goroutine that stopped spinning sleeps
-	goid     int64         // the runtime's id of its real goroutine, for failure reports
+	run  uint32        // the handoff token: tokenWait, tokenGo or tokenAsleep
+	wake chan struct{} // where a goroutine that stopped spinning sleeps
+	goid int64         // the runtime's id of its real goroutine, for failure reports
 	// Happens-before words of the channel operation it is blocked in: mine
 	// is released when it blocks, theirs by whoever completes the operation.
 	mine, theirs uint64
-	id       int
-	w        *World
-	state    gState
-	killed   bool // being unwound at the end of the run
-	system   bool // the World's own: never a leak or part of a deadlock
-	isMain   bool
-	node     *Node
-	reason   string  // what it is blocked on
-	blockPC  uintptr // where it blocked
-	createPC uintptr // where it was started
-	pc       uintptr // its latest scheduling point
-	wakeSel  *selectState
+	id           int
+	w            *World
+	state        gState
+	killed       bool // being unwound at the end of the run
+	system       bool // the World's own: never a leak or part of a deadlock
+	isMain       bool
+	node         *Node
+	reason       string  // what it is blocked on
+	blockPC      uintptr // where it blocked
+	createPC     uintptr // where it was started
+	pc           uintptr // its latest scheduling point
+	wakeSel      *selectState
 }
 
 // World is one deterministic run: its goroutines, scheduler, clock and trace.
