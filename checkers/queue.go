@@ -1,0 +1,270 @@
+package checkers
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/heddle-go/heddle/harness"
+)
+
+// QueueOp is an operation on a message queue (a topic with consumer groups).
+type QueueOp uint8
+
+const (
+	// QProduce appends a message to the topic; its output is ignored.
+	QProduce QueueOp = iota + 1
+	// QConsume reads, for one consumer group, the next messages after the
+	// group's cursor, up to Max: output QueueOutput{Msgs}.
+	QConsume
+)
+
+func (o QueueOp) String() string {
+	switch o {
+	case QProduce:
+		return "produce"
+	case QConsume:
+		return "consume"
+	}
+	return fmt.Sprintf("QueueOp(%d)", int(o))
+}
+
+// QueueInput is the recorded input of a queue operation.
+type QueueInput[M comparable] struct {
+	Op    QueueOp
+	Msg   M      // produce
+	Group string // consume
+	Max   int    // consume: at most this many messages; 0 means 1
+}
+
+// QueueOutput is the recorded output of a consume.
+type QueueOutput[M comparable] struct {
+	Msgs []M
+}
+
+// Queue is the specification of a topic consumed by consumer groups: every
+// group receives every message produced, each exactly once and in the order
+// of the topic. A consume of up to Max messages returns exactly the next
+// min(Max, available) messages after the group's cursor (possibly none) and
+// moves the cursor past them. Every group starts at the topic's first
+// message.
+//
+// By default the history is checked group by group (each group's consumes
+// with every produce), which is fast but does not require two groups to see
+// concurrent produces in the same order; SharedOrder checks every group
+// against one topic order, slower.
+//
+// Messages must be distinct (give each an id) for "exactly once" to mean
+// anything. The zero value is ready; its methods build the inputs and
+// outputs to record:
+//
+//	var q checkers.Queue[int64]
+//	p := h.Call(producer, q.Produce(id))
+//	_, err := mq.Produce(topic, msg(id))
+//	...
+//	p = h.Call(consumer, q.Consume("group1", 10))
+//	msgs, err := mq.Consume(topic, "group1", 10)
+//	p.Return(q.Consumed(ids(msgs)...))
+//	vs := q.Check(h.Operations(), checkers.LinOptions{})
+//
+// A produce whose outcome is unknown may or may not have appended its
+// message; a consume whose outcome is unknown may or may not have moved its
+// group's cursor.
+type Queue[M comparable] struct {
+	// SharedOrder checks all groups at once against a single topic order.
+	SharedOrder bool
+}
+
+// Produce returns the input of producing msg.
+func (Queue[M]) Produce(msg M) QueueInput[M] { return QueueInput[M]{Op: QProduce, Msg: msg} }
+
+// Consume returns the input of consuming up to max messages for group.
+func (Queue[M]) Consume(group string, max int) QueueInput[M] {
+	return QueueInput[M]{Op: QConsume, Group: group, Max: max}
+}
+
+// Consumed returns the output of a consume that returned msgs, in order.
+func (Queue[M]) Consumed(msgs ...M) QueueOutput[M] { return QueueOutput[M]{Msgs: msgs} }
+
+// Check checks that ops, recorded with this Queue's inputs and outputs, are
+// linearizable. It returns nil, or one NotLinearizable violation naming the
+// failing groups and operations, with the path of porcupine's visualisation.
+func (q Queue[M]) Check(ops []harness.Operation, opts LinOptions) []harness.Violation {
+	return q.spec(ops).check(ops, opts)
+}
+
+// queueState holds the messages no group has consumed yet and, per group,
+// its cursor into them. Steps never modify a state's slices.
+type queueState[M comparable] struct {
+	log []M
+	cur []int
+}
+
+func (q Queue[M]) spec(ops []harness.Operation) *spec {
+	// Groups, for SharedOrder: each has a slot in queueState.cur. Checked
+	// group by group, a sub-history has one group, in slot 0.
+	groups := map[string]int{}
+	var names []string
+	for _, op := range ops {
+		if in, ok := op.Input.(QueueInput[M]); ok && in.Op == QConsume {
+			if _, ok := groups[in.Group]; !ok {
+				groups[in.Group] = 0
+				names = append(names, in.Group)
+			}
+		}
+	}
+	sort.Strings(names)
+	for i, g := range names {
+		groups[g] = i
+	}
+	slots := 1
+	slot := func(string) int { return 0 }
+	if q.SharedOrder {
+		slots = max(1, len(names))
+		slot = func(g string) int { return groups[g] }
+	}
+	sp := &spec{
+		name: "queue",
+		init: func() any { return queueState[M]{cur: make([]int, slots)} },
+		step: func(state, input, output any) (bool, any) {
+			st := state.(queueState[M])
+			in := input.(QueueInput[M])
+			if in.Op == QProduce {
+				n := len(st.log)
+				return true, queueState[M]{log: append(st.log[:n:n], in.Msg), cur: st.cur}
+			}
+			s := slot(in.Group)
+			c := st.cur[s]
+			k := min(max(in.Max, 1), len(st.log)-c)
+			if !isUnknown(output) {
+				got := output.(QueueOutput[M]).Msgs
+				if len(got) != k {
+					return false, st
+				}
+				for i, m := range got {
+					if st.log[c+i] != m {
+						return false, st
+					}
+				}
+			}
+			if k == 0 {
+				return true, st
+			}
+			cur := make([]int, len(st.cur))
+			copy(cur, st.cur)
+			cur[s] += k
+			low := cur[0]
+			for _, x := range cur {
+				low = min(low, x)
+			}
+			for i := range cur {
+				cur[i] -= low
+			}
+			return true, queueState[M]{log: st.log[low:], cur: cur}
+		},
+		equal: func(a, b any) bool {
+			x, y := a.(queueState[M]), b.(queueState[M])
+			if len(x.log) != len(y.log) {
+				return false
+			}
+			for i := range x.cur {
+				if x.cur[i] != y.cur[i] {
+					return false
+				}
+			}
+			for i := range x.log {
+				if x.log[i] != y.log[i] {
+					return false
+				}
+			}
+			return true
+		},
+		hash: func(state any) uint64 {
+			st := state.(queueState[M])
+			h := uint64(len(st.log))
+			for _, c := range st.cur {
+				h = h*1099511628211 + uint64(c)
+			}
+			for _, m := range st.log {
+				h = h*1099511628211 ^ hashOf(m)
+			}
+			return h
+		},
+		describeOp: func(input, output any) string {
+			in := input.(QueueInput[M])
+			if in.Op == QProduce {
+				return fmt.Sprintf("produce(%#v)", in.Msg)
+			}
+			s := fmt.Sprintf("consume(%q, %d)", in.Group, max(in.Max, 1))
+			if isUnknown(output) {
+				return s + " -> ?"
+			}
+			return s + " -> " + describeSeq(output.(QueueOutput[M]).Msgs)
+		},
+		describeState: func(state any) string {
+			st := state.(queueState[M])
+			if !q.SharedOrder {
+				return "unconsumed " + describeSeq(st.log[st.cur[0]:])
+			}
+			parts := make([]string, len(names))
+			for i, g := range names {
+				parts[i] = fmt.Sprintf("%s: %s", g, describeSeq(st.log[st.cur[i]:]))
+			}
+			return strings.Join(parts, "; ")
+		},
+		convert: func(op harness.Operation) (any, any, bool, error) {
+			in, ok := op.Input.(QueueInput[M])
+			if !ok {
+				return nil, nil, false, typeError("input", op.Input, fmt.Sprintf("%T", in))
+			}
+			switch in.Op {
+			case QProduce:
+				return in, nil, true, nil
+			case QConsume:
+				if op.Unknown {
+					return in, nil, true, nil
+				}
+				out, ok := op.Output.(QueueOutput[M])
+				if !ok {
+					return nil, nil, false, typeError("output", op.Output, fmt.Sprintf("%T", out))
+				}
+				return in, out, true, nil
+			}
+			return nil, nil, false, fmt.Errorf("unknown operation %v", in.Op)
+		},
+	}
+	if !q.SharedOrder {
+		sp.partition = func(ops []harness.Operation, kept []int) []part {
+			// Each group's sub-history: every produce and its own consumes.
+			parts := make([]part, len(names))
+			for g, name := range names {
+				parts[g].label = fmt.Sprintf("group %q", name)
+				for _, i := range kept {
+					in := ops[i].Input.(QueueInput[M])
+					if in.Op == QProduce || groups[in.Group] == g {
+						parts[g].idx = append(parts[g].idx, i)
+					}
+				}
+			}
+			return parts
+		}
+	}
+	return sp
+}
+
+// describeSeq renders a sequence of messages, eliding the middle of a long
+// one.
+func describeSeq[M any](ms []M) string {
+	const show = 6
+	ss := make([]string, 0, show+1)
+	for i, m := range ms {
+		if len(ms) > show && i == show/2 {
+			ss = append(ss, fmt.Sprintf("...(%d more)", len(ms)-show))
+		}
+		if len(ms) > show && i >= show/2 && i < len(ms)-show/2 {
+			continue
+		}
+		ss = append(ss, fmt.Sprintf("%#v", m))
+	}
+	return "[" + strings.Join(ss, " ") + "]"
+}

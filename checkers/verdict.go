@@ -1,0 +1,211 @@
+// Package checkers turns a finished run into a verdict: the runtime's own
+// failures (panics, deadlocks, leaks, step limits, stuck goroutines), data
+// races reported by the race detector, linearizability of the histories
+// clients recorded (porcupine models for a key-value map, a versioned
+// register, a set and a FIFO queue per consumer group), bounded-time
+// properties on the virtual clock, and invariants of replicated logs.
+//
+// Every check returns a []harness.Violation: nil when the property holds, so
+// the results of several checks can simply be appended:
+//
+//	res := harness.Run(opts, workload)
+//	var vs []harness.Violation
+//	vs = append(vs, checkers.FromResult(res)...)
+//	vs = append(vs, checkers.KV[string, string]{}.Check(h.Operations(), checkers.LinOptions{})...)
+//	vs = append(vs, checkers.Consecutive("shipped decrees", shipped, 1)...)
+//	return res, vs
+package checkers
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/heddle-go/heddle/harness"
+)
+
+// Kind classifies a violation. Its string value is what harness.Violation.Kind
+// holds.
+type Kind string
+
+const (
+	// DataRace: the race detector reported two unsynchronised accesses.
+	DataRace Kind = "DataRace"
+	// Panic: a goroutine panicked.
+	Panic Kind = "Panic"
+	// Deadlock: every goroutine blocked with no timer pending.
+	Deadlock Kind = "Deadlock"
+	// Leak: goroutines still alive after the run ended.
+	Leak Kind = "Leak"
+	// NotLinearizable: a recorded history has no linearization.
+	NotLinearizable Kind = "NotLinearizable"
+	// Timeliness: something did not happen within its time bound.
+	Timeliness Kind = "Timeliness"
+	// Invariant: a safety property of the system's state was broken.
+	Invariant Kind = "Invariant"
+	// StepLimit: the run reached its scheduling-point budget (a livelock,
+	// or a run far longer than expected).
+	StepLimit Kind = "StepLimit"
+	// Stuck: a goroutine ran without reaching a scheduling point (a busy
+	// loop, or a block outside heddle's primitives).
+	Stuck Kind = "Stuck"
+)
+
+// Kinds lists every kind, in the order above.
+var Kinds = []Kind{DataRace, Panic, Deadlock, Leak, NotLinearizable, Timeliness, Invariant, StepLimit, Stuck}
+
+// String returns the kind's name.
+func (k Kind) String() string { return string(k) }
+
+// Violationf returns a violation of kind k with a formatted message.
+func (k Kind) Violationf(format string, args ...any) harness.Violation {
+	return harness.Violation{Kind: string(k), Message: fmt.Sprintf(format, args...)}
+}
+
+// Verdict is the judgement of one run: OK, or the violations found.
+type Verdict struct {
+	Violations []harness.Violation
+}
+
+// Judge builds the verdict of a run: the runtime's failures in res (see
+// FromResult; res may be nil) followed by the violations of every check.
+func Judge(res *harness.Result, checks ...[]harness.Violation) Verdict {
+	v := Verdict{Violations: FromResult(res)}
+	for _, c := range checks {
+		v.Violations = append(v.Violations, c...)
+	}
+	return v
+}
+
+// OK reports whether the run broke nothing.
+func (v Verdict) OK() bool { return len(v.Violations) == 0 }
+
+// Has reports whether the verdict holds a violation of kind k.
+func (v Verdict) Has(k Kind) bool {
+	for _, x := range v.Violations {
+		if x.Kind == string(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// Kinds returns the distinct kinds of the verdict's violations, in order of
+// first appearance.
+func (v Verdict) Kinds() []string {
+	var out []string
+	for _, x := range v.Violations {
+		dup := false
+		for _, k := range out {
+			dup = dup || k == x.Kind
+		}
+		if !dup {
+			out = append(out, x.Kind)
+		}
+	}
+	return out
+}
+
+// Err returns nil for an OK verdict and otherwise an error listing every
+// violation.
+func (v Verdict) Err() error {
+	if v.OK() {
+		return nil
+	}
+	return errors.New(v.String())
+}
+
+// String renders the verdict for a person: "ok", or one paragraph per
+// violation.
+func (v Verdict) String() string {
+	if v.OK() {
+		return "ok"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d violation(s)", len(v.Violations))
+	for i, x := range v.Violations {
+		fmt.Fprintf(&b, "\n[%d] %s: %s", i+1, x.Kind, x.Message)
+	}
+	return b.String()
+}
+
+// FromResult turns the runtime's own failures in res into violations, each
+// with the seed to replay it, what went wrong, the goroutines involved and
+// their sites, and a hint at the usual cause. A nil res gives nil.
+func FromResult(res *harness.Result) []harness.Violation {
+	if res == nil {
+		return nil
+	}
+	var out []harness.Violation
+	for _, f := range res.Failures {
+		out = append(out, fromFailure(res, f))
+	}
+	return out
+}
+
+func fromFailure(res *harness.Result, f harness.Failure) harness.Violation {
+	var b strings.Builder
+	kind := Kind(f.Kind.String())
+	fmt.Fprintf(&b, "seed %d (%s): ", res.Seed, res.Strategy)
+	switch f.Kind {
+	case harness.Deadlock:
+		fmt.Fprintf(&b, "deadlock at virtual time %v, step %d: %s.", f.Time, f.Step, f.Message)
+		b.WriteString(" Each goroutine below waits for something only another of them can provide:")
+	case harness.Leak:
+		fmt.Fprintf(&b, "goroutine leak: %s.", f.Message)
+		b.WriteString(" Each goroutine below was still blocked when the run ended; whoever started it must stop it" +
+			" (cancel its context, close its channel) and wait for it before returning:")
+	case harness.Panic:
+		fmt.Fprintf(&b, "panic at virtual time %v, step %d: %s", f.Time, f.Step, f.Message)
+	case harness.StepLimit:
+		fmt.Fprintf(&b, "step limit at virtual time %v: %s: a livelock (goroutines that keep running without"+
+			" progress, a retry loop without backoff) or a workload far longer than Options.MaxSteps allows.", f.Time, f.Message)
+	case harness.Stuck:
+		fmt.Fprintf(&b, "stuck at virtual time %v, step %d: %s.", f.Time, f.Step, f.Message)
+		b.WriteString(" Use heddle's primitives (harness.Mutex, Chan, Sleep, Done(ctx)) instead of the standard ones inside a World:")
+	default:
+		fmt.Fprintf(&b, "%s at virtual time %v, step %d: %s", f.Kind, f.Time, f.Step, f.Message)
+	}
+	for _, g := range f.Goroutines {
+		b.WriteString("\n  ")
+		b.WriteString(g.String())
+	}
+	if f.Stack != "" {
+		b.WriteString("\n")
+		b.WriteString(trimStack(f.Stack))
+	}
+	return harness.Violation{Kind: string(kind), Message: b.String()}
+}
+
+// trimStack drops from a goroutine stack the frames of the panic machinery
+// and of the scheduler, which say nothing about the program.
+func trimStack(stack string) string {
+	lines := strings.Split(strings.TrimRight(stack, "\n"), "\n")
+	var out []string
+	if len(lines) > 0 && strings.HasPrefix(lines[0], "goroutine ") {
+		out = append(out, lines[0])
+		lines = lines[1:]
+	}
+	for i := 0; i+1 < len(lines); i += 2 {
+		fn, loc := lines[i], lines[i+1]
+		if boringFrame(fn) {
+			continue
+		}
+		out = append(out, fn, loc)
+	}
+	if len(lines)%2 == 1 { // an odd trailing line: keep it
+		out = append(out, lines[len(lines)-1])
+	}
+	return strings.Join(out, "\n")
+}
+
+func boringFrame(fn string) bool {
+	for _, p := range []string{"runtime/debug.", "runtime.gopanic", "runtime.panic", "panic(",
+		"github.com/heddle-go/heddle/harness.(*goroutine).", "github.com/heddle-go/heddle/harness.(*World).",
+		"runtime.goexit"} {
+		if strings.HasPrefix(fn, p) {
+			return true
+		}
+	}
+	return false
+}
