@@ -544,7 +544,7 @@ const (
 	tokenWait   = 0
 	tokenGo     = 1
 	tokenAsleep = 2
-	spinLimit   = 64
+	spinLimit   = 4
 )
 
 // handOff lets g run.
