@@ -166,19 +166,29 @@ func fromFailure(res *harness.Result, f harness.Failure) harness.Violation {
 	default:
 		fmt.Fprintf(&b, "%s at virtual time %v, step %d: %s", f.Kind, f.Time, f.Step, f.Message)
 	}
+	stack := ""
+	if f.Stack != "" {
+		stack = trimStack(f.Stack)
+		if site := panicSite(stack); site != "" && f.Kind == harness.Panic {
+			fmt.Fprintf(&b, " (at %s)", site)
+		}
+	}
 	for _, g := range f.Goroutines {
+		if strings.HasPrefix(g.BlockedAt, "runtime/") {
+			g.BlockedAt = "" // a panicking goroutine's position in the runtime
+		}
 		b.WriteString("\n  ")
 		b.WriteString(g.String())
 	}
-	if f.Stack != "" {
+	if stack != "" {
 		b.WriteString("\n")
-		b.WriteString(trimStack(f.Stack))
+		b.WriteString(stack)
 	}
 	return harness.Violation{Kind: string(kind), Message: b.String()}
 }
 
 // trimStack drops from a goroutine stack the frames of the panic machinery
-// and of the scheduler, which say nothing about the program.
+// and of heddle's scheduler, which say nothing about the program.
 func trimStack(stack string) string {
 	lines := strings.Split(strings.TrimRight(stack, "\n"), "\n")
 	var out []string
@@ -188,7 +198,7 @@ func trimStack(stack string) string {
 	}
 	for i := 0; i+1 < len(lines); i += 2 {
 		fn, loc := lines[i], lines[i+1]
-		if boringFrame(fn) {
+		if boringFrame(fn, loc) {
 			continue
 		}
 		out = append(out, fn, loc)
@@ -199,13 +209,24 @@ func trimStack(stack string) string {
 	return strings.Join(out, "\n")
 }
 
-func boringFrame(fn string) bool {
-	for _, p := range []string{"runtime/debug.", "runtime.gopanic", "runtime.panic", "panic(",
-		"github.com/heddle-go/heddle/harness.(*goroutine).", "github.com/heddle-go/heddle/harness.(*World).",
-		"runtime.goexit"} {
+// panicSite returns file:line of the first frame of a trimmed stack.
+func panicSite(trimmed string) string {
+	lines := strings.Split(trimmed, "\n")
+	for i := 1; i+1 < len(lines); i += 2 {
+		if !strings.HasPrefix(lines[i], "created by ") {
+			return siteOfLine(lines[i+1])
+		}
+	}
+	return ""
+}
+
+func boringFrame(fn, loc string) bool {
+	for _, p := range []string{"runtime/debug.", "runtime.gopanic", "runtime.panic", "panic(", "runtime.goexit",
+		"runtime.mapassign", "runtime.throw", "runtime.sigpanic"} {
 		if strings.HasPrefix(fn, p) {
 			return true
 		}
 	}
-	return false
+	fn = strings.TrimPrefix(fn, "created by ")
+	return strings.HasPrefix(fn, "github.com/heddle-go/heddle/harness.") && !strings.Contains(loc, "_test.go:")
 }

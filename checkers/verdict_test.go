@@ -1,0 +1,127 @@
+package checkers
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/heddle-go/heddle/harness"
+)
+
+func TestKindNames(t *testing.T) {
+	want := []string{"DataRace", "Panic", "Deadlock", "Leak", "NotLinearizable", "Timeliness", "Invariant", "StepLimit", "Stuck"}
+	require.Len(t, Kinds, len(want))
+	for i, k := range Kinds {
+		require.Equal(t, want[i], string(k))
+		require.Equal(t, want[i], k.String())
+	}
+	// The runtime's failure kinds map onto checker kinds by name.
+	for _, f := range []harness.FailureKind{harness.Deadlock, harness.Leak, harness.Panic, harness.StepLimit, harness.Stuck} {
+		require.Contains(t, Kinds, Kind(f.String()))
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	v := Judge(nil)
+	require.True(t, v.OK())
+	require.NoError(t, v.Err())
+	require.Equal(t, "ok", v.String())
+
+	v = Judge(nil, nil, []harness.Violation{Invariant.Violationf("x = %d", 3), Timeliness.Violationf("late")}, []harness.Violation{Invariant.Violationf("y")})
+	require.False(t, v.OK())
+	require.True(t, v.Has(Invariant))
+	require.False(t, v.Has(DataRace))
+	require.Equal(t, []string{"Invariant", "Timeliness"}, v.Kinds())
+	require.Contains(t, v.String(), "3 violation(s)")
+	require.Contains(t, v.Err().Error(), "[1] Invariant: x = 3")
+}
+
+// run runs main in a deterministic World and maps its failures.
+func run(t *testing.T, opts harness.Options, main func()) []harness.Violation {
+	t.Helper()
+	res := harness.Run(opts, main)
+	require.True(t, res.Failed())
+	vs := FromResult(res)
+	require.Len(t, vs, len(res.Failures))
+	return vs
+}
+
+func TestFromResultDeadlock(t *testing.T) {
+	vs := run(t, harness.Options{Seed: 4}, func() {
+		var a, b harness.Mutex
+		a.Lock()
+		done := harness.NewChan[int](0)
+		harness.Go(func() {
+			b.Lock()
+			a.Lock() // waits for main
+			done.Send(1)
+		})
+		harness.Sleep(time.Second)
+		b.Lock() // waits for the goroutine
+		done.Recv()
+	})
+	require.Equal(t, string(Deadlock), vs[0].Kind)
+	msg := vs[0].Message
+	require.Contains(t, msg, "seed 4")
+	require.Contains(t, msg, "mutex lock")
+	require.Contains(t, msg, "verdict_test.go:") // the blocking sites
+	require.Contains(t, msg, "created at checkers/verdict_test.go")
+}
+
+func TestFromResultLeak(t *testing.T) {
+	vs := run(t, harness.Options{Seed: 1}, func() {
+		ch := harness.NewChan[int](0)
+		harness.Go(func() { ch.Recv() })
+	})
+	require.Equal(t, string(Leak), vs[0].Kind)
+	require.Contains(t, vs[0].Message, "goroutine leak")
+	require.Contains(t, vs[0].Message, "verdict_test.go:")
+	require.Contains(t, vs[0].Message, "wait for it")
+}
+
+func TestFromResultPanic(t *testing.T) {
+	vs := run(t, harness.Options{Seed: 2}, func() {
+		var wg harness.WaitGroup
+		wg.Go(func() {
+			var m map[string]int
+			m["x"] = 1
+		})
+		wg.Wait()
+	})
+	require.Equal(t, string(Panic), vs[0].Kind)
+	msg := vs[0].Message
+	require.Contains(t, msg, "assignment to entry in nil map")
+	require.Regexp(t, `\(at checkers/verdict_test.go:\d+\)`, msg) // the panicking line, from the stack
+	require.NotContains(t, msg, "runtime/debug.Stack")
+	require.NotContains(t, msg, "harness.(*World)")
+}
+
+func TestFromResultStepLimit(t *testing.T) {
+	vs := run(t, harness.Options{Seed: 3, MaxSteps: 100}, func() {
+		for {
+			harness.Yield()
+		}
+	})
+	require.Equal(t, string(StepLimit), vs[0].Kind)
+	require.Contains(t, vs[0].Message, "livelock")
+}
+
+func TestFromResultOK(t *testing.T) {
+	res := harness.Run(harness.Options{}, func() {})
+	require.Empty(t, FromResult(res))
+	require.Empty(t, FromResult(nil))
+	require.True(t, Judge(res).OK())
+}
+
+func TestTrimStack(t *testing.T) {
+	stack := "goroutine 7 [running]:\nruntime/debug.Stack()\n\t/go/src/runtime/debug/stack.go:26 +0x5e\n" +
+		"github.com/heddle-go/heddle/harness.(*goroutine).exited(0xc0)\n\t/h/world.go:497 +0x1\n" +
+		"panic({0x1, 0x2})\n\t/go/src/runtime/panic.go:783 +0x132\n" +
+		"example.com/sys.(*Server).handle(...)\n\t/src/sys/server.go:42 +0x10\n" +
+		"github.com/heddle-go/heddle/harness.(*WaitGroup).Go.func1()\n\t/h/harness/sync.go:309 +0x4a\n" +
+		"created by github.com/heddle-go/heddle/harness.(*World).spawn in goroutine 13\n\t/h/harness/world.go:489 +0x339\n"
+	got := trimStack(stack)
+	require.Equal(t, "goroutine 7 [running]:\nexample.com/sys.(*Server).handle(...)\n\t/src/sys/server.go:42 +0x10", got)
+	require.Equal(t, "sys/server.go:42", panicSite(got))
+}
