@@ -449,7 +449,9 @@ func (nt *network) start(n *Node, restart bool, mode CrashMode, pc uintptr) erro
 	// Peers that kept connections to a black-holed incarnation now reach a
 	// machine that knows nothing of them: their connections are reset.
 	for _, e := range n.silenced {
-		nt.abort(e, now, true)
+		e.c.lock()
+		nt.sendReset(e, now)
+		e.c.unlock()
 	}
 	n.silenced = nil
 	var ctx context.Context
@@ -817,13 +819,26 @@ func (nt *network) abort(e *endpoint, now time.Duration, reset bool) bool {
 	if len(keep) > 0 {
 		p.fifo = keep[len(keep)-1].at
 	}
-	if reset && p.rerr == nil {
-		if l := e.node.out[p.node.idx].l; !l.Down {
-			p.pushOrdered(&message{at: now + nt.delay(&l), kind: msgReset})
-		}
+	if reset {
+		nt.sendReset(e, now)
 	}
 	p.sig.broadcast(nt)
 	return true
+}
+
+// sendReset sends a reset from e, which is gone, to its peer, if the link
+// lets it through. Under e.c's lock.
+//
+//go:norace
+func (nt *network) sendReset(e *endpoint, now time.Duration) {
+	p := e.peer()
+	if p.dead || p.closed || p.rerr != nil {
+		return
+	}
+	if l := e.node.out[p.node.idx].l; !l.Down {
+		p.pushOrdered(&message{at: now + nt.delay(&l), kind: msgReset})
+		p.sig.broadcast(nt)
+	}
 }
 
 // Send implements Conn.
