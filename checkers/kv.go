@@ -21,6 +21,7 @@ const (
 	KVCAS
 )
 
+// String returns the operation's name, as descriptions show it.
 func (o KVOp) String() string {
 	switch o {
 	case KVGet:

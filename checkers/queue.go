@@ -19,6 +19,7 @@ const (
 	QConsume
 )
 
+// String returns the operation's name, as descriptions show it.
 func (o QueueOp) String() string {
 	switch o {
 	case QProduce:

@@ -16,6 +16,7 @@ const (
 	RegWrite
 )
 
+// String returns the operation's name, as descriptions show it.
 func (o RegisterOp) String() string {
 	switch o {
 	case RegRead:

@@ -26,6 +26,7 @@ const (
 	SetMembers
 )
 
+// String returns the operation's name, as descriptions show it.
 func (o SetOp) String() string {
 	switch o {
 	case SetAdd:

@@ -8,12 +8,15 @@
 // Every check returns a []harness.Violation: nil when the property holds, so
 // the results of several checks can simply be appended:
 //
+//	var h harness.History // clients record into it during the run
 //	res := harness.Run(opts, workload)
-//	var vs []harness.Violation
-//	vs = append(vs, checkers.FromResult(res)...)
-//	vs = append(vs, checkers.KV[string, string]{}.Check(h.Operations(), checkers.LinOptions{})...)
-//	vs = append(vs, checkers.Consecutive("shipped decrees", shipped, 1)...)
+//	var kv checkers.KV[string, string]
+//	vs := checkers.FromResult(res)
+//	vs = append(vs, kv.Check(h.Operations(), checkers.LinOptions{Dir: reportDir})...)
+//	vs = append(vs, checkers.Consecutive("shipped decrees", shipped)...)
 //	return res, vs
+//
+// Judge gathers the same into a Verdict.
 package checkers
 
 import (
