@@ -1,0 +1,238 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Shrinking. A failing run is a seed plus its Result.Schedule: the goroutine
+// chosen at every scheduling point that had a choice. Replay follows a
+// schedule and, where an entry is missing or names a goroutine that cannot
+// run, takes the choice that adds no preemption. So the shrinker removes
+// entries (truncating the schedule, then setting entries to -1, "no
+// preference") and keeps a candidate when its replay still shows the same
+// violation kind with no more preemptions than the best so far. What is
+// left is the handful of preemptions the bug needs.
+
+// ShrinkOptions configures Shrink.
+type ShrinkOptions struct {
+	// Seed is the failing run's seed (it still decides everything the
+	// schedule does not: select's choices, IntN).
+	Seed int64
+	// Kind is the violation kind that must survive.
+	Kind string
+	// Schedule is the failing run's Result.Schedule.
+	Schedule []int
+	// Faults is the failing run's fault plan, if the fault shrinker knows
+	// one (see SetFaultShrinker).
+	Faults string
+	// Time bounds shrinking; zero means 30 seconds. MaxAttempts bounds the
+	// replays; zero means 2,000.
+	Time        time.Duration
+	MaxAttempts int
+}
+
+// ShrinkResult is the smallest failing schedule found.
+type ShrinkResult struct {
+	Seed int64  `json:"seed"`
+	Kind string `json:"kind"`
+	// Schedule is the shrunk run's own Result.Schedule: replaying it
+	// reproduces the shrunk run exactly.
+	Schedule []int `json:"schedule"`
+	// Choices is the shrunk schedule as the shrinker left it: -1 marks a
+	// point where the non-preemptive choice is taken.
+	Choices []int `json:"choices"`
+	// Preemptions of the shrunk run, and of the original.
+	Preemptions         int `json:"preemptions"`
+	OriginalPreemptions int `json:"original_preemptions"`
+	// Kept counts the entries of Choices that are not -1.
+	Kept int `json:"kept"`
+	// Attempts counts the replays made.
+	Attempts int `json:"attempts"`
+	// Complete is false when the time or attempt bound stopped shrinking.
+	Complete bool `json:"complete"`
+	// Faults describes the shrunk fault plan, when a fault shrinker ran.
+	Faults string `json:"faults,omitempty"`
+}
+
+// Shrink replays candidates of a failing schedule through r and returns the
+// one with the fewest preemptions that still shows opts.Kind. It fails if
+// the schedule itself does not reproduce the kind.
+func Shrink(ctx context.Context, r Runner, opts ShrinkOptions) (ShrinkResult, error) {
+	if opts.Time <= 0 {
+		opts.Time = 30 * time.Second
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 2000
+	}
+	deadline := time.Now().Add(opts.Time)
+	res := ShrinkResult{Seed: opts.Seed, Kind: opts.Kind}
+	var (
+		best    []int
+		bestOut Outcome
+		stopped bool
+	)
+	try := func(cand []int) (Outcome, bool, error) {
+		if res.Attempts >= opts.MaxAttempts || time.Now().After(deadline) {
+			stopped = true
+			return Outcome{}, false, nil
+		}
+		res.Attempts++
+		out, err := r.Do(ctx, RunSpec{Seed: opts.Seed, Replay: true, Schedule: cand, Faults: opts.Faults})
+		if err != nil {
+			return out, false, err
+		}
+		if out.Incomplete {
+			return out, false, fmt.Errorf("a replay did not finish (%v): shrink with a runner whose workers finish racing runs (NewWorkerRunner without halt)", kindsOrNone(out))
+		}
+		return out, out.Has(opts.Kind), nil
+	}
+	accept := func(cand []int) (bool, error) {
+		out, ok, err := try(cand)
+		if err != nil || !ok || out.Preemptions > bestOut.Preemptions {
+			return false, err
+		}
+		best, bestOut = cand, out
+		return true, nil
+	}
+
+	out, ok, err := try(opts.Schedule)
+	if err != nil {
+		return res, err
+	}
+	if !ok {
+		return res, fmt.Errorf("replaying the schedule of seed %d does not show %s (got %v)", opts.Seed, opts.Kind, kindsOrNone(out))
+	}
+	best, bestOut = append([]int(nil), opts.Schedule...), out
+	res.OriginalPreemptions = out.Preemptions
+
+	// Truncate: the shortest prefix that still fails, the rest left to the
+	// non-preemptive default.
+	lo, hi := 0, len(best)
+	for lo < hi && !stopped {
+		mid := (lo + hi) / 2
+		okMid, err := accept(append([]int(nil), best[:mid]...))
+		if err != nil {
+			return res, err
+		}
+		if okMid {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+
+	// Delta debugging over the entries still set: clear a chunk at a time,
+	// halving the chunks when no chunk can go.
+	n := 2
+	for !stopped {
+		var idx []int
+		for i, g := range best {
+			if g >= 0 {
+				idx = append(idx, i)
+			}
+		}
+		if len(idx) == 0 {
+			break
+		}
+		n = min(n, len(idx))
+		progress := false
+		for c := 0; c < n && !stopped; c++ {
+			lo, hi := c*len(idx)/n, (c+1)*len(idx)/n
+			cand := append([]int(nil), best...)
+			for _, i := range idx[lo:hi] {
+				cand[i] = -1
+			}
+			okC, err := accept(trimDefaults(cand))
+			if err != nil {
+				return res, err
+			}
+			if okC {
+				progress = true
+				n = max(n-1, 2)
+				break
+			}
+		}
+		if progress {
+			continue
+		}
+		if n >= len(idx) {
+			break
+		}
+		n = min(2*n, len(idx))
+	}
+
+	res.Complete = !stopped
+	res.Choices = best
+	res.Schedule = bestOut.Schedule
+	res.Preemptions = bestOut.Preemptions
+	for _, g := range best {
+		if g >= 0 {
+			res.Kept++
+		}
+	}
+	if fs := currentFaultShrinker(); fs != nil && time.Now().Before(deadline) {
+		plan, err := fs(opts.Seed, opts.Kind, opts.Faults, func(plan string) bool {
+			out, err := r.Do(ctx, RunSpec{Seed: opts.Seed, Replay: true, Schedule: res.Schedule, Faults: plan})
+			return err == nil && out.Has(opts.Kind)
+		})
+		if err != nil {
+			return res, fmt.Errorf("shrinking the fault plan: %w", err)
+		}
+		res.Faults = plan
+	}
+	return res, nil
+}
+
+// trimDefaults drops trailing -1 entries, which replay the same as none.
+func trimDefaults(s []int) []int {
+	for len(s) > 0 && s[len(s)-1] < 0 {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// FaultShrinker shrinks the fault plan of a failing run once Shrink has
+// shrunk its schedule. plan is the failing run's plan (RunSpec.Faults, "" for
+// the plan the seed makes); reproduces(candidate) replays the shrunk schedule
+// with the candidate plan and reports whether the violation kind still
+// shows. It returns the shortest plan found, which is saved with the
+// schedule. Package faults installs one with SetFaultShrinker; during a run,
+// the plan to use is FaultPlan().
+type FaultShrinker func(seed int64, kind, plan string, reproduces func(candidate string) bool) (string, error)
+
+var (
+	faultMu       sync.Mutex
+	faultShrinker FaultShrinker
+	faultPlan     string
+)
+
+// SetFaultShrinker installs the fault-plan shrinker (package faults).
+func SetFaultShrinker(f FaultShrinker) {
+	faultMu.Lock()
+	faultShrinker = f
+	faultMu.Unlock()
+}
+
+func currentFaultShrinker() FaultShrinker {
+	faultMu.Lock()
+	defer faultMu.Unlock()
+	return faultShrinker
+}
+
+// FaultPlan returns the fault plan the explorer asks the current run to
+// use instead of the one its seed makes ("" means the seed's own). A fault
+// injector reads it when it builds its plan, before the World starts.
+func FaultPlan() string {
+	faultMu.Lock()
+	defer faultMu.Unlock()
+	return faultPlan
+}
+
+func setFaultPlan(p string) {
+	faultMu.Lock()
+	faultPlan = p
+	faultMu.Unlock()
+}
