@@ -476,3 +476,42 @@ func TestHistoryToChecker(t *testing.T) {
 	require.Positive(t, found, "the stale cache is found by some seed")
 	t.Logf("stale cache found by %d of 30 seeds", found)
 }
+
+func TestQueueBatchesAndAssignedMessages(t *testing.T) {
+	var q Queue[int64]
+	dir := t.TempDir()
+	ok := []harness.Operation{
+		op(0, 1, 2, q.Produce(1, 2), nil),
+		op(1, 3, 6, q.ProduceN(2), q.Produced(3, 4)),
+		op(2, 4, 5, q.Consume("g", 3), q.Consumed(1, 2)), // before the second produce took effect
+		op(2, 7, 8, q.Consume("g", 3), q.Consumed(3, 4)),
+	}
+	mustPass(t, q.Check(ok, LinOptions{Dir: dir}))
+
+	// A batch is appended at once: a consume cannot see half of it.
+	torn := []harness.Operation{
+		op(0, 1, 4, q.Produce(1, 2), nil),
+		op(1, 1, 4, q.Produce(3), nil),
+		op(2, 5, 6, q.Consume("g", 3), q.Consumed(1, 3, 2)),
+	}
+	mustFail(t, q.Check(torn, LinOptions{Dir: dir}), `consume("g", 3) -> [1 3 2]`, "produce(1 2)")
+
+	// A produce of system-named messages with an unknown outcome: its
+	// messages, whatever they are, may appear once, in place.
+	unknownNamed := []harness.Operation{
+		op(0, 1, 2, q.Produce(1), nil),
+		unk(1, 3, 4, q.ProduceN(2)),
+		op(0, 5, 6, q.Produce(9), nil),
+		op(2, 7, 8, q.Consume("g", 10), q.Consumed(1, 7, 8, 9)),
+	}
+	mustPass(t, q.Check(unknownNamed, LinOptions{Dir: dir}))
+	notHappened := append(unknownNamed[:3:3], op(2, 7, 8, q.Consume("g", 10), q.Consumed(1, 9)))
+	mustPass(t, q.Check(notHappened, LinOptions{Dir: dir}))
+	tooMany := append(unknownNamed[:3:3], op(2, 7, 8, q.Consume("g", 10), q.Consumed(1, 7, 8, 6, 9)))
+	mustFail(t, q.Check(tooMany, LinOptions{Dir: dir}), "produce(2) -> ?")
+
+	bad := []harness.Operation{op(1, 3, 6, q.ProduceN(2), q.Produced(3))}
+	vs := q.Check(bad, LinOptions{})
+	require.Len(t, vs, 1)
+	require.Contains(t, vs[0].Message, "a produce of 2 messages returned 1")
+}

@@ -12,7 +12,10 @@ import (
 type QueueOp uint8
 
 const (
-	// QProduce appends a message to the topic; its output is ignored.
+	// QProduce appends messages to the topic, atomically and in order:
+	// those of the input (Queue.Produce; the output is ignored), or, when
+	// the system assigns them (ids), N messages named by the output
+	// (Queue.ProduceN, Queue.Produced).
 	QProduce QueueOp = iota + 1
 	// QConsume reads, for one consumer group, the next messages after the
 	// group's cursor, up to Max: output QueueOutput{Msgs}.
@@ -33,51 +36,61 @@ func (o QueueOp) String() string {
 // QueueInput is the recorded input of a queue operation.
 type QueueInput[M comparable] struct {
 	Op    QueueOp
-	Msg   M      // produce
+	Msgs  []M    // produce: the messages, or nil if the system assigns them
+	N     int    // produce with system-assigned messages: how many
 	Group string // consume
 	Max   int    // consume: at most this many messages; 0 means 1
 }
 
-// QueueOutput is the recorded output of a consume.
+// QueueOutput is the recorded output of a consume (the messages received),
+// or of a produce whose messages the system assigned (the messages made).
 type QueueOutput[M comparable] struct {
 	Msgs []M
 }
 
 // Queue is the specification of a topic consumed by consumer groups: every
 // group receives every message produced, each exactly once and in the order
-// of the topic. A consume of up to Max messages returns exactly the next
-// min(Max, available) messages after the group's cursor (possibly none) and
-// moves the cursor past them. Every group starts at the topic's first
-// message.
+// of the topic. A produce appends its messages together; a consume of up to
+// Max messages returns exactly the next min(Max, available) messages after
+// the group's cursor (possibly none) and moves the cursor past them. Every
+// group starts at the topic's first message.
 //
 // By default the history is checked group by group (each group's consumes
 // with every produce), which is fast but does not require two groups to see
 // concurrent produces in the same order; SharedOrder checks every group
 // against one topic order, slower.
 //
-// Messages must be distinct (give each an id) for "exactly once" to mean
-// anything. The zero value is ready; its methods build the inputs and
-// outputs to record:
+// Messages must be distinct (ids) for "exactly once" to mean anything. The
+// zero value is ready; its methods build the inputs and outputs to record:
 //
 //	var q checkers.Queue[int64]
-//	p := h.Call(producer, q.Produce(id))
-//	_, err := mq.Produce(topic, msg(id))
+//	p := h.Call(producer, q.ProduceN(len(payloads)))
+//	ids, err := mq.Produce(topic, payloads...) // the server assigns ids
+//	if err != nil { p.Unknown() } else { p.Return(q.Produced(ids...)) }
 //	...
 //	p = h.Call(consumer, q.Consume("group1", 10))
 //	msgs, err := mq.Consume(topic, "group1", 10)
-//	p.Return(q.Consumed(ids(msgs)...))
+//	p.Return(q.Consumed(idsOf(msgs)...))
 //	vs := q.Check(h.Operations(), checkers.LinOptions{})
 //
 // A produce whose outcome is unknown may or may not have appended its
-// message; a consume whose outcome is unknown may or may not have moved its
-// group's cursor.
+// messages (if the system assigns them, they are unknown too, and match any
+// message a consume returns); a consume whose outcome is unknown may or may
+// not have moved its group's cursor.
 type Queue[M comparable] struct {
 	// SharedOrder checks all groups at once against a single topic order.
 	SharedOrder bool
 }
 
-// Produce returns the input of producing msg.
-func (Queue[M]) Produce(msg M) QueueInput[M] { return QueueInput[M]{Op: QProduce, Msg: msg} }
+// Produce returns the input of producing msgs, in order, in one call.
+func (Queue[M]) Produce(msgs ...M) QueueInput[M] { return QueueInput[M]{Op: QProduce, Msgs: msgs} }
+
+// ProduceN returns the input of producing n messages that the system names
+// (assigns ids to); record them with Produced.
+func (Queue[M]) ProduceN(n int) QueueInput[M] { return QueueInput[M]{Op: QProduce, N: n} }
+
+// Produced returns the output of a ProduceN: the messages the system made.
+func (Queue[M]) Produced(msgs ...M) QueueOutput[M] { return QueueOutput[M]{Msgs: msgs} }
 
 // Consume returns the input of consuming up to max messages for group.
 func (Queue[M]) Consume(group string, max int) QueueInput[M] {
@@ -94,10 +107,27 @@ func (q Queue[M]) Check(ops []harness.Operation, opts LinOptions) []harness.Viol
 	return q.spec(ops).check(ops, opts)
 }
 
+// qEntry is a message of the topic; a wild one is a message of a produce
+// whose outcome is unknown and whose messages the system named.
+type qEntry[M comparable] struct {
+	msg  M
+	wild bool
+}
+
+func (e qEntry[M]) matches(m M) bool { return e.wild || e.msg == m }
+
+// GoString renders the entry in descriptions (%#v).
+func (e qEntry[M]) GoString() string {
+	if e.wild {
+		return "?"
+	}
+	return fmt.Sprintf("%#v", e.msg)
+}
+
 // queueState holds the messages no group has consumed yet and, per group,
 // its cursor into them. Steps never modify a state's slices.
 type queueState[M comparable] struct {
-	log []M
+	log []qEntry[M]
 	cur []int
 }
 
@@ -132,7 +162,22 @@ func (q Queue[M]) spec(ops []harness.Operation) *spec {
 			in := input.(QueueInput[M])
 			if in.Op == QProduce {
 				n := len(st.log)
-				return true, queueState[M]{log: append(st.log[:n:n], in.Msg), cur: st.cur}
+				log := st.log[:n:n]
+				switch {
+				case in.Msgs != nil:
+					for _, m := range in.Msgs {
+						log = append(log, qEntry[M]{msg: m})
+					}
+				case isUnknown(output):
+					for range in.N {
+						log = append(log, qEntry[M]{wild: true})
+					}
+				default:
+					for _, m := range output.(QueueOutput[M]).Msgs {
+						log = append(log, qEntry[M]{msg: m})
+					}
+				}
+				return true, queueState[M]{log: log, cur: st.cur}
 			}
 			s := slot(in.Group)
 			c := st.cur[s]
@@ -143,7 +188,7 @@ func (q Queue[M]) spec(ops []harness.Operation) *spec {
 					return false, st
 				}
 				for i, m := range got {
-					if st.log[c+i] != m {
+					if !st.log[c+i].matches(m) {
 						return false, st
 					}
 				}
@@ -186,15 +231,22 @@ func (q Queue[M]) spec(ops []harness.Operation) *spec {
 			for _, c := range st.cur {
 				h = h*1099511628211 + uint64(c)
 			}
-			for _, m := range st.log {
-				h = h*1099511628211 ^ hashOf(m)
+			for _, e := range st.log {
+				h = h*1099511628211 ^ hashOf(e)
 			}
 			return h
 		},
 		describeOp: func(input, output any) string {
 			in := input.(QueueInput[M])
 			if in.Op == QProduce {
-				return fmt.Sprintf("produce(%#v)", in.Msg)
+				if in.Msgs != nil {
+					return "produce(" + strings.Trim(describeSeq(in.Msgs), "[]") + ")"
+				}
+				s := fmt.Sprintf("produce(%d)", in.N)
+				if isUnknown(output) {
+					return s + " -> ?"
+				}
+				return s + " -> " + describeSeq(output.(QueueOutput[M]).Msgs)
 			}
 			s := fmt.Sprintf("consume(%q, %d)", in.Group, max(in.Max, 1))
 			if isUnknown(output) {
@@ -220,7 +272,17 @@ func (q Queue[M]) spec(ops []harness.Operation) *spec {
 			}
 			switch in.Op {
 			case QProduce:
-				return in, nil, true, nil
+				if in.Msgs != nil || op.Unknown {
+					return in, nil, true, nil
+				}
+				out, ok := op.Output.(QueueOutput[M])
+				if !ok {
+					return nil, nil, false, typeError("output of a produce of system-named messages", op.Output, fmt.Sprintf("%T", out))
+				}
+				if len(out.Msgs) != in.N {
+					return nil, nil, false, fmt.Errorf("a produce of %d messages returned %d", in.N, len(out.Msgs))
+				}
+				return in, out, true, nil
 			case QConsume:
 				if op.Unknown {
 					return in, nil, true, nil
