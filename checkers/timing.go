@@ -9,9 +9,10 @@ import (
 	"github.com/heddle-go/heddle/harness"
 )
 
-// Stamped is a value observed at a moment of the run: virtual time since
-// the World started in deterministic mode (harness.Since of the World's
-// start, or an Operation's CallTime/ReturnTime).
+// Stamped is a value observed at a moment of the run, as a duration since
+// the run began: harness.Since(start) with start := harness.Now() taken
+// when main begins. In deterministic mode that is virtual time since the
+// World started, the clock of Operation.CallTime and ReturnTime.
 type Stamped[T any] struct {
 	At    time.Duration
 	Value T

@@ -16,7 +16,9 @@
 //	vs = append(vs, checkers.Consecutive("shipped decrees", shipped)...)
 //	return res, vs
 //
-// Judge gathers the same into a Verdict.
+// Judge gathers the same into a Verdict. Run the checks after Run returns,
+// not inside the World: porcupine and goleak use ordinary goroutines and
+// channels.
 package checkers
 
 import (
