@@ -403,3 +403,31 @@ func TestNetDeterministic(t *testing.T) {
 	}
 	require.NotEqual(t, run(1), run(2))
 }
+
+// BenchmarkNetRoundTrip measures one request/response on the simulated
+// network in deterministic mode (Send, Recv on each side).
+func BenchmarkNetRoundTrip(b *testing.B) {
+	res := Run(Options{Seed: 1, MaxSteps: 100 * (b.N + 100)}, func() {
+		ctx := context.Background()
+		srv := NewNode("server", echoServer)
+		cli := NewNode("client", nil)
+		_ = srv.Start()
+		_ = cli.Start()
+		c, err := dial(ctx, cli, "server:7")
+		if err != nil {
+			b.Fatal(err)
+		}
+		msg := []byte("ping")
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := call(ctx, c, string(msg)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		_ = srv.Crash(CrashReset)
+	})
+	if res.Failed() {
+		b.Fatal(res.Err())
+	}
+}
