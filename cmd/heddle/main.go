@@ -1,0 +1,161 @@
+// Command heddle explores heddle's race cases: it runs each case's variants
+// over many seeds under the deterministic scheduler, judges them (a variant
+// that carries a bug must show it, a fixed one must pass), replays and
+// shrinks failures, and writes reports for people and for CI.
+//
+// Build it with the race detector, or data races cannot be detected:
+//
+//	go run -race ./cmd/heddle list
+//	go run -race ./cmd/heddle run --all
+//	go run -race ./cmd/heddle run mq --variant buggy --seeds 5000 --parallel 2 --json
+//	go run -race ./cmd/heddle run --all --shard 2/4 --json > shard2.json
+//	go run -race ./cmd/heddle merge shard*.json
+//	go run -race ./cmd/heddle replay mq --variant buggy --seed 17 --trace --chrome trace.json
+//	go run -race ./cmd/heddle shrink mq --variant buggy --seed 17
+//
+// Every seed runs in a worker process (this program, re-run with the
+// hidden worker subcommand) with GORACE=halt_on_error=1: the race detector
+// reports each distinct race once per process and ends a worker at its
+// first race with exit status 66, so the seed the worker had announced is
+// the one that raced, and the next seed runs in a new worker.
+//
+// Exit status: 0 when every variant that carries a bug showed an expected
+// violation kind and every fixed variant passed its budget; 1 otherwise,
+// with a line per failing variant on standard error; 2 for bad input.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/heddle-go/heddle/checkers"
+	"github.com/heddle-go/heddle/harness"
+	"github.com/heddle-go/heddle/scenarios"
+)
+
+func main() {
+	harness.SetRaceReportParser(checkers.ParseRaceReports)
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	a := &app{
+		reg:    scenarios.Default(),
+		stdin:  os.Stdin,
+		stdout: os.Stdout,
+		stderr: os.Stderr,
+		exe:    exe,
+		tty:    isTerminal(os.Stderr),
+	}
+	os.Exit(a.main(os.Args[1:]))
+}
+
+// app is the command with its surroundings, so that tests can run it with
+// their own cases, streams and worker executable.
+type app struct {
+	reg            *scenarios.Registry
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// exe is the program that serves as worker: exe worker CASE VARIANT.
+	exe string
+	// workerEnv is added to every worker's environment.
+	workerEnv []string
+	// tty says whether stderr is a terminal (for the progress line).
+	tty bool
+	// synopsis holds each command's argument synopsis, for -h.
+	synopsis map[string]string
+}
+
+const (
+	exitOK      = 0
+	exitFailed  = 1
+	exitBadArgs = 2
+)
+
+// usageError is bad input: it exits with status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func badArgs(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+const usage = `usage: heddle <command> [arguments]
+
+Build with the race detector, or data races cannot be detected:
+    go run -race ./cmd/heddle <command> ...
+
+Commands:
+    list                          the cases, their variants and the bug each carries
+    run [case...|--all] [flags]   explore cases and print the verdict table
+    replay case --seed N [flags]  run one seed again, with its trace
+    shrink case --seed N [flags]  find the failing schedule with the fewest preemptions
+    merge [report.json...]        combine the --json reports of several shards
+
+Run "heddle <command> -h" for a command's flags.
+`
+
+func (a *app) main(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(a.stderr, usage)
+		return exitBadArgs
+	}
+	var err error
+	cmd, rest := args[0], args[1:]
+	status := exitOK
+	switch cmd {
+	case "list":
+		err = a.list(rest)
+	case "run":
+		status, err = a.run(rest)
+	case "replay":
+		status, err = a.replay(rest)
+	case "shrink":
+		status, err = a.shrink(rest)
+	case "merge":
+		status, err = a.merge(rest)
+	case "worker":
+		err = a.worker(rest)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(a.stdout, usage)
+		return exitOK
+	default:
+		err = badArgs("unknown command %q", cmd)
+	}
+	if err != nil {
+		if _, ok := err.(usageError); ok {
+			fmt.Fprintf(a.stderr, "heddle %s: %v\n", cmd, err)
+			if cmd == "" || (cmd != "list" && cmd != "run" && cmd != "replay" && cmd != "shrink" && cmd != "merge") {
+				fmt.Fprint(a.stderr, usage)
+			}
+			return exitBadArgs
+		}
+		if err == errHelp {
+			return exitOK
+		}
+		fmt.Fprintf(a.stderr, "heddle %s: %v\n", cmd, err)
+		return exitFailed
+	}
+	return status
+}
+
+// worker serves runs of one variant on stdin/stdout (see harness.ServeWorker).
+func (a *app) worker(args []string) error {
+	if len(args) != 2 {
+		return badArgs("usage: heddle worker CASE VARIANT (run by heddle itself)")
+	}
+	c, err := a.reg.Lookup(args[0])
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	v, ok := c.Variant(args[1])
+	if !ok {
+		return badArgs("case %s has no variant %q", c.Name, args[1])
+	}
+	return harness.ServeWorker(v, a.stdin, a.stdout)
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,400 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/heddle-go/heddle/harness"
+)
+
+// list prints the cases, their variants and the bug each carries.
+func (a *app) list(args []string) error {
+	fs := a.newFlagSet("list", "")
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return badArgs("list takes no arguments")
+	}
+	cases := a.reg.All()
+	if len(cases) == 0 {
+		fmt.Fprintln(a.stdout, "no cases yet")
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CASE\tVARIANT\tEXPECT\tSEEDS\tBUG")
+	for _, c := range cases {
+		for i, v := range c.Variants {
+			bug := ""
+			if i == 0 {
+				bug = c.Bug
+			}
+			expect := "pass"
+			if len(v.Expect) > 0 {
+				expect = strings.Join(v.Expect, ",")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", c.Name, v.Name, expect, budget(v), bug)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout)
+	for _, c := range cases {
+		if c.Summary != "" {
+			fmt.Fprintf(a.stdout, "%s: %s\n", c.Name, c.Summary)
+		}
+	}
+	return nil
+}
+
+// budget is a variant's default number of seeds.
+func budget(v harness.Variant) int {
+	if v.Seeds > 0 {
+		return v.Seeds
+	}
+	return 100
+}
+
+// runFlags are the flags of run.
+type runFlags struct {
+	all        bool
+	seeds      seedRange
+	budget     time.Duration
+	strategy   string
+	variant    string
+	parallel   int
+	shard      string
+	json       bool
+	junit      string
+	mode       string
+	perturb    float64
+	keepGoing  bool
+	save       bool
+	shrink     bool
+	shrinkTime time.Duration
+	dir        string
+}
+
+func (a *app) run(args []string) (int, error) {
+	var f runFlags
+	fs := a.newFlagSet("run", "[case...|--all] [flags]")
+	fs.BoolVar(&f.all, "all", false, "run every registered case")
+	fs.Var(&f.seeds, "seeds", "seeds to try: N (0..N-1) or A:B (A..B-1); default: each variant's budget")
+	fs.DurationVar(&f.budget, "budget", 0, "wall-time limit per variant (e.g. 30s); 0: none")
+	fs.StringVar(&f.strategy, "strategy", "", "scheduling strategy: random, pct:D or pct:D:K (default: each variant's own)")
+	fs.StringVar(&f.variant, "variant", "", "run only this variant (e.g. buggy, fixed)")
+	fs.IntVar(&f.parallel, "parallel", 1, "worker processes per variant")
+	fs.StringVar(&f.shard, "shard", "1/1", "run shard k of n of the seed space (seeds k-1, k-1+n, ...)")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object per case and variant instead of the table")
+	fs.StringVar(&f.junit, "junit", "", "also write a JUnit XML report to this file")
+	fs.StringVar(&f.mode, "mode", "deterministic", "deterministic, or real: real goroutines under perturbation, as a stress loop")
+	fs.Float64Var(&f.perturb, "perturb", 0.2, "with --mode real: chance of a yield or short sleep at each primitive call")
+	fs.BoolVar(&f.keepGoing, "keep-going", false, "try every seed instead of stopping at the first failure (counts failing seeds)")
+	fs.BoolVar(&f.save, "save", false, "save the first failure (shrunk) under --dir, to be re-run first from then on")
+	fs.BoolVar(&f.shrink, "shrink", false, "shrink the first failure and report the shrunk schedule")
+	fs.DurationVar(&f.shrinkTime, "shrink-time", 30*time.Second, "time limit for shrinking")
+	fs.StringVar(&f.dir, "dir", "", "root of saved failures (default: testdata/heddle at the module root)")
+	names, err := a.parse(fs, args)
+	if err != nil {
+		return 0, err
+	}
+
+	// Validate everything before running anything.
+	if f.all && len(names) > 0 {
+		return 0, badArgs("give case names or --all, not both")
+	}
+	if !f.all && len(names) == 0 {
+		return 0, badArgs("name the cases to run, or --all (known cases: %s)", a.known())
+	}
+	spec, err := harness.ParseStrategy(f.strategy)
+	if err != nil {
+		return 0, usageError{err.Error()}
+	}
+	k, n, err := parseShard(f.shard)
+	if err != nil {
+		return 0, usageError{err.Error()}
+	}
+	if f.parallel < 1 || f.parallel > 256 {
+		return 0, badArgs("bad --parallel %d: want 1 to 256", f.parallel)
+	}
+	if f.budget < 0 {
+		return 0, badArgs("bad --budget %v: must not be negative", f.budget)
+	}
+	mode := ""
+	switch f.mode {
+	case "deterministic", "":
+	case "real":
+		mode = "real"
+		if f.perturb < 0 || f.perturb > 1 {
+			return 0, badArgs("bad --perturb %v: want a probability in [0, 1]", f.perturb)
+		}
+		if f.save || f.shrink {
+			return 0, badArgs("--mode real runs do not replay: --save and --shrink need --mode deterministic")
+		}
+	default:
+		return 0, badArgs("bad --mode %q: want deterministic or real", f.mode)
+	}
+	var cases []harness.Case
+	if f.all {
+		cases = a.reg.All()
+		if len(cases) == 0 {
+			fmt.Fprintln(a.stdout, "no cases yet")
+			return exitOK, nil
+		}
+	} else {
+		for _, name := range names {
+			c, err := a.reg.Lookup(name)
+			if err != nil {
+				return 0, usageError{err.Error()}
+			}
+			cases = append(cases, c)
+		}
+	}
+	type job struct {
+		c harness.Case
+		v harness.Variant
+	}
+	var jobs []job
+	for _, c := range cases {
+		vs, err := selectVariants(c, f.variant)
+		if err != nil {
+			if f.all {
+				continue // --all --variant fixed: the cases that have one
+			}
+			return 0, err
+		}
+		for _, v := range vs {
+			jobs = append(jobs, job{c, v})
+		}
+	}
+	if len(jobs) == 0 {
+		return 0, badArgs("no case has a variant %q", f.variant)
+	}
+	if !harness.RaceEnabled() {
+		fmt.Fprintln(a.stderr, "heddle: WARNING: this binary was built without -race: DataRace cannot be detected. Run it as: go run -race ./cmd/heddle ...")
+	}
+
+	var reports []harness.Report
+	for _, j := range jobs {
+		rep, err := a.exploreOne(j.c, j.v, spec, mode, k, n, f)
+		if err != nil {
+			return 0, err
+		}
+		reports = append(reports, rep)
+		if f.json {
+			if err := harness.WriteJSONLines(a.stdout, []harness.Report{rep}); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return a.finish(reports, f.json, f.junit)
+}
+
+// finish prints the table (unless the reports went out as JSON), writes
+// the JUnit file, prints a reason per failing variant and returns the exit
+// status.
+func (a *app) finish(reports []harness.Report, asJSON bool, junit string) (int, error) {
+	if !asJSON {
+		if err := harness.WriteTable(a.stdout, reports); err != nil {
+			return 0, err
+		}
+	}
+	if junit != "" {
+		fh, err := os.Create(junit)
+		if err != nil {
+			return 0, err
+		}
+		werr := harness.WriteJUnit(fh, reports)
+		if cerr := fh.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return 0, werr
+		}
+	}
+	status := exitOK
+	for _, r := range reports {
+		for _, note := range r.Notes {
+			fmt.Fprintf(a.stderr, "heddle: %s/%s: note: %s\n", r.Case, r.Variant, note)
+		}
+		if r.SavedPath != "" {
+			fmt.Fprintf(a.stderr, "heddle: %s/%s: saved %s\n", r.Case, r.Variant, r.SavedPath)
+		}
+		if !r.OK {
+			status = exitFailed
+			fmt.Fprintf(a.stderr, "heddle: %s\n", r.Line())
+		}
+	}
+	return status, nil
+}
+
+// known lists the registered case names for an error message.
+func (a *app) known() string {
+	names := a.reg.Names()
+	if len(names) == 0 {
+		return "none registered yet"
+	}
+	return strings.Join(names, ", ")
+}
+
+// workerCommand returns how to start a worker for a variant.
+func (a *app) workerCommand(c harness.Case, v harness.Variant) harness.WorkerCommand {
+	return func() *exec.Cmd {
+		cmd := exec.Command(a.exe, "worker", c.Name, v.Name)
+		cmd.Env = append(os.Environ(), a.workerEnv...)
+		return cmd
+	}
+}
+
+// calibrate resolves PCT's step count in a worker that survives races.
+func (a *app) calibrate(c harness.Case, v harness.Variant, spec harness.StrategySpec) (harness.StrategySpec, error) {
+	if !spec.NeedsCalibration() {
+		return spec, nil
+	}
+	w := harness.NewWorkerRunner(a.workerCommand(c, v), false)
+	defer w.Close()
+	out, err := w.Do(context.Background(), harness.RunSpec{Seed: 0, Strategy: "random"})
+	if err != nil {
+		return spec, fmt.Errorf("calibrating PCT for %s/%s: %v", c.Name, v.Name, err)
+	}
+	return spec.WithSteps(out.Steps), nil
+}
+
+// replayCommand renders the command that replays a failure.
+func replayCommand(c harness.Case, v harness.Variant, seed int64, spec harness.StrategySpec, path string) string {
+	cmd := fmt.Sprintf("go run -race ./cmd/heddle replay %s --variant %s", c.Name, v.Name)
+	if path != "" {
+		return cmd + " --schedule " + path
+	}
+	cmd += " --seed " + strconv.FormatInt(seed, 10)
+	if s := spec.String(); s != "" {
+		cmd += " --strategy " + s
+	}
+	return cmd + " --trace"
+}
+
+func (a *app) exploreOne(c harness.Case, v harness.Variant, spec harness.StrategySpec, mode string, k, n int, f runFlags) (harness.Report, error) {
+	first, count := int64(0), budget(v)
+	if f.seeds.set {
+		first, count = f.seeds.first, f.seeds.count
+	}
+	seeds, err := harness.Seeds(first, count, k, n)
+	if err != nil {
+		return harness.Report{}, usageError{err.Error()}
+	}
+	if mode == "" {
+		spec, err = a.calibrate(c, v, spec)
+		if err != nil {
+			return harness.Report{}, err
+		}
+	}
+	var runners []harness.Runner
+	for i := 0; i < f.parallel; i++ {
+		runners = append(runners, harness.NewWorkerRunner(a.workerCommand(c, v), true))
+	}
+	confirm := harness.NewWorkerRunner(a.workerCommand(c, v), false)
+	defer func() {
+		for _, r := range runners {
+			r.Close()
+		}
+		confirm.Close()
+	}()
+	saved, err := harness.LoadSaved(f.dir, c.Name, v.Name)
+	if err != nil {
+		return harness.Report{}, err
+	}
+	if mode == "real" {
+		saved = nil
+	}
+	cfg := harness.VariantConfig{
+		Seeds:        seeds,
+		Strategy:     spec,
+		Mode:         mode,
+		Perturb:      f.perturb,
+		Runners:      runners,
+		Confirm:      confirm,
+		Saved:        saved,
+		Save:         f.save,
+		Dir:          f.dir,
+		KeepGoing:    f.keepGoing,
+		ShrinkTime:   f.shrinkTime,
+		ShrinkAlways: f.shrink,
+		Shard:        fmt.Sprintf("%d/%d", k, n),
+		Replay: func(seed int64, st harness.StrategySpec, path string) string {
+			if mode == "real" {
+				return ""
+			}
+			return replayCommand(c, v, seed, st, path)
+		},
+	}
+	if n == 1 {
+		cfg.Shard = ""
+	}
+	if f.save || f.shrink {
+		cfg.Shrinker = func(string) harness.Runner { return confirm }
+	}
+	p := a.progress(c.Name+"/"+v.Name, len(seeds))
+	cfg.Progress = p.update
+	ctx := context.Background()
+	if f.budget > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.budget)
+		defer cancel()
+	}
+	rep := harness.ExploreVariant(ctx, c, v, cfg)
+	p.done()
+	if mode == "real" {
+		rep.Replay = ""
+	}
+	return rep, nil
+}
+
+// progress is the progress line of a long sweep, drawn on standard error
+// only when it is a terminal.
+type progress struct {
+	a     *app
+	label string
+	total int
+	start time.Time
+	mu    sync.Mutex
+	last  time.Time
+	drawn bool
+}
+
+func (a *app) progress(label string, total int) *progress {
+	return &progress{a: a, label: label, total: total, start: time.Now()}
+}
+
+func (p *progress) update(done int) {
+	if !p.a.tty {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if now.Sub(p.last) < 200*time.Millisecond && done < p.total {
+		return
+	}
+	p.last = now
+	el := now.Sub(p.start)
+	rate := float64(done) / max(el.Seconds(), 1e-9)
+	fmt.Fprintf(p.a.stderr, "\r\033[Kheddle: %s: %d/%d seeds, %.0f seeds/s, %s", p.label, done, p.total, rate, el.Round(time.Second))
+	p.drawn = true
+}
+
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprint(p.a.stderr, "\r\033[K")
+	}
+}
