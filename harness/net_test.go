@@ -219,6 +219,29 @@ func TestNetCrashStopsGoroutines(t *testing.T) {
 	require.Equal(t, 3, deferred, "defers run when the World unwinds")
 }
 
+// A node that restarts itself: the old incarnation stops at once, the new
+// one runs main again.
+func TestNetRestartSelf(t *testing.T) {
+	runs, reached := 0, false
+	res := Run(Options{Seed: 5}, func() {
+		n := NewNode("phoenix", func(self *Node) {
+			runs++
+			if runs == 1 {
+				_ = self.Restart()
+				reached = true
+			}
+		})
+		require.NoError(t, n.Start())
+		Sleep(time.Millisecond)
+		require.True(t, n.Alive())
+		require.Equal(t, 2, n.Incarnation())
+		require.NoError(t, n.Crash(CrashReset))
+	})
+	require.NoError(t, res.Err())
+	require.Equal(t, 2, runs)
+	require.False(t, reached)
+}
+
 // A node that crashes itself stops at once.
 func TestNetCrashSelf(t *testing.T) {
 	both(t, func(t *testing.T, mode Mode) {
