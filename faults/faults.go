@@ -11,7 +11,6 @@
 package faults
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -268,6 +267,3 @@ func changeLink(from, to string, f Fault) error {
 	}
 	return nil
 }
-
-// errJoin joins the errors of a plan's steps.
-func errJoin(errs []error) error { return errors.Join(errs...) }

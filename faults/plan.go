@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -83,7 +84,7 @@ func Run(ctx context.Context, p Plan) error {
 			errs = append(errs, fmt.Errorf("step at %v: %w", s.At, err))
 		}
 	}
-	return errJoin(errs)
+	return errors.Join(errs...)
 }
 
 // Go validates the plan and runs it (Run) on a new goroutine of the World,
