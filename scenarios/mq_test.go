@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"slices"
@@ -111,22 +112,34 @@ func TestMQChild(t *testing.T) {
 	if spec == "" {
 		t.Skip("the child of the mq detection tests")
 	}
-	// spec: variant,first seed,count,kinds to stop at (a|b)
+	// spec: variant,first seed,count,kinds to stop at (a|b); or
+	// variant,replay,saved file,kinds to stop at.
 	f := strings.Split(spec, ",")
 	require.Len(t, f, 4)
 	c, _ := Lookup("mq")
 	v, ok := c.Variant(f[0])
 	require.True(t, ok)
-	first, err := strconv.ParseInt(f[1], 10, 64)
-	require.NoError(t, err)
-	count, err := strconv.Atoi(f[2])
-	require.NoError(t, err)
+	var runs []harness.Options
+	if f[1] == "replay" {
+		saved, err := harness.ReadSaved(f[2])
+		require.NoError(t, err)
+		runs = append(runs, harness.Options{Seed: saved.Seed, Strategy: harness.Replay(saved.Schedule)})
+	} else {
+		first, err := strconv.ParseInt(f[1], 10, 64)
+		require.NoError(t, err)
+		count, err := strconv.Atoi(f[2])
+		require.NoError(t, err)
+		for seed := first; seed < first+int64(count); seed++ {
+			runs = append(runs, harness.Options{Seed: seed})
+		}
+	}
 	stop := strings.Split(f[3], "|")
 	out := bufio.NewWriter(os.Stdout)
-	for seed := first; seed < first+int64(count); seed++ {
+	for _, opts := range runs {
+		seed := opts.Seed
 		fmt.Fprintf(out, "mq-seed %d\n", seed)
 		out.Flush()
-		_, vs := v.Check(harness.Options{Seed: seed})
+		_, vs := v.Check(opts)
 		var kinds []string
 		for _, x := range vs {
 			if slices.Contains(stop, x.Kind) {
@@ -165,10 +178,15 @@ var (
 // of the stop kinds.
 func mqExplore(t *testing.T, first int64, count int, stop ...string) mqDetection {
 	t.Helper()
+	return mqChild(t, fmt.Sprintf("buggy,%d,%d,%s", first, count, strings.Join(stop, "|")), first)
+}
+
+// mqChild runs the child with spec and reads what it found; first is the
+// first seed it runs.
+func mqChild(t *testing.T, spec string, first int64) mqDetection {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestMQChild$", "-test.count=1", "-test.v=false")
-	cmd.Env = append(os.Environ(),
-		fmt.Sprintf("%s=buggy,%d,%d,%s", mqChildEnv, first, count, strings.Join(stop, "|")),
-		"GORACE=halt_on_error=1 atexit_sleep_ms=0")
+	cmd.Env = append(os.Environ(), mqChildEnv+"="+spec, "GORACE=halt_on_error=1 atexit_sleep_ms=0")
 	start := time.Now()
 	raw, err := cmd.CombinedOutput()
 	d := mqDetection{Elapsed: time.Since(start)}
@@ -237,6 +255,30 @@ func TestMQBuggyDetected(t *testing.T) {
 		require.Contains(t, d.Report, "send on closed channel")
 	}
 	t.Logf("buggy: %s at seed %d after %d seed(s), %v", d.Kind, d.Seed, d.Seeds, d.Elapsed.Round(time.Millisecond))
+}
+
+// TestMQSavedSchedules replays the shrunk failing schedules saved under
+// testdata/heddle/mq/buggy/, each in a child process: each must still show
+// its kind, for the right reason.
+func TestMQSavedSchedules(t *testing.T) {
+	saved, err := harness.LoadSaved(harness.DefaultSavedDir(), "mq", "buggy")
+	require.NoError(t, err)
+	require.NotEmpty(t, saved, "no saved schedule for mq/buggy")
+	for _, s := range saved {
+		t.Run(filepath.Base(s.Path), func(t *testing.T) {
+			if s.Kind == string(checkers.DataRace) && !mqRaceEnabled() {
+				t.Skip("replaying a data race needs -race")
+			}
+			d := mqChild(t, "buggy,replay,"+s.Path+","+string(checkers.Panic), s.Seed)
+			require.Equal(t, s.Kind, d.Kind, d.Report)
+			if d.Kind == string(checkers.DataRace) {
+				requireRightRace(t, d.Report)
+			} else {
+				require.Contains(t, d.Report, "send on closed channel")
+			}
+			t.Logf("%s: %s again (%d choices, %d preemptions)", s.Path, d.Kind, len(s.Schedule), s.Preemptions)
+		})
+	}
 }
 
 // TestMQBuggyPanics shows the worse outcome on its own: Notify sends on the
