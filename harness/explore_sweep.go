@@ -238,8 +238,13 @@ func ExploreVariant(ctx context.Context, c Case, v Variant, cfg VariantConfig) R
 		if len(cfg.Runners) == 0 {
 			break
 		}
-		out, err := cfg.Runners[0].Do(context.Background(), RunSpec{Seed: s.Seed, Replay: true, Schedule: s.Schedule})
 		check := SavedCheck{Path: s.Path, Kind: s.Kind, Seed: s.Seed}
+		if expectsBug && s.Kind == KindDataRace && !RaceEnabled() {
+			check.Skipped = "a data race cannot be detected without -race"
+			rep.Saved = append(rep.Saved, check)
+			continue
+		}
+		out, err := cfg.Runners[0].Do(context.Background(), RunSpec{Seed: s.Seed, Replay: true, Schedule: s.Schedule, Faults: s.Faults})
 		switch {
 		case err != nil:
 			check.Problem = err.Error()

@@ -253,7 +253,9 @@ func exploreVariantTest(t *testing.T, c Case, v Variant, spec StrategySpec, opts
 	rep := ExploreVariant(ctx, c, v, cfg)
 
 	for _, s := range rep.Saved {
-		if s.Problem == "" {
+		if s.Skipped != "" {
+			t.Logf("heddle: saved %s not re-run: %s", s.Path, s.Skipped)
+		} else if s.Problem == "" {
 			t.Logf("heddle: saved %s (seed %d, %s) behaved as expected", s.Path, s.Seed, s.Kind)
 		}
 	}

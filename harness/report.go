@@ -86,7 +86,9 @@ type SavedCheck struct {
 	Kind string `json:"kind"`
 	Seed int64  `json:"seed"`
 	// Problem is empty when the saved failure behaved as expected.
-	Problem string   `json:"problem,omitempty"`
+	Problem string `json:"problem,omitempty"`
+	// Skipped says why the saved failure was not re-run, if it was not.
+	Skipped string   `json:"skipped,omitempty"`
 	Outcome *Outcome `json:"-"`
 }
 

@@ -223,6 +223,11 @@ func (a *app) finish(reports []harness.Report, asJSON bool, junit string) (int, 
 	}
 	status := exitOK
 	for _, r := range reports {
+		for _, s := range r.Saved {
+			if s.Skipped != "" {
+				fmt.Fprintf(a.stderr, "heddle: %s/%s: saved %s not re-run: %s\n", r.Case, r.Variant, s.Path, s.Skipped)
+			}
+		}
 		for _, note := range r.Notes {
 			fmt.Fprintf(a.stderr, "heddle: %s/%s: note: %s\n", r.Case, r.Variant, note)
 		}
