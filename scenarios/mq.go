@@ -338,9 +338,10 @@ func (r *mqRun) seeker() {
 }
 
 // quiesce waits, once everything else has stopped, for the live consumers
-// to reach the end of the topic. In deterministic mode the first Sleep
-// returns only when every other goroutine is blocked, so a consumer still
-// behind then sleeps while messages wait for it: a lost wake-up.
+// to reach the end of the topic, polling for up to mqQuiet. In
+// deterministic mode a Sleep returns only when every other goroutine is
+// blocked, so a consumer still behind after the first one sleeps while
+// messages wait for it: a lost wake-up.
 func (r *mqRun) quiesce(live ...*mqLife) {
 	last, err := r.s.LastID(mqTopic)
 	if err != nil {
@@ -348,10 +349,10 @@ func (r *mqRun) quiesce(live ...*mqLife) {
 		return
 	}
 	r.lastID = last
-	const polls = 10
-	for i := 0; ; i++ {
-		harness.Sleep(mqQuiet / polls)
-		behind := ""
+	const polls = 50
+	behind := ""
+	for i := 0; i < polls; i++ {
+		behind = ""
 		for _, life := range live {
 			pos, err := r.s.Position(mqTopic, life.group)
 			if err != nil || pos <= last {
@@ -361,11 +362,10 @@ func (r *mqRun) quiesce(live ...*mqLife) {
 		if behind == "" {
 			return
 		}
-		if i == polls-1 {
-			r.violate(checkers.Invariant, "lost wake-up: with every producer done, consumers sleep while messages up to id %d wait:%s", last, behind)
-			return
-		}
+		harness.Sleep(mqQuiet / polls)
 	}
+	r.violate(checkers.Invariant, "lost wake-up: %v after every producer and seeker stopped, consumers still sleep while messages up to id %d wait:%s",
+		mqQuiet, last, behind)
 }
 
 // check runs the checks over the finished run's histories.

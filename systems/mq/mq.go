@@ -36,6 +36,7 @@ const (
 	Fixed
 )
 
+// String returns "buggy" or "fixed", the case's variant names.
 func (v Variant) String() string {
 	if v == Fixed {
 		return "fixed"
