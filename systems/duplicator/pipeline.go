@@ -1,0 +1,220 @@
+package duplicator
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/heddle-go/heddle/harness"
+)
+
+// batch is the duplication's prepare list (Pegasus mutation_batch): loaded
+// mutations wait in it until it knows them committed, then go, in decree
+// order and without the empty writes, to the ship stage.
+type batch struct {
+	lastCommitted int64
+	prepared      map[int64]Mutation
+	out           []Mutation
+}
+
+func newBatch(from int64) *batch {
+	return &batch{lastCommitted: from, prepared: map[int64]Mutation{}}
+}
+
+// add puts a loaded mutation in the prepare list. Like any prepare list it
+// commits up to the last_committed_decree the mutation carries. applied is
+// the replica's last_applied_decree.
+func (b *batch) add(v Variant, m Mutation, applied int64) {
+	if m.Decree <= b.lastCommitted {
+		return
+	}
+	if _, ok := b.prepared[m.Decree]; ok {
+		return // loaded before
+	}
+	b.prepared[m.Decree] = m
+	b.commit(m.LastCommitted)
+	if v != Buggy && m.Decree <= applied {
+		// FIX(#2048): the replica applied it, so it is committed, although no
+		// logged mutation says so yet: commit it here.
+		b.commit(m.Decree)
+	}
+}
+
+// commit commits the prepared mutations up to decree d, in order, stopping
+// at the first one not loaded.
+func (b *batch) commit(d int64) {
+	for b.lastCommitted < d {
+		m, ok := b.prepared[b.lastCommitted+1]
+		if !ok {
+			return
+		}
+		delete(b.prepared, m.Decree)
+		b.lastCommitted = m.Decree
+		if !m.Empty {
+			b.out = append(b.out, m)
+		}
+	}
+}
+
+// take returns the committed writes to ship and the last committed decree.
+func (b *batch) take() ([]Mutation, int64) {
+	out := b.out
+	b.out = nil
+	return out, b.lastCommitted
+}
+
+// duplication ships one partition's committed writes to the remote cluster.
+type duplication struct {
+	v    Variant
+	r    *replica
+	host harness.Host
+	inc  int
+
+	mu       harness.Mutex // guards progress
+	progress Progress
+	batch    *batch
+	conn     harness.Conn
+}
+
+func newDuplication(v Variant, r *replica, host harness.Host, incarnation int) *duplication {
+	c := r.disk.Confirmed(r.p)
+	return &duplication{v: v, r: r, host: host, inc: incarnation,
+		progress: Progress{LastDecree: c, ConfirmedDecree: c}, batch: newBatch(c)}
+}
+
+// loadBound is the last decree loading may go to.
+func (d *duplication) loadBound() int64 {
+	p := d.r.p
+	if d.v == Buggy {
+		// BUG(upstream #2050): the private log shows decree N committed only
+		// once a later mutation carries last_committed_decree >= N. After
+		// the last write nothing does, until the group check's empty write
+		// 100-200 s later.
+		return d.r.disk.MaxCommitOnDisk(p)
+	}
+	// FIX(#2048): what the replica has applied is committed.
+	return min(d.r.disk.MaxDecreeOnDisk(p), d.r.lastAppliedDecree())
+}
+
+// run is the pipeline: load -> batch -> ship -> progress, until ctx is done.
+func (d *duplication) run(ctx context.Context) {
+	harness.Go(func() { d.confirm(ctx) })
+	defer func() {
+		if d.conn != nil {
+			d.conn.Close()
+		}
+	}()
+	for ctx.Err() == nil {
+		start := d.lastDecree() + 1
+		if start > d.loadBound() {
+			if !sleepCtx(ctx, d.r.cfg.LoadDelay) {
+				return
+			}
+			continue
+		}
+		for _, m := range d.r.disk.ReadFrom(d.r.p, start) {
+			d.batch.add(d.v, m, d.r.lastAppliedDecree())
+		}
+		if d.v == Fixed {
+			// FIX(#2048), completed: a mutation loaded before the replica
+			// applied it is committed once it is applied, not only when a
+			// later mutation is loaded.
+			d.batch.commit(d.r.lastAppliedDecree())
+		}
+		muts, last := d.batch.take()
+		if last < start {
+			if !sleepCtx(ctx, d.r.cfg.LoadDelay) {
+				return
+			}
+			continue
+		}
+		if len(muts) > 0 {
+			d.r.obs.shipped(d.r.p, d.inc, muts, last, d.r.lastAppliedDecree())
+			if !d.ship(ctx, start, last, muts) {
+				return
+			}
+		}
+		d.mu.Lock()
+		d.progress.LastDecree = last
+		pr := d.progress
+		d.mu.Unlock()
+		d.r.obs.progressed(d.r.p, d.inc, pr)
+	}
+}
+
+func (d *duplication) lastDecree() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.progress.LastDecree
+}
+
+// confirm persists last_decree as confirmed_decree every ConfirmInterval.
+func (d *duplication) confirm(ctx context.Context) {
+	for sleepCtx(ctx, d.r.cfg.ConfirmInterval) {
+		d.mu.Lock()
+		moved := d.progress.LastDecree > d.progress.ConfirmedDecree
+		if moved {
+			d.progress.ConfirmedDecree = d.progress.LastDecree
+			d.r.disk.setConfirmed(d.r.p, d.progress.ConfirmedDecree)
+		}
+		pr := d.progress
+		d.mu.Unlock()
+		if moved {
+			d.r.obs.progressed(d.r.p, d.inc, pr)
+		}
+	}
+}
+
+// shipRequest and shipResponse are the duplication protocol: the writes of
+// decrees (From, To], in order; the remote acknowledges To.
+type shipRequest struct {
+	P    int        `json:"p"`
+	From int64      `json:"from"`
+	To   int64      `json:"to"`
+	Muts []Mutation `json:"muts"`
+}
+
+type shipResponse struct {
+	P  int   `json:"p"`
+	To int64 `json:"to"`
+}
+
+// ship sends one batch until the remote acknowledges it; it returns false
+// once ctx is done.
+func (d *duplication) ship(ctx context.Context, start, last int64, muts []Mutation) bool {
+	req, _ := json.Marshal(shipRequest{P: d.r.p, From: start, To: last, Muts: muts})
+	cfg := d.r.cfg
+	for ctx.Err() == nil {
+		if d.shipOnce(ctx, req, last) {
+			return true
+		}
+		if d.conn != nil {
+			d.conn.Close()
+			d.conn = nil
+		}
+		if !sleepCtx(ctx, cfg.ShipRetry) {
+			return false
+		}
+	}
+	return false
+}
+
+func (d *duplication) shipOnce(ctx context.Context, req []byte, last int64) bool {
+	actx, cancel := harness.WithTimeout(ctx, d.r.cfg.ShipTimeout)
+	defer cancel()
+	if d.conn == nil {
+		c, err := d.host.Dial(actx, d.r.cfg.RemoteAddr)
+		if err != nil {
+			return false
+		}
+		d.conn = c
+	}
+	if d.conn.Send(actx, req) != nil {
+		return false
+	}
+	b, err := d.conn.Recv(actx)
+	if err != nil {
+		return false
+	}
+	var resp shipResponse
+	return json.Unmarshal(b, &resp) == nil && resp.P == d.r.p && resp.To == last
+}
