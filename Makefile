@@ -1,6 +1,6 @@
 # heddle: see README.md. Every target works on a fresh machine with only Go installed.
 GO ?= go
-STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: run test ci bench lint
 

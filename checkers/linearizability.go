@@ -115,8 +115,7 @@ func (s *spec) check(ops []harness.Operation, opts LinOptions) []harness.Violati
 	if name == "" {
 		name = s.name
 	}
-	var pops []porcupine.Operation // indexed like ops; only kept ones are used
-	pops = make([]porcupine.Operation, len(ops))
+	pops := make([]porcupine.Operation, len(ops)) // indexed like ops; only kept ones are used
 	var kept []int
 	clients := denseClients(ops)
 	for i, op := range ops {

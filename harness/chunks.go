@@ -20,9 +20,6 @@ func (c *chunks[T]) add(v T) {
 	c.n++
 }
 
-//go:norace
-func (c *chunks[T]) len() int { return c.n }
-
 // all returns the elements in one slice (nil when empty).
 //
 //go:norace

@@ -145,7 +145,8 @@ func TestRaceDetectorSeesThroughScheduler(t *testing.T) {
 		t.Run(c.program, func(t *testing.T) {
 			t.Parallel()
 			cmd := exec.Command(os.Args[0], "-test.run=^TestRaceChild$", "-test.count=1")
-			cmd.Env = append(os.Environ(), "HEDDLE_RACE_CHILD="+c.program)
+			// atexit_sleep_ms=0: the race runtime otherwise waits a second at exit.
+			cmd.Env = append(os.Environ(), "HEDDLE_RACE_CHILD="+c.program, "GORACE=atexit_sleep_ms=0")
 			out, _ := cmd.CombinedOutput()
 			reported := strings.Contains(string(out), "WARNING: DATA RACE")
 			require.Equal(t, c.racy, reported, "race reported: %v; output:\n%s", reported, out)

@@ -60,26 +60,6 @@ func (q *waitq) wakeAll(w *World) {
 	q.gs = q.gs[:0]
 }
 
-// wakeOne makes the first live waiter runnable and reports whether there was one.
-//
-//go:norace
-func (q *waitq) wakeOne(w *World) bool {
-	for len(q.gs) > 0 {
-		g := q.gs[0]
-		n := len(q.gs) - 1
-		for i := 0; i < n; i++ {
-			q.gs[i] = q.gs[i+1]
-		}
-		q.gs[n] = nil
-		q.gs = q.gs[:n]
-		if g.state == gBlocked {
-			w.ready(g)
-			return true
-		}
-	}
-	return false
-}
-
 // Mutex is a mutual exclusion lock, like sync.Mutex. The zero value is an
 // unlocked mutex. An Unlock happens before the Lock that follows it.
 type Mutex struct {

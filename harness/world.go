@@ -227,7 +227,6 @@ type goroutine struct {
 	blockPC      uintptr // where it blocked
 	createPC     uintptr // where it was started
 	pc           uintptr // its latest scheduling point
-	wakeSel      *selectState
 }
 
 // World is one deterministic run: its goroutines, scheduler, clock and trace.
@@ -328,12 +327,13 @@ func Run(opts Options, main func()) *Result {
 		res.Failures = []Failure{{Kind: Stuck, Message: err.Error()}}
 		return res
 	}
+	// Deactivate even if main calls runtime.Goexit (t.FailNow in real mode).
+	defer deactivate(w)
 	if opts.Mode == Real {
 		w.runReal(main)
 	} else {
 		w.runDeterministic(main)
 	}
-	deactivate(w)
 	return w.result(res)
 }
 
