@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -441,4 +442,15 @@ func TestSecondWorldIsRefused(t *testing.T) {
 	require.NoError(t, res.Err())
 	require.Len(t, inner.Failures, 1)
 	assert.Contains(t, inner.Failures[0].Message, "another World")
+}
+
+func TestGoexitInRealModeLeavesNoWorldBehind(t *testing.T) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Run(Options{Mode: Real}, func() { runtime.Goexit() }) // what t.FailNow does
+	}()
+	<-done
+	res := Run(Options{}, func() {})
+	require.NoError(t, res.Err(), "a later run must not see the abandoned World")
 }
