@@ -314,3 +314,31 @@ func TestExploreReportsAFailure(t *testing.T) {
 	require.NotContains(t, out, "=== RUN   TestExploreReportsAFailure/fixed/seed=0")
 	require.Contains(t, out, "saved schedule")
 }
+
+// TestExploreAttributesARaceToItsSeedSubtest explores, in a child test
+// process, a variant that must pass but races: the race fails the subtest of
+// its seed, and the failure is shrunk (in grandchild processes) and saved.
+func TestExploreAttributesARaceToItsSeedSubtest(t *testing.T) {
+	if !RaceEnabled() {
+		t.Skip("needs go test -race")
+	}
+	v := racyOnOrder()
+	v.Name, v.Expect = "fixed", nil
+	c := Case{Name: "order", Variants: []Variant{v}}
+	if dir := os.Getenv("HEDDLE_TEST_RACY_EXPLORE"); dir != "" || IsExploreChild() {
+		Explore(t, c, ExploreOptions{Dir: dir, Seeds: 50})
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestExploreAttributesARaceToItsSeedSubtest$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "HEDDLE_TEST_RACY_EXPLORE="+dir)
+	outb, err := cmd.CombinedOutput()
+	out := string(outb)
+	require.Error(t, err)
+	require.Contains(t, out, "WARNING: DATA RACE")
+	require.Regexp(t, `--- FAIL: TestExploreAttributesARaceToItsSeedSubtest/fixed/seed=\d+`, out)
+	require.Regexp(t, `heddle: order/fixed: fail: DataRace at seed \d+`, out)
+	require.Contains(t, out, "shrunk: ")
+	files, _ := filepath.Glob(filepath.Join(dir, "order", "fixed", "datarace-*.json"))
+	require.Len(t, files, 1, out)
+}

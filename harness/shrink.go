@@ -89,12 +89,19 @@ func Shrink(ctx context.Context, r Runner, opts ShrinkOptions) (ShrinkResult, er
 		}
 		return out, out.Has(opts.Kind), nil
 	}
+	// The search keeps any candidate that still fails (each has fewer
+	// entries set than the one before, so a round ends); the answer is the
+	// failing candidate with the fewest preemptions seen.
+	var cur []int
 	accept := func(cand []int) (bool, error) {
 		out, ok, err := try(cand)
-		if err != nil || !ok || out.Preemptions > bestOut.Preemptions {
+		if err != nil || !ok {
 			return false, err
 		}
-		best, bestOut = cand, out
+		cur = cand
+		if out.Preemptions <= bestOut.Preemptions {
+			best, bestOut = cand, out
+		}
 		return true, nil
 	}
 
@@ -108,60 +115,21 @@ func Shrink(ctx context.Context, r Runner, opts ShrinkOptions) (ShrinkResult, er
 	best, bestOut = append([]int(nil), opts.Schedule...), out
 	res.OriginalPreemptions = out.Preemptions
 
-	// Truncate: the shortest prefix that still fails, the rest left to the
-	// non-preemptive default.
-	lo, hi := 0, len(best)
-	for lo < hi && !stopped {
-		mid := (lo + hi) / 2
-		okMid, err := accept(append([]int(nil), best[:mid]...))
-		if err != nil {
+	// Rounds: each starts from the best run's own schedule (every choice
+	// spelled out again, since clearing entries changed what follows them)
+	// and goes on while the preemptions keep going down.
+	for round := 0; !stopped; round++ {
+		before := bestOut.Preemptions
+		cur = append([]int(nil), bestOut.Schedule...)
+		if round == 0 {
+			cur = append([]int(nil), best...)
+		}
+		if err := shrinkRound(cur, func() []int { return cur }, accept, func() bool { return stopped }); err != nil {
 			return res, err
 		}
-		if okMid {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-
-	// Delta debugging over the entries still set: clear a chunk at a time,
-	// halving the chunks when no chunk can go.
-	n := 2
-	for !stopped {
-		var idx []int
-		for i, g := range best {
-			if g >= 0 {
-				idx = append(idx, i)
-			}
-		}
-		if len(idx) == 0 {
+		if bestOut.Preemptions >= before {
 			break
 		}
-		n = min(n, len(idx))
-		progress := false
-		for c := 0; c < n && !stopped; c++ {
-			lo, hi := c*len(idx)/n, (c+1)*len(idx)/n
-			cand := append([]int(nil), best...)
-			for _, i := range idx[lo:hi] {
-				cand[i] = -1
-			}
-			okC, err := accept(trimDefaults(cand))
-			if err != nil {
-				return res, err
-			}
-			if okC {
-				progress = true
-				n = max(n-1, 2)
-				break
-			}
-		}
-		if progress {
-			continue
-		}
-		if n >= len(idx) {
-			break
-		}
-		n = min(2*n, len(idx))
 	}
 
 	res.Complete = !stopped
@@ -184,6 +152,64 @@ func Shrink(ctx context.Context, r Runner, opts ShrinkOptions) (ShrinkResult, er
 		res.Faults = plan
 	}
 	return res, nil
+}
+
+// shrinkRound truncates the schedule to the shortest failing prefix, then
+// clears its entries by delta debugging: a chunk at a time, halving the
+// chunks when no chunk can go. accept replays a candidate and, when it still
+// fails, makes it the current schedule (cur).
+func shrinkRound(start []int, cur func() []int, accept func([]int) (bool, error), stopped func() bool) error {
+	lo, hi := 0, len(start)
+	for lo < hi && !stopped() {
+		mid := (lo + hi) / 2
+		ok, err := accept(append([]int(nil), cur()[:mid]...))
+		if err != nil {
+			return err
+		}
+		if ok {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	n := 2
+	for !stopped() {
+		var idx []int
+		for i, g := range cur() {
+			if g >= 0 {
+				idx = append(idx, i)
+			}
+		}
+		if len(idx) == 0 {
+			return nil
+		}
+		n = min(n, len(idx))
+		progress := false
+		for c := 0; c < n && !stopped(); c++ {
+			lo, hi := c*len(idx)/n, (c+1)*len(idx)/n
+			cand := append([]int(nil), cur()...)
+			for _, i := range idx[lo:hi] {
+				cand[i] = -1
+			}
+			ok, err := accept(trimDefaults(cand))
+			if err != nil {
+				return err
+			}
+			if ok {
+				progress = true
+				n = max(n-1, 2)
+				break
+			}
+		}
+		if progress {
+			continue
+		}
+		if n >= len(idx) {
+			return nil
+		}
+		n = min(2*n, len(idx))
+	}
+	return nil
 }
 
 // trimDefaults drops trailing -1 entries, which replay the same as none.
