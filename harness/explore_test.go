@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -341,4 +342,24 @@ func TestExploreAttributesARaceToItsSeedSubtest(t *testing.T) {
 	require.Contains(t, out, "shrunk: ")
 	files, _ := filepath.Glob(filepath.Join(dir, "order", "fixed", "datarace-*.json"))
 	require.Len(t, files, 1, out)
+}
+
+// TestWorkerRunTimeout serves a variant that never returns from Check in a
+// child process, and checks that the runner kills it and reports Stuck.
+func TestWorkerRunTimeout(t *testing.T) {
+	hang := Variant{Name: "fixed", Check: func(Options) (*Result, []Violation) { select {} }}
+	c := Case{Name: "hang", Variants: []Variant{hang}}
+	if IsExploreChild() {
+		Explore(t, c, ExploreOptions{})
+		return
+	}
+	t.Run("fixed", func(t *testing.T) {
+		w := NewWorkerRunner(childCommand(t, c, hang), true)
+		w.RunTimeout = 300 * time.Millisecond
+		defer w.Close()
+		out, err := w.Do(context.Background(), RunSpec{Seed: 4})
+		require.NoError(t, err)
+		require.Equal(t, []string{KindStuck}, out.Kinds())
+		require.Contains(t, out.Violations[0].Message, "did not finish seed 4")
+	})
 }

@@ -131,6 +131,9 @@ type WorkerRunner struct {
 	// Output, if set, receives every line the workers print that is not
 	// part of the protocol (race reports, the program's own output).
 	Output io.Writer
+	// RunTimeout bounds the wall time of one run; a worker that takes
+	// longer is killed and the run reported as Stuck. Zero means 5 minutes.
+	RunTimeout time.Duration
 }
 
 // NewWorkerRunner returns a runner that starts workers with command.
@@ -224,11 +227,21 @@ func (r *WorkerRunner) Do(ctx context.Context, spec RunSpec) (Outcome, error) {
 	_, _ = p.stdin.Write(append(data, '\n'))
 	var segment strings.Builder
 	began := false
+	limit := r.RunTimeout
+	if limit <= 0 {
+		limit = 5 * time.Minute
+	}
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			r.kill()
 			return Outcome{}, ctx.Err()
+		case <-timer.C:
+			r.kill()
+			return Outcome{Seed: spec.Seed, Incomplete: true, Violations: []Violation{{Kind: KindStuck, Message: fmt.Sprintf(
+				"the worker did not finish seed %d within %v of wall time and was killed:\n%s", spec.Seed, limit, segment.String())}}}, nil
 		case line, ok := <-p.lines:
 			if !ok {
 				<-p.exit
