@@ -1,6 +1,15 @@
 package duplicator
 
-import "github.com/heddle-go/heddle/harness"
+import (
+	"errors"
+
+	"github.com/heddle-go/heddle/harness"
+)
+
+// ErrFenced is returned to a crashed incarnation of the primary that still
+// writes (real mode: its goroutines run until they notice the crash) once a
+// newer incarnation has opened the disk.
+var ErrFenced = errors.New("duplicator: disk opened by a newer incarnation")
 
 // Disk is what outlives a crash of the primary: each partition's private
 // log, and the confirmed decree the meta server keeps for its duplication.
@@ -8,6 +17,7 @@ import "github.com/heddle-go/heddle/harness"
 // incarnation. A Disk is safe for concurrent use.
 type Disk struct {
 	mu        harness.Mutex
+	owner     int // the incarnation that opened it last
 	logs      [][]Mutation
 	confirmed []int64
 }
@@ -20,12 +30,24 @@ func NewDisk(partitions int) *Disk {
 // Partitions returns the number of partitions.
 func (d *Disk) Partitions() int { return len(d.logs) }
 
-// append writes m at the end of partition p's private log. Mutations reach
-// the log in decree order (the replica prepares and appends under its lock).
-func (d *Disk) append(p int, m Mutation) {
+// open makes incarnation the disk's owner: writes of older ones fail.
+func (d *Disk) open(incarnation int) {
 	d.mu.Lock()
-	d.logs[p] = append(d.logs[p], m)
+	d.owner = max(d.owner, incarnation)
 	d.mu.Unlock()
+}
+
+// append writes m at the end of partition p's private log for incarnation.
+// Mutations reach the log in decree order (the replica prepares and appends
+// under its lock).
+func (d *Disk) append(p, incarnation int, m Mutation) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if incarnation < d.owner {
+		return ErrFenced
+	}
+	d.logs[p] = append(d.logs[p], m)
+	return nil
 }
 
 // Log returns a copy of partition p's private log.
@@ -78,9 +100,14 @@ func (d *Disk) Confirmed(p int) int64 {
 	return d.confirmed[p]
 }
 
-// setConfirmed persists c as partition p's confirmed decree.
-func (d *Disk) setConfirmed(p int, c int64) {
+// setConfirmed persists c as partition p's confirmed decree for
+// incarnation.
+func (d *Disk) setConfirmed(p, incarnation int, c int64) error {
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	if incarnation < d.owner {
+		return ErrFenced
+	}
 	d.confirmed[p] = c
-	d.mu.Unlock()
+	return nil
 }

@@ -18,19 +18,27 @@ func TestDisk(t *testing.T) {
 	require.Equal(t, 2, d.Partitions())
 	require.Zero(t, d.MaxDecreeOnDisk(0))
 	require.Zero(t, d.MaxCommitOnDisk(0))
-	d.append(0, Mutation{Decree: 1, LastCommitted: 0, Empty: true})
-	d.append(0, Mutation{Decree: 2, LastCommitted: 1, Key: "a", Value: "1"})
-	d.append(0, Mutation{Decree: 3, LastCommitted: 1, Key: "b", Value: "2"})
-	d.append(1, Mutation{Decree: 1, Empty: true})
+	d.open(1)
+	require.NoError(t, d.append(0, 1, Mutation{Decree: 1, LastCommitted: 0, Empty: true}))
+	require.NoError(t, d.append(0, 1, Mutation{Decree: 2, LastCommitted: 1, Key: "a", Value: "1"}))
+	require.NoError(t, d.append(0, 1, Mutation{Decree: 3, LastCommitted: 1, Key: "b", Value: "2"}))
+	require.NoError(t, d.append(1, 1, Mutation{Decree: 1, Empty: true}))
 	require.Equal(t, int64(3), d.MaxDecreeOnDisk(0))
 	require.Equal(t, int64(1), d.MaxCommitOnDisk(0), "decrees 2 and 3 are on disk, but nothing says they are committed")
 	require.Equal(t, int64(1), d.MaxDecreeOnDisk(1))
 	require.Len(t, d.Log(0), 3)
 	require.Equal(t, []Mutation{{Decree: 2, LastCommitted: 1, Key: "a", Value: "1"}, {Decree: 3, LastCommitted: 1, Key: "b", Value: "2"}}, d.ReadFrom(0, 2))
 	require.Empty(t, d.ReadFrom(0, 4))
-	d.setConfirmed(1, 5)
+	require.NoError(t, d.setConfirmed(1, 1, 5))
 	require.Equal(t, int64(5), d.Confirmed(1))
 	require.Zero(t, d.Confirmed(0))
+
+	// A newer incarnation fences the old one off.
+	d.open(2)
+	require.ErrorIs(t, d.append(0, 1, Mutation{Decree: 4}), ErrFenced)
+	require.ErrorIs(t, d.setConfirmed(1, 1, 6), ErrFenced)
+	require.NoError(t, d.append(0, 2, Mutation{Decree: 4, LastCommitted: 3}))
+	require.Equal(t, int64(4), d.MaxDecreeOnDisk(0))
 }
 
 // TestBatch drives the prepare list directly: it commits by

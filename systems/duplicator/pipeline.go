@@ -151,10 +151,10 @@ func (d *duplication) lastDecree() int64 {
 func (d *duplication) confirm(ctx context.Context) {
 	for sleepCtx(ctx, d.r.cfg.ConfirmInterval) {
 		d.mu.Lock()
-		moved := d.progress.LastDecree > d.progress.ConfirmedDecree
+		moved := d.progress.LastDecree > d.progress.ConfirmedDecree &&
+			d.r.disk.setConfirmed(d.r.p, d.inc, d.progress.LastDecree) == nil
 		if moved {
 			d.progress.ConfirmedDecree = d.progress.LastDecree
-			d.r.disk.setConfirmed(d.r.p, d.progress.ConfirmedDecree)
 		}
 		pr := d.progress
 		d.mu.Unlock()

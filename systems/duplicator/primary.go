@@ -18,6 +18,7 @@ var ErrBadPartition = errors.New("duplicator: no such partition")
 // private log, the state machine, and the group check.
 type replica struct {
 	p    int
+	inc  int // the primary's incarnation
 	cfg  Config
 	disk *Disk
 	obs  *Observer
@@ -32,8 +33,8 @@ type replica struct {
 	lastPrepareAt time.Time
 }
 
-func newReplica(p int, cfg Config, disk *Disk, obs *Observer) *replica {
-	r := &replica{p: p, cfg: cfg, disk: disk, obs: obs, acked: map[int64]Mutation{}, store: map[string]string{}}
+func newReplica(p, incarnation int, cfg Config, disk *Disk, obs *Observer) *replica {
+	r := &replica{p: p, inc: incarnation, cfg: cfg, disk: disk, obs: obs, acked: map[int64]Mutation{}, store: map[string]string{}}
 	r.applied = harness.NewCond(&r.mu)
 	return r
 }
@@ -78,10 +79,13 @@ func (r *replica) write(ctx context.Context, key, value string, empty bool) (int
 		r.mu.Unlock()
 		return 0, err
 	}
-	r.lastPrepared++
-	m := Mutation{Decree: r.lastPrepared, LastCommitted: r.lastCommitted, Empty: empty, Key: key, Value: value}
+	m := Mutation{Decree: r.lastPrepared + 1, LastCommitted: r.lastCommitted, Empty: empty, Key: key, Value: value}
+	if err := r.disk.append(r.p, r.inc, m); err != nil {
+		r.mu.Unlock()
+		return 0, err
+	}
+	r.lastPrepared = m.Decree
 	r.lastPrepareAt = harness.Now()
-	r.disk.append(r.p, m)
 	r.mu.Unlock()
 
 	// The secondaries log it and answer.
@@ -180,9 +184,10 @@ func ServePrimary(ctx context.Context, host harness.Host, incarnation int, v Var
 		return err
 	}
 	defer l.Close()
+	disk.open(incarnation)
 	replicas := make([]*replica, cfg.Partitions)
 	for p := range replicas {
-		r := newReplica(p, cfg, disk, obs)
+		r := newReplica(p, incarnation, cfg, disk, obs)
 		r.replay()
 		// A new primary commits what it inherited with an empty write.
 		if _, err := r.write(ctx, "", "", true); err != nil {
