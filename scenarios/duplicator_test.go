@@ -49,7 +49,7 @@ func TestDuplicatorBuggyLag(t *testing.T) {
 // last write reaches the remote within about one load poll. HEDDLE_LONG=1
 // runs the full 2,000 seeds.
 func TestDuplicatorFixedPasses(t *testing.T) {
-	seeds := 150
+	seeds := 100
 	if os.Getenv("HEDDLE_LONG") != "" {
 		seeds = 2000
 	}

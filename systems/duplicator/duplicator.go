@@ -160,7 +160,8 @@ type Observer struct {
 	// first time (retries are not reported), covering decrees up to
 	// lastDecree, while the replica's last_applied_decree is lastApplied.
 	Shipped func(partition, incarnation int, muts []Mutation, lastDecree, lastApplied int64)
-	// Progressed: the duplication's progress changed.
+	// Progressed: the duplication's progress changed; the calls of one
+	// partition and incarnation come in the order of the changes.
 	Progressed func(partition, incarnation int, p Progress)
 	// RemoteApplied: the remote cluster applied m.
 	RemoteApplied func(partition int, m Mutation)

@@ -135,9 +135,8 @@ func (d *duplication) run(ctx context.Context) {
 		}
 		d.mu.Lock()
 		d.progress.LastDecree = last
-		pr := d.progress
+		d.r.obs.progressed(d.r.p, d.inc, d.progress) // under d.mu: observed in the order it changed
 		d.mu.Unlock()
-		d.r.obs.progressed(d.r.p, d.inc, pr)
 	}
 }
 
@@ -155,12 +154,9 @@ func (d *duplication) confirm(ctx context.Context) {
 			d.r.disk.setConfirmed(d.r.p, d.inc, d.progress.LastDecree) == nil
 		if moved {
 			d.progress.ConfirmedDecree = d.progress.LastDecree
+			d.r.obs.progressed(d.r.p, d.inc, d.progress)
 		}
-		pr := d.progress
 		d.mu.Unlock()
-		if moved {
-			d.r.obs.progressed(d.r.p, d.inc, pr)
-		}
 	}
 }
 
