@@ -93,9 +93,9 @@ type server struct {
 	mu      harness.Mutex
 	changed *harness.Chan[struct{}] // closed (and replaced) on every ack, config change and close
 	parts   map[int]*partState
-	acks   map[ack]bool
-	peers  map[string]*peer
-	closed bool
+	acks    map[ack]bool
+	peers   map[string]*peer
+	closed  bool
 }
 
 // peer is an outgoing connection to another replica server.
