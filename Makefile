@@ -4,9 +4,10 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: run test ci bench lint
 
-## run: explore every race case and print the table of verdicts.
+## run: explore every race case and print the table of verdicts (race detector on:
+## data races are among the verdicts).
 run:
-	$(GO) run ./cmd/heddle run --all
+	$(GO) run -race ./cmd/heddle run --all
 
 ## test: the whole test suite under the race detector.
 test:
@@ -14,7 +15,7 @@ test:
 
 ## ci: the gate: every case as a verdict, then the test suite.
 ci:
-	$(GO) run ./cmd/heddle run --all
+	$(GO) run -race ./cmd/heddle run --all --parallel 2 --junit heddle-junit.xml
 	$(MAKE) test
 
 ## bench: the runtime and checker benchmarks (compare runs with benchstat).
