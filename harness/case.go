@@ -1,5 +1,7 @@
 package harness
 
+import "slices"
+
 // Violation is one property a run broke, as a checker or the runtime saw it.
 type Violation struct {
 	// Kind is one of DataRace, Panic, Deadlock, Leak, NotLinearizable,
@@ -30,6 +32,12 @@ type Variant struct {
 	// Expect lists, for a variant that carries the bug, the violation kinds
 	// that count as finding it. Empty means every seed must pass.
 	Expect []string
+	// Match, if set, tells a violation of an expected kind that is this
+	// variant's bug from one that is not (a data race between two other
+	// lines, a timeliness violation of another property): only a matching
+	// violation counts as finding the bug. Nil means any violation of an
+	// expected kind counts.
+	Match func(Violation) bool
 	// Seeds is the exploration budget: how many seeds to try.
 	Seeds int
 	// Strategy makes the scheduling strategy for a run; nil means RandomWalk.
@@ -39,6 +47,29 @@ type Variant struct {
 	// violation found, the runtime's own failures included. Data races are
 	// found by the race detector, outside Check, and added by the explorer.
 	Check func(opts Options) (*Result, []Violation)
+}
+
+// Finds reports whether x is this variant's bug: a violation of an
+// expected kind that Match accepts.
+func (v Variant) Finds(x Violation) bool {
+	return slices.Contains(v.Expect, x.Kind) && (v.Match == nil || v.Match(x))
+}
+
+// FoundIn returns the first violation of outcome violations that is this
+// variant's bug, and whether there is one; kind, if not empty, restricts the
+// search to that kind.
+func (v Variant) FoundIn(violations []Violation, kind string) (Violation, bool) {
+	for _, x := range violations {
+		if (kind == "" || x.Kind == kind) && v.Finds(x) {
+			return x, true
+		}
+	}
+	return Violation{}, false
+}
+
+func (v Variant) shows(violations []Violation, kind string) bool {
+	_, ok := v.FoundIn(violations, kind)
+	return ok
 }
 
 // Variant returns the named variant and whether the case has it.

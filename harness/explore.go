@@ -321,7 +321,7 @@ func verdict(v Variant, first *Outcome) (verdict string, ok bool) {
 		return VerdictMissed, false
 	case first == nil:
 		return VerdictPass, true
-	case expectsBug && first.Has(v.Expect...):
+	case expectsBug && v.shows(first.Violations, ""):
 		return VerdictFound, true
 	case expectsBug:
 		return VerdictUnexpected, false
@@ -332,10 +332,8 @@ func verdict(v Variant, first *Outcome) (verdict string, ok bool) {
 // kindOf picks the violation kind to report for an outcome: an expected one
 // if there is one, otherwise the first.
 func kindOf(v Variant, o Outcome) string {
-	for _, x := range o.Violations {
-		if slices.Contains(v.Expect, x.Kind) {
-			return x.Kind
-		}
+	if x, ok := v.FoundIn(o.Violations, ""); ok {
+		return x.Kind
 	}
 	if len(o.Violations) > 0 {
 		return o.Violations[0].Kind

@@ -248,7 +248,7 @@ func ExploreVariant(ctx context.Context, c Case, v Variant, cfg VariantConfig) R
 		switch {
 		case err != nil:
 			check.Problem = err.Error()
-		case expectsBug && !out.Has(s.Kind):
+		case expectsBug && !v.shows(out.Violations, s.Kind):
 			check.Problem = fmt.Sprintf("no longer shows %s (got %v)", s.Kind, kindsOrNone(out))
 		case !expectsBug && out.Failed():
 			check.Problem = fmt.Sprintf("fails: %s", out.Violations[0].Kind)
@@ -354,7 +354,7 @@ func ExploreVariant(ctx context.Context, c Case, v Variant, cfg VariantConfig) R
 		shrinker = cfg.Shrinker(rep.Kind)
 	}
 	if shrinker != nil {
-		sr, err := Shrink(context.Background(), shrinker, ShrinkOptions{
+		sr, err := Shrink(context.Background(), shrinker, ShrinkOptions{Match: v.Match,
 			Seed: seed, Kind: rep.Kind, Schedule: first.Schedule, Time: cfg.ShrinkTime})
 		if err != nil {
 			rep.Notes = append(rep.Notes, "shrinking: "+err.Error())

@@ -23,6 +23,9 @@ type ShrinkOptions struct {
 	Seed int64
 	// Kind is the violation kind that must survive.
 	Kind string
+	// Match, if set, must also accept the surviving violation (the
+	// variant's Match: the same bug, not another of the same kind).
+	Match func(Violation) bool
 	// Schedule is the failing run's Result.Schedule.
 	Schedule []int
 	// Faults is the failing run's fault plan, if the fault shrinker knows
@@ -87,7 +90,7 @@ func Shrink(ctx context.Context, r Runner, opts ShrinkOptions) (ShrinkResult, er
 		if out.Incomplete {
 			return out, false, fmt.Errorf("a replay did not finish (%v): shrink with a runner whose workers finish racing runs (NewWorkerRunner without halt)", kindsOrNone(out))
 		}
-		return out, out.Has(opts.Kind), nil
+		return out, opts.survives(out), nil
 	}
 	// The search keeps any candidate that still fails (each has fewer
 	// entries set than the one before, so a round ends); the answer is the
@@ -144,7 +147,7 @@ func Shrink(ctx context.Context, r Runner, opts ShrinkOptions) (ShrinkResult, er
 	if fs := currentFaultShrinker(); fs != nil && time.Now().Before(deadline) {
 		plan, err := fs(opts.Seed, opts.Kind, opts.Faults, func(plan string) bool {
 			out, err := r.Do(ctx, RunSpec{Seed: opts.Seed, Replay: true, Schedule: res.Schedule, Faults: plan})
-			return err == nil && out.Has(opts.Kind)
+			return err == nil && opts.survives(out)
 		})
 		if err != nil {
 			return res, fmt.Errorf("shrinking the fault plan: %w", err)
@@ -261,4 +264,15 @@ func setFaultPlan(p string) {
 	faultMu.Lock()
 	faultPlan = p
 	faultMu.Unlock()
+}
+
+// survives reports whether a candidate run still shows the violation being
+// shrunk.
+func (o ShrinkOptions) survives(out Outcome) bool {
+	for _, x := range out.Violations {
+		if x.Kind == o.Kind && (o.Match == nil || o.Match(x)) {
+			return true
+		}
+	}
+	return false
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/heddle-go/heddle/harness"
@@ -220,18 +219,15 @@ func (a *app) shrink(args []string) (int, error) {
 	}
 	if kind == "" {
 		kind = out.Violations[0].Kind
-		for _, x := range out.Violations {
-			if slices.Contains(v.Expect, x.Kind) {
-				kind = x.Kind
-				break
-			}
+		if x, ok := v.FoundIn(out.Violations, ""); ok {
+			kind = x.Kind
 		}
 	} else if !out.Has(kind) {
 		fmt.Fprintf(a.stderr, "heddle shrink: %s/%s seed %d shows %v, not %s\n", c.Name, v.Name, run.Seed, out.Kinds(), kind)
 		return exitFailed, nil
 	}
 	start := time.Now()
-	sr, err := harness.Shrink(context.Background(), w, harness.ShrinkOptions{
+	sr, err := harness.Shrink(context.Background(), w, harness.ShrinkOptions{Match: v.Match,
 		Seed: run.Seed, Kind: kind, Schedule: out.Schedule, Faults: run.Faults, Time: limit})
 	if err != nil {
 		return 0, err
