@@ -1,0 +1,162 @@
+package scenarios
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heddle-go/heddle/checkers"
+	"github.com/heddle-go/heddle/harness"
+	"github.com/heddle-go/heddle/systems/replica"
+	"github.com/stretchr/testify/require"
+)
+
+func TestReplicaRegistered(t *testing.T) {
+	c, err := Lookup("replica")
+	require.NoError(t, err)
+	require.Contains(t, c.Bug, "#1856")
+	require.Contains(t, c.Bug, "#1916")
+	buggy, ok := c.Variant("buggy")
+	require.True(t, ok)
+	require.Equal(t, []string{"Timeliness"}, buggy.Expect)
+	fixed, ok := c.Variant("fixed")
+	require.True(t, ok)
+	require.Empty(t, fixed.Expect)
+	require.GreaterOrEqual(t, fixed.Seeds, 2000)
+}
+
+// replicaFixedSeeds is how many seeds of the fixed variant the default test
+// run passes; HEDDLE_LONG=1 runs the whole budget of 2,000.
+func replicaFixedSeeds() int {
+	if os.Getenv("HEDDLE_LONG") != "" {
+		return 2000
+	}
+	return 60
+}
+
+// TestReplicaFixed runs fixed seeds in this process with every check on:
+// the runtime's (panics, deadlocks, leaks), every call returns within its
+// deadline, bounded recovery after every configuration change,
+// pendingResp bounded, the refresh rate, linearizable Set/Get/Del per key,
+// Incr applied at most once and never lost, and a fresh client's audit.
+func TestReplicaFixed(t *testing.T) {
+	c, _ := Lookup("replica")
+	fixed, _ := c.Variant("fixed")
+	n := replicaFixedSeeds()
+	start := time.Now()
+	steps := 0
+	for seed := int64(0); seed < int64(n); seed++ {
+		res, vs := fixed.Check(harness.Options{Seed: seed})
+		require.Empty(t, vs, "seed %d:\n%v", seed, checkers.Verdict{Violations: vs})
+		steps += res.Steps
+	}
+	t.Logf("fixed: %d seeds passed in %v (race detector on: %v), %d scheduling points per run on average",
+		n, time.Since(start).Round(time.Millisecond), harness.RaceEnabled(), steps/n)
+}
+
+// requireReplicaRecovery checks that vs is the Buggy detection: only
+// Timeliness, and the bounded-recovery property, not the call deadline.
+func requireReplicaRecovery(t *testing.T, seed int64, vs []harness.Violation) {
+	t.Helper()
+	v := checkers.Verdict{Violations: vs}
+	require.Equal(t, []string{"Timeliness"}, v.Kinds(), "seed %d:\n%v", seed, v)
+	for _, x := range vs {
+		require.True(t, strings.HasPrefix(x.Message, "bounded recovery: "), "seed %d: %s", seed, x.Message)
+		require.Contains(t, x.Message, "moved away from crashed", "seed %d: %s", seed, x.Message)
+		require.Contains(t, x.Message, "context deadline exceeded", "seed %d: the stuck calls time out: %s", seed, x.Message)
+		require.NotContains(t, x.Message, "call deadline", "seed %d", seed)
+	}
+}
+
+// TestReplicaBuggyRecovery runs buggy seeds: the first within the budget
+// shows the bounded-recovery violation, and every violation of the first
+// seeds is that one (the calls that time out return at their deadline:
+// Buggy breaks nothing else).
+func TestReplicaBuggyRecovery(t *testing.T) {
+	c, _ := Lookup("replica")
+	buggy, _ := c.Variant("buggy")
+	found := int64(-1)
+	detected := 0
+	for seed := int64(0); seed < 20 || (found < 0 && seed < int64(buggy.Seeds)); seed++ {
+		_, vs := buggy.Check(harness.Options{Seed: seed})
+		if len(vs) == 0 {
+			continue
+		}
+		requireReplicaRecovery(t, seed, vs)
+		detected++
+		if found < 0 {
+			found = seed
+		}
+	}
+	require.GreaterOrEqual(t, found, int64(0), "buggy not detected within its budget of %d seeds", buggy.Seeds)
+	t.Logf("buggy: first detection at seed %d; %d of the first 20 seeds detect it", found, detected)
+}
+
+// TestReplicaSavedSchedule replays the saved, shrunk failing schedule of
+// the buggy variant: it must still show the recovery violation.
+func TestReplicaSavedSchedule(t *testing.T) {
+	saved, err := harness.LoadSaved(harness.DefaultSavedDir(), "replica", "buggy")
+	require.NoError(t, err)
+	require.NotEmpty(t, saved, "no saved schedule under testdata/heddle/replica/buggy")
+	c, _ := Lookup("replica")
+	buggy, _ := c.Variant("buggy")
+	for _, s := range saved {
+		require.Equal(t, "Timeliness", s.Kind, s.Path)
+		out := harness.RunOnce(buggy, harness.RunSpec{Seed: s.Seed, Replay: true, Schedule: s.Schedule})
+		requireReplicaRecovery(t, s.Seed, out.Violations)
+	}
+}
+
+// TestReplicaDeterministic: a seed runs the same twice, and its schedule
+// replays to the same run.
+func TestReplicaDeterministic(t *testing.T) {
+	c, _ := Lookup("replica")
+	for _, name := range []string{"buggy", "fixed"} {
+		v, _ := c.Variant(name)
+		a := harness.RunOnce(v, harness.RunSpec{Seed: 5})
+		b := harness.RunOnce(v, harness.RunSpec{Seed: 5})
+		r := harness.RunOnce(v, harness.RunSpec{Seed: 5, Replay: true, Schedule: a.Schedule})
+		require.Equal(t, a.TraceHash, b.TraceHash, name)
+		require.Equal(t, a.TraceHash, r.TraceHash, name)
+		require.Equal(t, a.Kinds(), b.Kinds(), name)
+	}
+}
+
+// TestReplicaChecksHaveTeeth runs the fixed variant with a fault in the
+// workload's own client code, to show that the checks see it, as the right
+// kind.
+func TestReplicaChecksHaveTeeth(t *testing.T) {
+	for _, c := range []struct {
+		fault, prefix string
+		kind          checkers.Kind
+	}{
+		{"lose-write", "", checkers.NotLinearizable},            // a Set recorded, never made
+		{"late-return", "call deadline: ", checkers.Timeliness}, // a call past its deadline
+		{"blind-incr", "counters: ", checkers.NotLinearizable},  // Incr retried after a reset: applied twice
+	} {
+		t.Run(c.fault, func(t *testing.T) {
+			cfg := DefaultReplicaConfig
+			cfg.fault = c.fault
+			check := ReplicaCheck(replica.Fixed, cfg)
+			found := -1
+			for seed := int64(0); seed < 300 && found < 0; seed++ {
+				_, vs := check(harness.Options{Seed: seed})
+				if len(vs) == 0 {
+					continue
+				}
+				v := checkers.Verdict{Violations: vs}
+				require.True(t, v.Has(c.kind), "seed %d: %v", seed, v)
+				for _, x := range vs {
+					if x.Kind == string(c.kind) {
+						require.True(t, strings.HasPrefix(x.Message, c.prefix), "seed %d: %s", seed, x.Message)
+					}
+				}
+				found = int(seed)
+			}
+			require.GreaterOrEqual(t, found, 0, "%s went unnoticed for 300 seeds", c.fault)
+			t.Logf("%s: found at seed %s", c.fault, strconv.Itoa(found))
+		})
+	}
+}
