@@ -31,6 +31,7 @@ func Duplicator() harness.Case {
 			{
 				Name:   "buggy",
 				Expect: []string{string(checkers.Timeliness)},
+				Match:  checkers.MessageContains(checkers.Timeliness, "duplication lag after burst"),
 				Seeds:  20,
 				Check:  DuplicatorCheck(duplicator.Buggy, DefaultDuplicatorConfig()),
 			},
