@@ -77,6 +77,9 @@ type ExploreOptions struct {
 	NoSave, NoShrink bool
 	// ShrinkTime bounds shrinking; zero means 30 s.
 	ShrinkTime time.Duration
+	// ParseRaces turns race reports into violations (for example
+	// checkers.ParseRaceReports); nil keeps each report as printed.
+	ParseRaces func(output string) []Violation
 }
 
 // childEnv, in a child test process, names the variant it serves as a
@@ -163,7 +166,11 @@ func exploreVariantTest(t *testing.T, c Case, v Variant, spec StrategySpec, opts
 		t.Skipf("heddle: %s/%s is expected to show %v, which needs go test -race", c.Name, v.Name, v.Expect)
 	}
 	useChild := expectsBug && RaceEnabled()
-	childRunner := func(halt bool) *WorkerRunner { return NewWorkerRunner(childCommand(t, c, v), halt) }
+	childRunner := func(halt bool) *WorkerRunner {
+		r := NewWorkerRunner(childCommand(t, c, v), halt)
+		r.ParseRaces = opts.ParseRaces
+		return r
+	}
 	inProcess := &InProcessRunner{Variant: v, Wrap: func(s RunSpec, run func() Outcome) bool {
 		name := fmt.Sprintf("seed=%d", s.Seed)
 		if s.Replay {

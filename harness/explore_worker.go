@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -76,34 +75,15 @@ func ServeWorker(v Variant, r io.Reader, w io.Writer) error {
 	}
 }
 
-// raceParser turns the race detector's output into DataRace violations.
-var (
-	raceParserMu sync.Mutex
-	raceParser   func(output string) []Violation
-)
-
-// SetRaceReportParser installs the function that turns race detector output
-// into DataRace violations, one per report (package checkers provides
-// ParseRaceReports). Without one, the explorer reports each block marked
-// "WARNING: DATA RACE" verbatim.
-func SetRaceReportParser(f func(output string) []Violation) {
-	raceParserMu.Lock()
-	raceParser = f
-	raceParserMu.Unlock()
-}
-
 const raceMarker = "WARNING: DATA RACE"
 
 // parseRaces returns the DataRace violations in output.
-func parseRaces(output string) []Violation {
+func (r *WorkerRunner) parseRaces(output string) []Violation {
 	if !strings.Contains(output, raceMarker) {
 		return nil
 	}
-	raceParserMu.Lock()
-	f := raceParser
-	raceParserMu.Unlock()
-	if f != nil {
-		if vs := f(output); len(vs) > 0 {
+	if r.ParseRaces != nil {
+		if vs := r.ParseRaces(output); len(vs) > 0 {
 			return vs
 		}
 	}
@@ -134,6 +114,10 @@ type WorkerRunner struct {
 	// RunTimeout bounds the wall time of one run; a worker that takes
 	// longer is killed and the run reported as Stuck. Zero means 5 minutes.
 	RunTimeout time.Duration
+	// ParseRaces, if set, turns the race detector's output into DataRace
+	// violations, one per report (checkers.ParseRaceReports does). Without
+	// it each block marked "WARNING: DATA RACE" is kept as printed.
+	ParseRaces func(output string) []Violation
 }
 
 // NewWorkerRunner returns a runner that starts workers with command.
@@ -258,7 +242,7 @@ func (r *WorkerRunner) Do(ctx context.Context, spec RunSpec) (Outcome, error) {
 					r.kill()
 					return Outcome{}, fmt.Errorf("worker: bad outcome line: %v", err)
 				}
-				races := parseRaces(segment.String())
+				races := r.parseRaces(segment.String())
 				out.Violations = append(races, out.Violations...)
 				if len(races) > 0 {
 					// This process has reported these races: it cannot
@@ -300,7 +284,7 @@ func (r *WorkerRunner) died(p *workerProc, spec RunSpec, began bool, segment str
 	}
 	out := Outcome{Seed: spec.Seed, Incomplete: true}
 	if status == raceExitStatus || strings.Contains(segment, raceMarker) {
-		out.Violations = parseRaces(segment)
+		out.Violations = r.parseRaces(segment)
 		if len(out.Violations) == 0 {
 			out.Violations = []Violation{{Kind: KindDataRace, Message: "the race detector ended the worker (exit status 66) during this run:\n" + segment}}
 		}

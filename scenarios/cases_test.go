@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/harness"
 )
 
@@ -22,7 +23,7 @@ func TestCases(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
-			opts := harness.ExploreOptions{NoSave: true, NoShrink: true}
+			opts := harness.ExploreOptions{NoSave: true, NoShrink: true, ParseRaces: checkers.ParseRaceReports}
 			if os.Getenv("HEDDLE_LONG") == "" {
 				opts.Seeds = 200
 			}

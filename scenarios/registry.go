@@ -9,13 +9,11 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/harness"
 )
 
 // Race reports from explorations of these cases (go test's child processes,
 // the heddle command's workers) are parsed by package checkers.
-func init() { harness.SetRaceReportParser(checkers.ParseRaceReports) }
 
 // Registry is a set of cases keyed by name. The package-level functions use
 // one default registry; tests may build their own.

@@ -29,13 +29,11 @@ import (
 	"io"
 	"os"
 
-	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/harness"
 	"github.com/heddle-go/heddle/scenarios"
 )
 
 func main() {
-	harness.SetRaceReportParser(checkers.ParseRaceReports)
 	exe, err := os.Executable()
 	if err != nil {
 		exe = os.Args[0]

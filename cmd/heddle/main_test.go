@@ -21,7 +21,6 @@ import (
 const workerEnv = "HEDDLE_CLI_TEST_WORKER"
 
 func TestMain(m *testing.M) {
-	harness.SetRaceReportParser(checkers.ParseRaceReports)
 	if os.Getenv(workerEnv) == "1" {
 		a := testApp(nil)
 		a.stdin, a.stdout, a.stderr = os.Stdin, os.Stdout, os.Stderr

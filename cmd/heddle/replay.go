@@ -133,7 +133,7 @@ func (a *app) replay(args []string) (int, error) {
 	if !harness.RaceEnabled() {
 		fmt.Fprintln(a.stderr, "heddle: WARNING: built without -race: DataRace cannot be detected. Run: go run -race ./cmd/heddle replay ...")
 	}
-	w := harness.NewWorkerRunner(a.workerCommand(c, v), false)
+	w := a.newWorkerRunner(c, v, false)
 	defer w.Close()
 	out, err := w.Do(context.Background(), run)
 	if err != nil {
@@ -207,7 +207,7 @@ func (a *app) shrink(args []string) (int, error) {
 		}
 	}
 	run.Strategy = spec.String()
-	w := harness.NewWorkerRunner(a.workerCommand(c, v), false)
+	w := a.newWorkerRunner(c, v, false)
 	defer w.Close()
 	out, err := w.Do(context.Background(), run)
 	if err != nil {

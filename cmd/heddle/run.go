@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/harness"
 )
 
@@ -252,6 +253,15 @@ func (a *app) known() string {
 }
 
 // workerCommand returns how to start a worker for a variant.
+// newWorkerRunner returns a runner of c's variant v in worker processes,
+// halting at the first race or not, whose race reports become checkers'
+// DataRace violations.
+func (a *app) newWorkerRunner(c harness.Case, v harness.Variant, halt bool) *harness.WorkerRunner {
+	r := harness.NewWorkerRunner(a.workerCommand(c, v), halt)
+	r.ParseRaces = checkers.ParseRaceReports
+	return r
+}
+
 func (a *app) workerCommand(c harness.Case, v harness.Variant) harness.WorkerCommand {
 	return func() *exec.Cmd {
 		cmd := exec.Command(a.exe, "worker", c.Name, v.Name)
@@ -265,7 +275,7 @@ func (a *app) calibrate(c harness.Case, v harness.Variant, spec harness.Strategy
 	if !spec.NeedsCalibration() {
 		return spec, nil
 	}
-	w := harness.NewWorkerRunner(a.workerCommand(c, v), false)
+	w := a.newWorkerRunner(c, v, false)
 	defer w.Close()
 	out, err := w.Do(context.Background(), harness.RunSpec{Seed: 0, Strategy: "random"})
 	if err != nil {
@@ -304,9 +314,9 @@ func (a *app) exploreOne(c harness.Case, v harness.Variant, spec harness.Strateg
 	}
 	var runners []harness.Runner
 	for i := 0; i < f.parallel; i++ {
-		runners = append(runners, harness.NewWorkerRunner(a.workerCommand(c, v), true))
+		runners = append(runners, a.newWorkerRunner(c, v, true))
 	}
-	confirm := harness.NewWorkerRunner(a.workerCommand(c, v), false)
+	confirm := a.newWorkerRunner(c, v, false)
 	defer func() {
 		for _, r := range runners {
 			r.Close()
