@@ -38,6 +38,9 @@ type Variant struct {
 	// violation counts as finding the bug. Nil means any violation of an
 	// expected kind counts.
 	Match func(Violation) bool
+	// ShrinkFaults, if set, shrinks the fault plan of a failing run once
+	// its schedule is shrunk; nil means fault plans are not shrunk.
+	ShrinkFaults FaultShrinker
 	// Seeds is the exploration budget: how many seeds to try.
 	Seeds int
 	// Strategy makes the scheduling strategy for a run; nil means RandomWalk.
@@ -48,6 +51,13 @@ type Variant struct {
 	// found by the race detector, outside Check, and added by the explorer.
 	Check func(opts Options) (*Result, []Violation)
 }
+
+// FaultShrinker shrinks a failing run's fault plan. plan is the run's plan
+// in the case's notation ("" for the one its seed makes); reproduces(c)
+// replays the shrunk schedule with plan c (passed to Check as
+// Options.Faults) and reports whether the violation still shows. It returns
+// the shortest plan found, which is saved with the schedule.
+type FaultShrinker func(seed int64, plan string, reproduces func(candidate string) bool) (string, error)
 
 // Finds reports whether x is this variant's bug: a violation of an
 // expected kind that Match accepts.

@@ -155,13 +155,13 @@ type RunSpec struct {
 	Mode    string  `json:"mode,omitempty"`
 	Perturb float64 `json:"perturb,omitempty"`
 	// Faults, when not empty, is the fault plan the run must use instead of
-	// the one its seed makes (see FaultPlan and SetFaultShrinker).
+	// the one its seed makes (Options.Faults, Variant.ShrinkFaults).
 	Faults string `json:"faults,omitempty"`
 }
 
 // Options returns the harness Options the spec stands for.
 func (r RunSpec) Options(v Variant) (Options, error) {
-	opts := Options{Seed: r.Seed, Trace: r.Trace}
+	opts := Options{Seed: r.Seed, Trace: r.Trace, Faults: r.Faults}
 	switch r.Mode {
 	case "", "deterministic":
 		if r.Replay {
@@ -250,8 +250,6 @@ func RunOnce(v Variant, spec RunSpec) (out Outcome) {
 	}
 	var res *Result
 	var vs []Violation
-	setFaultPlan(spec.Faults)
-	defer setFaultPlan("")
 	func() {
 		defer func() {
 			if r := recover(); r != nil {

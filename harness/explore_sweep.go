@@ -354,7 +354,7 @@ func ExploreVariant(ctx context.Context, c Case, v Variant, cfg VariantConfig) R
 		shrinker = cfg.Shrinker(rep.Kind)
 	}
 	if shrinker != nil {
-		sr, err := Shrink(context.Background(), shrinker, ShrinkOptions{Match: v.Match,
+		sr, err := Shrink(context.Background(), shrinker, ShrinkOptions{Match: v.Match, ShrinkFaults: v.ShrinkFaults,
 			Seed: seed, Kind: rep.Kind, Schedule: first.Schedule, Time: cfg.ShrinkTime})
 		if err != nil {
 			rep.Notes = append(rep.Notes, "shrinking: "+err.Error())

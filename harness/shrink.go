@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -28,9 +27,11 @@ type ShrinkOptions struct {
 	Match func(Violation) bool
 	// Schedule is the failing run's Result.Schedule.
 	Schedule []int
-	// Faults is the failing run's fault plan, if the fault shrinker knows
-	// one (see SetFaultShrinker).
-	Faults string
+	// Faults is the failing run's fault plan ("" for the one its seed
+	// makes), and ShrinkFaults, if set, shrinks it once the schedule is
+	// shrunk (the variant's ShrinkFaults).
+	Faults       string
+	ShrinkFaults FaultShrinker
 	// Time bounds shrinking; zero means 30 seconds. MaxAttempts bounds the
 	// replays; zero means 2,000.
 	Time        time.Duration
@@ -144,8 +145,8 @@ func Shrink(ctx context.Context, r Runner, opts ShrinkOptions) (ShrinkResult, er
 			res.Kept++
 		}
 	}
-	if fs := currentFaultShrinker(); fs != nil && time.Now().Before(deadline) {
-		plan, err := fs(opts.Seed, opts.Kind, opts.Faults, func(plan string) bool {
+	if fs := opts.ShrinkFaults; fs != nil && time.Now().Before(deadline) {
+		plan, err := fs(opts.Seed, opts.Faults, func(plan string) bool {
 			out, err := r.Do(ctx, RunSpec{Seed: opts.Seed, Replay: true, Schedule: res.Schedule, Faults: plan})
 			return err == nil && opts.survives(out)
 		})
@@ -221,49 +222,6 @@ func trimDefaults(s []int) []int {
 		s = s[:len(s)-1]
 	}
 	return s
-}
-
-// FaultShrinker shrinks the fault plan of a failing run once Shrink has
-// shrunk its schedule. plan is the failing run's plan (RunSpec.Faults, "" for
-// the plan the seed makes); reproduces(candidate) replays the shrunk schedule
-// with the candidate plan and reports whether the violation kind still
-// shows. It returns the shortest plan found, which is saved with the
-// schedule. Package faults installs one with SetFaultShrinker; during a run,
-// the plan to use is FaultPlan().
-type FaultShrinker func(seed int64, kind, plan string, reproduces func(candidate string) bool) (string, error)
-
-var (
-	faultMu       sync.Mutex
-	faultShrinker FaultShrinker
-	faultPlan     string
-)
-
-// SetFaultShrinker installs the fault-plan shrinker (package faults).
-func SetFaultShrinker(f FaultShrinker) {
-	faultMu.Lock()
-	faultShrinker = f
-	faultMu.Unlock()
-}
-
-func currentFaultShrinker() FaultShrinker {
-	faultMu.Lock()
-	defer faultMu.Unlock()
-	return faultShrinker
-}
-
-// FaultPlan returns the fault plan the explorer asks the current run to
-// use instead of the one its seed makes ("" means the seed's own). A fault
-// injector reads it when it builds its plan, before the World starts.
-func FaultPlan() string {
-	faultMu.Lock()
-	defer faultMu.Unlock()
-	return faultPlan
-}
-
-func setFaultPlan(p string) {
-	faultMu.Lock()
-	faultPlan = p
-	faultMu.Unlock()
 }
 
 // survives reports whether a candidate run still shows the violation being

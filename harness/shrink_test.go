@@ -111,21 +111,20 @@ func TestFaultShrinkerHook(t *testing.T) {
 	for seed := int64(0); !o.Failed(); seed++ {
 		o = RunOnce(v, RunSpec{Seed: seed})
 	}
-	var plans []string
-	SetFaultShrinker(func(seed int64, kind, plan string, reproduces func(string) bool) (string, error) {
+	var plans []string // the plans the runs were asked to use
+	shrinkFaults := func(seed int64, plan string, reproduces func(string) bool) (string, error) {
 		require.Equal(t, o.Seed, seed)
-		require.Equal(t, "Invariant", kind)
+		require.Equal(t, "", plan, "the failing run used its seed's own plan")
 		require.True(t, reproduces("crash n1 at 1s"))
-		plans = append(plans, FaultPlan())
 		return "shortest", nil
-	})
-	defer SetFaultShrinker(nil)
-	sr, err := Shrink(context.Background(), &InProcessRunner{Variant: Variant{Check: func(opts Options) (*Result, []Violation) {
-		plans = append(plans, FaultPlan())
+	}
+	recording := Variant{Check: func(opts Options) (*Result, []Violation) {
+		plans = append(plans, opts.Faults)
 		return v.Check(opts)
-	}}}, ShrinkOptions{Seed: o.Seed, Kind: "Invariant", Schedule: o.Schedule})
+	}}
+	sr, err := Shrink(context.Background(), &InProcessRunner{Variant: recording},
+		ShrinkOptions{Seed: o.Seed, Kind: "Invariant", Schedule: o.Schedule, ShrinkFaults: shrinkFaults})
 	require.NoError(t, err)
 	require.Equal(t, "shortest", sr.Faults)
-	require.Contains(t, plans, "crash n1 at 1s", "the candidate plan reaches the run through FaultPlan")
-	require.Equal(t, "", FaultPlan(), "no plan outside a run")
+	require.Contains(t, plans, "crash n1 at 1s", "the candidate plan reaches Check through Options.Faults")
 }

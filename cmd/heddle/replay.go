@@ -227,7 +227,7 @@ func (a *app) shrink(args []string) (int, error) {
 		return exitFailed, nil
 	}
 	start := time.Now()
-	sr, err := harness.Shrink(context.Background(), w, harness.ShrinkOptions{Match: v.Match,
+	sr, err := harness.Shrink(context.Background(), w, harness.ShrinkOptions{Match: v.Match, ShrinkFaults: v.ShrinkFaults,
 		Seed: run.Seed, Kind: kind, Schedule: out.Schedule, Faults: run.Faults, Time: limit})
 	if err != nil {
 		return 0, err
