@@ -2,7 +2,6 @@ package harness
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -35,10 +34,11 @@ import (
 // A History belongs to one run: record into it from one World (or from
 // none), not from several.
 type History struct {
-	mu   sync.Mutex // real mode only
-	ops  []Operation
-	base time.Time // real mode: the origin of CallTime and ReturnTime
-	has  bool      // base is set
+	mu     sync.Mutex // real mode only
+	ops    []Operation
+	base   time.Time // real mode: the origin of CallTime and ReturnTime
+	has    bool      // base is set
+	ownSeq int64     // the event sequence when no World is active
 }
 
 // Operation is one recorded operation of a History.
@@ -78,18 +78,16 @@ type Pending struct {
 	i int
 }
 
-// realSeq is the event sequence of recording outside deterministic mode:
-// strictly increasing across the process.
-var realSeq atomic.Int64
-
-// detSeq is the event sequence of the deterministic World detWorld. It
-// starts again from 1 in each World, so the same seed records the same
-// sequence numbers. It keeps the last World that recorded reachable until
-// another one records.
-var (
-	detWorld *World
-	detSeq   int64
-)
+// nextRealSeq returns the next number of the event sequence outside
+// deterministic mode: the Real World's, shared by all its histories, or,
+// with no World at all, the history's own. h.mu is held.
+func (h *History) nextRealSeq() int64 {
+	if w := activeWorld(); w != nil {
+		return w.realOpSeq.Add(1)
+	}
+	h.ownSeq++
+	return h.ownSeq
+}
 
 // deterministic returns the active World if it runs in deterministic mode.
 func deterministic() *World {
@@ -108,7 +106,7 @@ func (h *History) Call(client int, input any) *Pending {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.add(client, input, realSeq.Add(1), h.sinceBase())
+	return h.add(client, input, h.nextRealSeq(), h.sinceBase())
 }
 
 //go:norace
@@ -116,13 +114,13 @@ func (h *History) callDet(w *World, client int, input any) *Pending {
 	return h.add(client, input, nextDetSeq(w), w.now)
 }
 
+// nextDetSeq returns the next number of the World's event sequence: it
+// starts from 1 in each World, so the same seed records the same numbers.
+//
 //go:norace
 func nextDetSeq(w *World) int64 {
-	if detWorld != w {
-		detWorld, detSeq = w, 0
-	}
-	detSeq++
-	return detSeq
+	w.opSeq++
+	return w.opSeq
 }
 
 //go:norace
@@ -164,7 +162,7 @@ func (p *Pending) finish(output any, unknown bool) {
 	h := p.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.complete(p.i, output, unknown, realSeq.Add(1), h.sinceBase())
+	h.complete(p.i, output, unknown, h.nextRealSeq(), h.sinceBase())
 }
 
 //go:norace

@@ -231,22 +231,17 @@ func (e *linkEntry) getLink() Link { return e.l }
 //go:norace
 func (e *linkEntry) setLink(l Link) { e.l = l }
 
-// curNet is the network of the active World (or of the last one).
-var (
-	curNetMu sync.Mutex // real mode only
-	curNet   *network
-)
 
 //go:norace
 func netFor(w *World) *network {
 	if w.opts.Mode == Real {
-		curNetMu.Lock()
-		defer curNetMu.Unlock()
+		w.netMu.Lock()
+		defer w.netMu.Unlock()
 	}
-	if curNet == nil || curNet.w != w {
-		curNet = &network{w: w, det: w.opts.Mode == Deterministic, rand: newPRNG(w.opts.Seed, 3), t0: time.Now()}
+	if w.net == nil {
+		w.net = &network{w: w, det: w.opts.Mode == Deterministic, rand: newPRNG(w.opts.Seed, 3), t0: time.Now()}
 	}
-	return curNet
+	return w.net
 }
 
 func activeNet() *network {

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -276,6 +278,14 @@ type World struct {
 	endSync uint64
 
 	perturbCounter uint64
+
+	// opSeq and realOpSeq number the events of every History of the run
+	// (deterministic and real mode); net is the run's simulated network,
+	// made when first used (netMu guards that in real mode).
+	opSeq     int64
+	realOpSeq atomic.Int64
+	net       *network
+	netMu     sync.Mutex
 
 	// sites maps real goroutine ids to the user code each one stands in,
 	// filled from a stack dump when a failure report needs it.
