@@ -12,12 +12,46 @@
 //	go run -race ./cmd/heddle merge shard*.json
 //	go run -race ./cmd/heddle replay mq --variant buggy --seed 17 --trace --chrome trace.json
 //	go run -race ./cmd/heddle shrink mq --variant buggy --seed 17
+//	go run -race ./cmd/heddle run mq metaclient --variant buggy --explorations 20
 //
 // Every seed runs in a worker process (this program, re-run with the
 // hidden worker subcommand) with GORACE=halt_on_error=1: the race detector
 // reports each distinct race once per process and ends a worker at its
 // first race with exit status 66, so the seed the worker had announced is
 // the one that raced, and the next seed runs in a new worker.
+//
+// Measuring detection: run --explorations N runs N independent explorations
+// of every selected variant. Exploration i (from 0) sweeps its own seeds,
+// A+i*S to A+(i+1)*S-1, where A:A+S is --seeds (default 0 and the variant's
+// budget), in worker processes of its own, and stops at its first failure;
+// saved failures are not re-run and nothing is shrunk or saved (--keep-going,
+// --save, --shrink and --shard are refused). --budget and --parallel apply to
+// each exploration. The table then has a row per exploration (variant
+// "buggy #3"), followed per variant by the seed ranges and a summary line.
+// With --json, each exploration's report is printed, in order, followed by
+// one object per case and variant with these fields:
+//
+//	type                   "explorations" (a report has no type)
+//	case, variant, expect, strategy, mode
+//	explorations           N
+//	seeds_per_exploration  S
+//	seed_ranges            the range of each exploration, as A:B (A to B-1)
+//	ok                     every exploration's verdict is OK
+//	verdicts               explorations by verdict, e.g. {"found": 19, "missed": 1}
+//	found                  explorations that found the bug (verdict found: an
+//	                       expected kind that the variant's Match accepts)
+//	passed                 explorations in which every seed passed (fixed variants)
+//	seeds_to_detect        {"median", "min", "max"} over the explorations that
+//	                       found the bug, of the seeds tried up to and including
+//	                       the first failing one; null when none found it
+//	seconds_to_detect      the same for the wall time until it was found
+//	kinds                  explorations by the kind at their first failing seed
+//	seeds_tried_total      runs of all explorations
+//	seeds_per_second       seeds_tried_total over the explorations' summed time
+//	wall_seconds           the whole measurement's wall time
+//
+// The median of an even number of explorations is the mean of the two middle
+// values. The exit status is as for run, over every exploration.
 //
 // Exit status: 0 when every variant that carries a bug showed an expected
 // violation kind and every fixed variant passed its budget; 1 otherwise,

@@ -124,12 +124,27 @@ func flaky() harness.Case {
 		}}}}
 }
 
+// whoami's buggy variant fails (Invariant) on the last of every 5 seeds,
+// naming the process that ran it.
+func whoami() harness.Case {
+	return harness.Case{Name: "whoami", Variants: []harness.Variant{{Name: "buggy", Seeds: 5, Expect: []string{"Invariant"},
+		Check: func(opts harness.Options) (*harness.Result, []harness.Violation) {
+			res := harness.Run(opts, func() {})
+			vs := checkers.FromResult(res)
+			if opts.Seed%5 == 4 {
+				vs = append(vs, checkers.Invariant.Violationf("ran in process %d", os.Getpid()))
+			}
+			return res, vs
+		}}}}
+}
+
 func testApp(reg *scenarios.Registry) *app {
 	if reg == nil {
 		reg = scenarios.NewRegistry()
 		reg.Register(racy())
 		reg.Register(counter())
 		reg.Register(flaky())
+		reg.Register(whoami())
 	}
 	return &app{reg: reg, stdin: strings.NewReader(""), exe: os.Args[0], workerEnv: []string{workerEnv + "=1"}}
 }
@@ -186,6 +201,14 @@ func TestBadInputExits2(t *testing.T) {
 		{"run", "racy", "--mode", "fast"},
 		{"run", "racy", "--mode", "real", "--save"},
 		{"run", "racy", "--frob"},
+		{"run", "racy", "--explorations", "0"},
+		{"run", "racy", "--explorations", "-2"},
+		{"run", "racy", "--explorations", "x"},
+		{"run", "racy", "--explorations", "20000"},
+		{"run", "racy", "--explorations", "3", "--keep-going"},
+		{"run", "racy", "--explorations", "3", "--save"},
+		{"run", "racy", "--explorations", "3", "--shrink"},
+		{"run", "racy", "--explorations", "3", "--shard", "2/3"},
 		{"list", "extra"},
 		{"replay", "racy", "--variant", "buggy"},
 		{"replay", "racy", "--seed", "3"},
@@ -200,13 +223,17 @@ func TestBadInputExits2(t *testing.T) {
 		require.NotEmpty(t, r.stderr, "%v says why", args)
 	}
 	r := run(t, "run", "nope")
-	require.Contains(t, r.stderr, `unknown case "nope"; known cases: counter, flaky, racy`)
+	require.Contains(t, r.stderr, `unknown case "nope"; known cases: counter, flaky, racy, whoami`)
 	r = run(t, "run", "racy", "--shard", "3/2")
 	require.Contains(t, r.stderr, "bad shard")
 	r = run(t, "run", "racy", "--strategy", "dfs")
 	require.Contains(t, r.stderr, "bad strategy")
 	r = run(t, "run", "racy", "--seeds", "9:3")
 	require.Contains(t, r.stderr, "bad seed range")
+	r = run(t, "run", "racy", "--explorations", "0")
+	require.Contains(t, r.stderr, "bad --explorations 0: want a whole number from 1 to")
+	r = run(t, "run", "racy", "--explorations", "2", "--keep-going")
+	require.Contains(t, r.stderr, "drop --keep-going")
 }
 
 func TestHelp(t *testing.T) {

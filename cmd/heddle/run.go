@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -83,6 +84,14 @@ type runFlags struct {
 	shrink     bool
 	shrinkTime time.Duration
 	dir        string
+	// explorations is --explorations: 0 when not given.
+	explorations int
+}
+
+// job is one variant of one case to run.
+type job struct {
+	c harness.Case
+	v harness.Variant
 }
 
 func (a *app) run(args []string) (int, error) {
@@ -104,10 +113,13 @@ func (a *app) run(args []string) (int, error) {
 	fs.BoolVar(&f.shrink, "shrink", false, "shrink the first failure and report the shrunk schedule")
 	fs.DurationVar(&f.shrinkTime, "shrink-time", 30*time.Second, "time limit for shrinking")
 	fs.StringVar(&f.dir, "dir", "", "root of saved failures (default: testdata/heddle at the module root)")
+	fs.IntVar(&f.explorations, "explorations", 0, "measure detection: run N independent explorations per variant, each on its own seed range in fresh workers, and report median/min/max seeds and time to detect")
 	names, err := a.parse(fs, args)
 	if err != nil {
 		return 0, err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 
 	// Validate everything before running anything.
 	if f.all && len(names) > 0 {
@@ -144,6 +156,11 @@ func (a *app) run(args []string) (int, error) {
 	default:
 		return 0, badArgs("bad --mode %q: want deterministic or real", f.mode)
 	}
+	if set["explorations"] {
+		if err := checkExplorationFlags(f, n); err != nil {
+			return 0, err
+		}
+	}
 	var cases []harness.Case
 	if f.all {
 		cases = a.reg.All()
@@ -159,10 +176,6 @@ func (a *app) run(args []string) (int, error) {
 			}
 			cases = append(cases, c)
 		}
-	}
-	type job struct {
-		c harness.Case
-		v harness.Variant
 	}
 	var jobs []job
 	for _, c := range cases {
@@ -182,6 +195,9 @@ func (a *app) run(args []string) (int, error) {
 	}
 	if !harness.RaceEnabled() {
 		fmt.Fprintln(a.stderr, "heddle: WARNING: this binary was built without -race: DataRace cannot be detected. Run it as: go run -race ./cmd/heddle ...")
+	}
+	if set["explorations"] {
+		return a.explore(jobs, spec, mode, f)
 	}
 
 	var reports []harness.Report
@@ -252,7 +268,6 @@ func (a *app) known() string {
 	return strings.Join(names, ", ")
 }
 
-// workerCommand returns how to start a worker for a variant.
 // newWorkerRunner returns a runner of c's variant v in worker processes,
 // halting at the first race or not, whose race reports become checkers'
 // DataRace violations.
@@ -262,6 +277,7 @@ func (a *app) newWorkerRunner(c harness.Case, v harness.Variant, halt bool) *har
 	return r
 }
 
+// workerCommand returns how to start a worker for a variant.
 func (a *app) workerCommand(c harness.Case, v harness.Variant) harness.WorkerCommand {
 	return func() *exec.Cmd {
 		cmd := exec.Command(a.exe, "worker", c.Name, v.Name)
@@ -297,11 +313,17 @@ func replayCommand(c harness.Case, v harness.Variant, seed int64, spec harness.S
 	return cmd + " --trace"
 }
 
-func (a *app) exploreOne(c harness.Case, v harness.Variant, spec harness.StrategySpec, mode string, k, n int, f runFlags) (harness.Report, error) {
-	first, count := int64(0), budget(v)
+// seedPlan is the first seed and the number of seeds of one sweep of v:
+// --seeds, or the variant's budget from seed 0.
+func seedPlan(v harness.Variant, f runFlags) (first int64, count int) {
 	if f.seeds.set {
-		first, count = f.seeds.first, f.seeds.count
+		return f.seeds.first, f.seeds.count
 	}
+	return 0, budget(v)
+}
+
+func (a *app) exploreOne(c harness.Case, v harness.Variant, spec harness.StrategySpec, mode string, k, n int, f runFlags) (harness.Report, error) {
+	first, count := seedPlan(v, f)
 	seeds, err := harness.Seeds(first, count, k, n)
 	if err != nil {
 		return harness.Report{}, usageError{err.Error()}
@@ -312,6 +334,37 @@ func (a *app) exploreOne(c harness.Case, v harness.Variant, spec harness.Strateg
 			return harness.Report{}, err
 		}
 	}
+	saved, err := harness.LoadSaved(f.dir, c.Name, v.Name)
+	if err != nil {
+		return harness.Report{}, err
+	}
+	if mode == "real" {
+		saved = nil
+	}
+	sp := sweepPlan{spec: spec, mode: mode, seeds: seeds, saved: saved, label: c.Name + "/" + v.Name}
+	if n > 1 {
+		sp.shard = fmt.Sprintf("%d/%d", k, n)
+	}
+	return a.sweep(c, v, sp, f), nil
+}
+
+// sweepPlan is one sweep of a variant: its seeds, strategy (calibrated) and
+// mode, the saved failures to re-run first, and how to label it.
+type sweepPlan struct {
+	spec  harness.StrategySpec
+	mode  string
+	seeds []int64
+	saved []harness.SavedFailure
+	// shard is recorded in the report ("k/n"), label names the sweep on
+	// the progress line.
+	shard, label string
+}
+
+// sweep explores v over the plan's seeds in worker processes of its own,
+// started for this sweep and ended with it, so that no race reported in
+// another sweep's workers can go unreported in this one.
+func (a *app) sweep(c harness.Case, v harness.Variant, sp sweepPlan, f runFlags) harness.Report {
+	mode := sp.mode
 	var runners []harness.Runner
 	for i := 0; i < f.parallel; i++ {
 		runners = append(runners, a.newWorkerRunner(c, v, true))
@@ -323,27 +376,20 @@ func (a *app) exploreOne(c harness.Case, v harness.Variant, spec harness.Strateg
 		}
 		confirm.Close()
 	}()
-	saved, err := harness.LoadSaved(f.dir, c.Name, v.Name)
-	if err != nil {
-		return harness.Report{}, err
-	}
-	if mode == "real" {
-		saved = nil
-	}
 	cfg := harness.VariantConfig{
-		Seeds:        seeds,
-		Strategy:     spec,
+		Seeds:        sp.seeds,
+		Strategy:     sp.spec,
 		Mode:         mode,
 		Perturb:      f.perturb,
 		Runners:      runners,
 		Confirm:      confirm,
-		Saved:        saved,
+		Saved:        sp.saved,
 		Save:         f.save,
 		Dir:          f.dir,
 		KeepGoing:    f.keepGoing,
 		ShrinkTime:   f.shrinkTime,
 		ShrinkAlways: f.shrink,
-		Shard:        fmt.Sprintf("%d/%d", k, n),
+		Shard:        sp.shard,
 		Replay: func(seed int64, st harness.StrategySpec, path string) string {
 			if mode == "real" {
 				return ""
@@ -351,13 +397,10 @@ func (a *app) exploreOne(c harness.Case, v harness.Variant, spec harness.Strateg
 			return replayCommand(c, v, seed, st, path)
 		},
 	}
-	if n == 1 {
-		cfg.Shard = ""
-	}
 	if f.save || f.shrink {
 		cfg.Shrinker = func(string) harness.Runner { return confirm }
 	}
-	p := a.progress(c.Name+"/"+v.Name, len(seeds))
+	p := a.progress(sp.label, len(sp.seeds))
 	cfg.Progress = p.update
 	ctx := context.Background()
 	if f.budget > 0 {
@@ -370,7 +413,7 @@ func (a *app) exploreOne(c harness.Case, v harness.Variant, spec harness.Strateg
 	if mode == "real" {
 		rep.Replay = ""
 	}
-	return rep, nil
+	return rep
 }
 
 // progress is the progress line of a long sweep, drawn on standard error
