@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,11 +33,12 @@ func Replica() harness.Case {
 		Summary: "Pegasus Go client: when a replica server dies, pending calls wait for their deadline and DeadlineExceeded refreshes nothing, so the client routes to the dead node forever",
 		Variants: []harness.Variant{
 			{
-				Name:   "buggy",
-				Expect: []string{string(checkers.Timeliness)},
-				Match:  replicaRecoveryMatch,
-				Seeds:  50,
-				Check:  ReplicaCheck(replica.Buggy, DefaultReplicaConfig),
+				Name:         "buggy",
+				Expect:       []string{string(checkers.Timeliness)},
+				Match:        replicaRecoveryMatch,
+				ShrinkFaults: replicaShrinkFaults(DefaultReplicaConfig),
+				Seeds:        50,
+				Check:        ReplicaCheck(replica.Buggy, DefaultReplicaConfig),
 			},
 			{
 				Name:  "fixed",
@@ -70,7 +72,8 @@ type ReplicaConfig struct {
 
 	// fault breaks the workload's own client code on purpose, for the tests
 	// that show the checks can fail: "blind-incr" (the connector retries
-	// Incr after ambiguous failures), "lose-write" (a writer records a Set
+	// Incr after ambiguous failures; writers increment most of the time),
+	// "lose-write" (a writer records a Set
 	// it never made), "late-return" (a call is recorded as returning long
 	// after its deadline).
 	fault string
@@ -134,6 +137,7 @@ type replicaFault struct {
 type replicaRun struct {
 	cfg     ReplicaConfig
 	variant replica.Variant
+	plan    replicaPlan
 	start   time.Time
 	reps    []string // replica server addresses
 	names   []string // their node names
@@ -161,7 +165,14 @@ var replicaKV checkers.KV[string, string]
 // opts and returns the run's result and every violation its checks found.
 func ReplicaCheck(v replica.Variant, cfg ReplicaConfig) func(harness.Options) (*harness.Result, []harness.Violation) {
 	return func(opts harness.Options) (*harness.Result, []harness.Violation) {
-		r := &replicaRun{cfg: cfg, variant: v, finals: map[string]int64{}}
+		r := &replicaRun{cfg: cfg, variant: v, finals: map[string]int64{}, plan: replicaPlanFor(opts.Seed, cfg)}
+		if opts.Faults != "" {
+			p, err := parseReplicaPlan(opts.Faults, cfg)
+			if err != nil {
+				return &harness.Result{Seed: opts.Seed}, []harness.Violation{checkers.Invariant.Violationf("fault plan: %v", err)}
+			}
+			r.plan = p
+		}
 		res := harness.Run(opts, r.main)
 		vs := checkers.FromResult(res)
 		vs = append(vs, r.vs...)
@@ -300,75 +311,165 @@ func (r *replicaRun) onRefresh(time.Time) {
 	}
 }
 
-// nemesis injects the seed's faults: an administrator's move of a primary,
-// a crash of a replica server with calls pending, and maybe a second fault:
-// another replica server vanishes (black hole), or the primary that took
-// over crashes while the client refreshes its configuration. At most two
-// replica servers die: every partition keeps a replica.
-func (r *replicaRun) nemesis(admin *harness.Node, metaAddr string, workersDone *harness.Chan[struct{}]) {
-	type step struct {
-		at time.Duration
-		do func()
-	}
-	var steps []step
-	moveAt := 200*time.Millisecond + time.Duration(harness.IntN(2800))*time.Millisecond
-	crashAt := 300*time.Millisecond + time.Duration(harness.IntN(900))*time.Millisecond
-	second := harness.IntN(3) // 0 none, 1 black hole, 2 crash during refresh
-	bhAt := crashAt + time.Duration(harness.IntN(1500))*time.Millisecond
-	var crashed string
+// replicaStep is one fault of a replica fault plan.
+type replicaStep struct {
+	At   time.Duration
+	Kind string // "move", "crash", "blackhole", "refresh-crash"
+	// Part is the partition whose primary a move moves (to its first live
+	// secondary) or a crash crashes.
+	Part int
+	// Node is the replica server a black hole takes (or, if that one has
+	// crashed already, the next live one).
+	Node string
+}
 
-	steps = append(steps, step{moveAt, func() {
-		part := harness.IntN(r.cfg.Partitions)
-		for _, i := range replicaPermutation(len(r.reps)) {
-			to := r.reps[i]
-			ctx, cancel := harness.WithTimeout(context.Background(), time.Second)
-			var err error
-			done := harness.NewChan[struct{}](0)
-			if admin.Go(func() {
-				defer done.Close()
-				err = replica.MovePrimary(ctx, admin, metaAddr, part, to)
-			}) != nil {
-				cancel()
-				return
+// replicaPlan is the nemesis of one run. Its notation, for Options.Faults
+// and saved failures, is one step per "; ":
+//
+//	move p2 @293ms; crash p1 @642ms; blackhole r3 @1.234s; refresh-crash
+//
+// "refresh-crash" has no time: once meta has moved a primary away from a
+// crashed node, the next configuration refresh of the client crashes the
+// primary that took over, right when the refresh starts.
+type replicaPlan []replicaStep
+
+func (p replicaPlan) String() string {
+	var out []string
+	for _, s := range p {
+		switch s.Kind {
+		case "move", "crash":
+			out = append(out, fmt.Sprintf("%s p%d @%v", s.Kind, s.Part, s.At))
+		case "blackhole":
+			out = append(out, fmt.Sprintf("blackhole %s @%v", s.Node, s.At))
+		default:
+			out = append(out, s.Kind)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// parseReplicaPlan reads a plan in its notation.
+func parseReplicaPlan(text string, cfg ReplicaConfig) (replicaPlan, error) {
+	var p replicaPlan
+	for _, part := range strings.Split(text, ";") {
+		f := strings.Fields(part)
+		if len(f) == 0 {
+			continue
+		}
+		bad := fmt.Errorf("replica: bad fault %q: want \"move pN @T\", \"crash pN @T\", \"blackhole rN @T\" or \"refresh-crash\"", strings.TrimSpace(part))
+		s := replicaStep{Kind: f[0]}
+		switch {
+		case s.Kind == "refresh-crash" && len(f) == 1:
+		case (s.Kind == "move" || s.Kind == "crash") && len(f) == 3 && strings.HasPrefix(f[1], "p") && strings.HasPrefix(f[2], "@"):
+			n, err := strconv.Atoi(f[1][1:])
+			if err != nil || n < 0 || n >= cfg.Partitions {
+				return nil, bad
 			}
-			done.Recv()
-			cancel()
-			if err == nil {
-				r.record(replicaFault{what: fmt.Sprintf("move the primary of partition %d to %s", part, to), node: to, kind: "move"})
-				return
+			s.Part = n
+			if s.At, err = time.ParseDuration(f[2][1:]); err != nil || s.At < 0 {
+				return nil, bad
+			}
+		case s.Kind == "blackhole" && len(f) == 3 && strings.HasPrefix(f[1], "r") && strings.HasPrefix(f[2], "@"):
+			n, err := strconv.Atoi(f[1][1:])
+			if err != nil || n < 1 || n > cfg.Replicas {
+				return nil, bad
+			}
+			s.Node = f[1]
+			if s.At, err = time.ParseDuration(f[2][1:]); err != nil || s.At < 0 {
+				return nil, bad
+			}
+		default:
+			return nil, bad
+		}
+		p = append(p, s)
+	}
+	return p, nil
+}
+
+// replicaPlanFor returns the plan seed makes: an administrator's move of a
+// primary, a crash of a primary's server, and maybe a second fault, either
+// a black hole (another replica server vanishes) or a crash during refresh
+// (the primary that took over crashes while the client refreshes). At most
+// two replica servers die: every partition keeps a replica.
+func replicaPlanFor(seed int64, cfg ReplicaConfig) replicaPlan {
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x7265706c696361)) // "replica"
+	ms := func(lo, n int) time.Duration { return time.Duration(lo+rng.IntN(n)) * time.Millisecond }
+	moveAt, movePart := ms(200, 2800), rng.IntN(cfg.Partitions)
+	crashAt, crashPart := ms(300, 900), rng.IntN(cfg.Partitions)
+	p := replicaPlan{
+		{At: moveAt, Kind: "move", Part: movePart},
+		{At: crashAt, Kind: "crash", Part: crashPart},
+	}
+	switch rng.IntN(3) {
+	case 1:
+		p = append(p, replicaStep{At: crashAt + ms(0, 1500), Kind: "blackhole", Node: fmt.Sprintf("r%d", 1+rng.IntN(cfg.Replicas))})
+	case 2:
+		p = append(p, replicaStep{Kind: "refresh-crash"})
+	}
+	slices.SortStableFunc(p, func(a, b replicaStep) int { return int(a.At - b.At) })
+	return p
+}
+
+// replicaShrinkFaults shrinks a failing run's plan: it drops steps, one at
+// a time, as long as the violation still shows.
+func replicaShrinkFaults(cfg ReplicaConfig) harness.FaultShrinker {
+	return func(seed int64, plan string, reproduces func(string) bool) (string, error) {
+		p := replicaPlanFor(seed, cfg)
+		if plan != "" {
+			var err error
+			if p, err = parseReplicaPlan(plan, cfg); err != nil {
+				return "", err
 			}
 		}
-	}})
-	steps = append(steps, step{crashAt, func() {
-		r.mu.Lock()
-		part := harness.IntN(r.cfg.Partitions)
-		addr := r.primaries[part]
-		r.mu.Unlock()
-		crashed = r.crash(addr, harness.CrashReset)
-		if second == 2 {
+		for i := 0; i < len(p); {
+			c := slices.Delete(slices.Clone(p), i, i+1)
+			if reproduces(c.String()) {
+				p = c
+			} else {
+				i++
+			}
+		}
+		return p.String(), nil
+	}
+}
+
+// nemesis runs the plan.
+func (r *replicaRun) nemesis(admin *harness.Node, metaAddr string, workersDone *harness.Chan[struct{}]) {
+	harness.Note("nemesis plan: %s", r.plan)
+	var crashed string
+	refreshCrash := false
+	for _, s := range r.plan {
+		if s.Kind == "refresh-crash" {
+			refreshCrash = true
 			r.mu.Lock()
 			r.refreshArmed = true
 			r.mu.Unlock()
+			continue
 		}
-	}})
-	if second == 1 {
-		steps = append(steps, step{bhAt, func() {
-			for _, i := range replicaPermutation(len(r.reps)) {
-				if r.reps[i] != crashed {
-					r.crash(r.reps[i], harness.CrashBlackHole)
-					return
-				}
-			}
-		}})
-	}
-	slices.SortStableFunc(steps, func(a, b step) int { return int(a.at - b.at) })
-	for _, s := range steps {
-		if d := s.at - r.since(); d > 0 {
+		if d := s.At - r.since(); d > 0 {
 			harness.Sleep(d)
 		}
-		s.do()
+		switch s.Kind {
+		case "move":
+			r.move(admin, metaAddr, s.Part)
+		case "crash":
+			r.mu.Lock()
+			addr := r.primaries[s.Part]
+			r.mu.Unlock()
+			if c := r.crash(addr, harness.CrashReset); c != "" {
+				crashed = c
+			}
+		case "blackhole":
+			i := slices.Index(r.names, s.Node)
+			for j := range r.reps {
+				if addr := r.reps[(i+j)%len(r.reps)]; addr != crashed {
+					r.crash(addr, harness.CrashBlackHole)
+					break
+				}
+			}
+		}
 	}
-	if second != 2 {
+	if !refreshCrash {
 		return
 	}
 	// Crash during refresh: wait for the client's first refresh after the
@@ -389,6 +490,29 @@ func (r *replicaRun) nemesis(admin *harness.Node, metaAddr string, workersDone *
 	r.mu.Unlock()
 	if target != "" {
 		r.crash(target, harness.CrashReset)
+	}
+}
+
+// move has the administrator move the primary of partition part to its
+// first live secondary (trying the replica servers in order).
+func (r *replicaRun) move(admin *harness.Node, metaAddr string, part int) {
+	for _, to := range r.reps {
+		ctx, cancel := harness.WithTimeout(context.Background(), time.Second)
+		var err error
+		done := harness.NewChan[struct{}](0)
+		if admin.Go(func() {
+			defer done.Close()
+			err = replica.MovePrimary(ctx, admin, metaAddr, part, to)
+		}) != nil {
+			cancel()
+			return
+		}
+		done.Recv()
+		cancel()
+		if err == nil {
+			r.record(replicaFault{what: fmt.Sprintf("move the primary of partition %d to %s", part, to), node: to, kind: "move"})
+			return
+		}
 	}
 }
 
@@ -417,16 +541,6 @@ func (r *replicaRun) record(f replicaFault) {
 	r.mu.Lock()
 	r.faults = append(r.faults, f)
 	r.mu.Unlock()
-}
-
-// replicaPermutation returns 0..n-1 in a seeded random order.
-func replicaPermutation(n int) []int {
-	p := make([]int, n)
-	for i := range p {
-		j := harness.IntN(i + 1)
-		p[i], p[j] = p[j], i
-	}
-	return p
 }
 
 // call runs one client call with the run's timeout and records it.
@@ -460,7 +574,11 @@ func (r *replicaRun) writer(c *replica.Client, w int) {
 	for r.since() < r.cfg.Duration {
 		replicaThink()
 		key := replicaWriterKey(w, harness.IntN(r.cfg.KeysPerWriter))
-		switch x := harness.IntN(10); {
+		x := harness.IntN(10)
+		if r.cfg.fault == "blind-incr" && x < 8 {
+			x = 9 // mostly increments: more of them in flight at the crash
+		}
+		switch {
 		case x < 4:
 			seq++
 			v := fmt.Sprintf("%d.%d", w, seq)

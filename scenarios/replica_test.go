@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -106,7 +107,8 @@ func TestReplicaSavedSchedule(t *testing.T) {
 	buggy, _ := c.Variant("buggy")
 	for _, s := range saved {
 		require.Equal(t, "Timeliness", s.Kind, s.Path)
-		out := harness.RunOnce(buggy, harness.RunSpec{Seed: s.Seed, Replay: true, Schedule: s.Schedule})
+		require.NotEmpty(t, s.Faults, "the fault plan was shrunk too")
+		out := harness.RunOnce(buggy, harness.RunSpec{Seed: s.Seed, Replay: true, Schedule: s.Schedule, Faults: s.Faults})
 		requireReplicaRecovery(t, s.Seed, out.Violations)
 	}
 }
@@ -130,13 +132,20 @@ func TestReplicaDeterministic(t *testing.T) {
 // workload's own client code, to show that the checks see it, as the right
 // kind.
 func TestReplicaChecksHaveTeeth(t *testing.T) {
+	// An Incr applied twice needs an ambiguous failure whose retry reaches
+	// a primary that already has it: the administrator moves the counter's
+	// primary while increments are in flight (the old primary aborts them).
+	moveCounter := func(seed int64) string {
+		return fmt.Sprintf("move p%d @%dms", replica.PartitionOf("ctr0", DefaultReplicaConfig.Partitions), 1200+seed*37%1000)
+	}
 	for _, c := range []struct {
 		fault, prefix string
 		kind          checkers.Kind
+		plan          func(seed int64) string
 	}{
-		{"lose-write", "", checkers.NotLinearizable},            // a Set recorded, never made
-		{"late-return", "call deadline: ", checkers.Timeliness}, // a call past its deadline
-		{"blind-incr", "counters: ", checkers.NotLinearizable},  // Incr retried after a reset: applied twice
+		{"lose-write", "", checkers.NotLinearizable, nil},                   // a Set recorded, never made
+		{"late-return", "call deadline: ", checkers.Timeliness, nil},        // a call past its deadline
+		{"blind-incr", "counters: ", checkers.NotLinearizable, moveCounter}, // Incr retried after an abort: applied twice
 	} {
 		t.Run(c.fault, func(t *testing.T) {
 			cfg := DefaultReplicaConfig
@@ -144,7 +153,11 @@ func TestReplicaChecksHaveTeeth(t *testing.T) {
 			check := ReplicaCheck(replica.Fixed, cfg)
 			found := -1
 			for seed := int64(0); seed < 300 && found < 0; seed++ {
-				_, vs := check(harness.Options{Seed: seed})
+				opts := harness.Options{Seed: seed}
+				if c.plan != nil {
+					opts.Faults = c.plan(seed)
+				}
+				_, vs := check(opts)
 				if len(vs) == 0 {
 					continue
 				}
@@ -162,4 +175,44 @@ func TestReplicaChecksHaveTeeth(t *testing.T) {
 			t.Logf("%s: found at seed %s", c.fault, strconv.Itoa(found))
 		})
 	}
+}
+
+// TestReplicaPlan: the fault plan notation reads back what it writes, the
+// seed's plan is the one a run uses, a bad plan is an error, and the
+// shrinker drops every step the violation does not need.
+func TestReplicaPlan(t *testing.T) {
+	cfg := DefaultReplicaConfig
+	kinds := map[string]int{}
+	for seed := int64(0); seed < 200; seed++ {
+		p := replicaPlanFor(seed, cfg)
+		require.Equal(t, p, replicaPlanFor(seed, cfg))
+		q, err := parseReplicaPlan(p.String(), cfg)
+		require.NoError(t, err, p.String())
+		require.Equal(t, p, q, p.String())
+		for _, s := range p {
+			kinds[s.Kind]++
+		}
+	}
+	for _, k := range []string{"move", "crash", "blackhole", "refresh-crash"} {
+		require.Positive(t, kinds[k], "no plan of 200 has a %s", k)
+	}
+	for _, bad := range []string{"crash", "crash p9 @1s", "move p1 1s", "blackhole r0 @1s", "blackhole r1 @-1s", "explode @1s"} {
+		_, err := parseReplicaPlan(bad, cfg)
+		require.Error(t, err, bad)
+	}
+
+	// A plan given in Options.Faults replaces the seed's: with no crash at
+	// all, the buggy client has nothing to be stuck on.
+	c, _ := Lookup("replica")
+	buggy, _ := c.Variant("buggy")
+	_, vs := buggy.Check(harness.Options{Seed: 0, Faults: "move p1 @500ms"})
+	require.Empty(t, vs)
+	_, vs = buggy.Check(harness.Options{Seed: 0, Faults: "crash p9 @1s"})
+	require.Len(t, vs, 1)
+	require.Contains(t, vs[0].Message, "fault plan")
+
+	shrunk, err := buggy.ShrinkFaults(3, "move p2 @300ms; crash p1 @600ms; blackhole r2 @900ms; refresh-crash",
+		func(plan string) bool { return strings.Contains(plan, "crash p1") })
+	require.NoError(t, err)
+	require.Equal(t, "crash p1 @600ms", shrunk)
 }
