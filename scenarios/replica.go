@@ -333,6 +333,7 @@ type replicaStep struct {
 // primary that took over, right when the refresh starts.
 type replicaPlan []replicaStep
 
+// String writes the plan in its notation.
 func (p replicaPlan) String() string {
 	var out []string
 	for _, s := range p {

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -118,21 +119,11 @@ func (c *Client) Close() {
 	}
 	c.old, c.sessions = nil, map[string]*session{}
 	c.mu.Unlock()
-	slices.SortFunc(all, func(a, b *session) int { return compareStrings(a.addr, b.addr) })
+	slices.SortFunc(all, func(a, b *session) int { return cmp.Compare(a.addr, b.addr) })
 	for _, s := range all {
 		s.close()
 	}
 	c.wg.Wait()
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Stats returns the client's counters so far.

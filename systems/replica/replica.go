@@ -62,6 +62,7 @@ const (
 	Fixed
 )
 
+// String returns "buggy" or "fixed".
 func (v Variant) String() string {
 	if v == Fixed {
 		return "fixed"
@@ -122,6 +123,7 @@ type ReplicaError struct {
 	Part int    // the partition
 }
 
+// Error says which server replied which code, for which partition.
 func (e *ReplicaError) Error() string {
 	if e.Addr == "" {
 		return fmt.Sprintf("replica: %s (partition %d)", e.Code, e.Part)

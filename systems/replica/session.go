@@ -82,6 +82,7 @@ func newSession(v Variant, host harness.Host, addr string, opts sessionOptions, 
 	return s
 }
 
+// String returns the session's address.
 func (s *session) String() string { return s.addr }
 
 // notify wakes every caller waiting for a state change; s.mu is held.
