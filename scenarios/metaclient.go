@@ -35,11 +35,12 @@ func MetaClient() harness.Case {
 				Name:   "buggy",
 				Expect: []string{string(checkers.DataRace), string(checkers.Leak)},
 				// The reported bug: a backup appending to the meta list while
-				// another call goroutine or the caller reads it unlocked, or a
-				// fan-out goroutine outliving Run.
+				// another call goroutine (the leader's, the fan-out's) or the
+				// caller reads it unlocked, or a fan-out goroutine outliving Run.
 				Match: checkers.AnyOf(
 					checkers.RaceBetween("(*metaCall).issueSingleMeta", "(*metaCall).issueSingleMeta"),
 					checkers.RaceBetween("(*metaCall).issueSingleMeta", "(*MetaManager).call"),
+					checkers.RaceBetween("(*metaCall).issueSingleMeta", "(*metaCall).issueBackupMetas"),
 					checkers.MessageContains(checkers.Leak, "still running after Run returned")),
 				Seeds: 300,
 				Check: MetaClientCheck(metaclient.Buggy, DefaultMetaClientConfig),
