@@ -21,6 +21,12 @@ func TestRoutingTableRegistered(t *testing.T) {
 	buggy, ok := c.Variant("buggy")
 	require.True(t, ok)
 	require.ElementsMatch(t, []string{"DataRace", "Invariant"}, buggy.Expect)
+	// Match keeps only this bug: the race on this, the ownedPartitionCount
+	// invariant (messages as the race parser and settle write them).
+	require.True(t, buggy.Match(harness.Violation{Kind: "DataRace", Message: "data race: write by goroutine 112 at routingtable/routingtable.go:143 in github.com/heddle-go/heddle/systems/routingtable.(*RoutingTable).join vs previous read by goroutine 123 at routingtable/routingtable.go:120 in github.com/heddle-go/heddle/systems/routingtable.(*RoutingTable).setOwnedPartitionCount"}))
+	require.False(t, buggy.Match(harness.Violation{Kind: "DataRace", Message: "data race: write at scenarios/routingtable.go:10 in x vs read in y"}))
+	require.True(t, buggy.Match(harness.Violation{Kind: "Invariant", Message: "after the joins: m3 has ownedPartitionCount 0, but ..."}))
+	require.False(t, buggy.Match(harness.Violation{Kind: "Invariant", Message: "after the joins, the cluster did not settle"}))
 	fixed, ok := c.Variant("fixed")
 	require.True(t, ok)
 	require.Empty(t, fixed.Expect)
