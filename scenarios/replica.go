@@ -63,7 +63,11 @@ type ReplicaConfig struct {
 	Replicas, Partitions int
 	// Writers each own KeysPerWriter keys: they alone Set and Del them (and
 	// read them); Readers read every key. Writers also increment Counters
-	// shared counters.
+	// shared counters. One writer per key because the client retries Set
+	// and Del after failures that leave them unknown (there are no request
+	// ids): a first attempt that did land and its retry both take effect,
+	// which changes nothing unless another writer's write came in between.
+	// Incr is never retried that way (checkCounters).
 	Writers, Readers, KeysPerWriter, Counters int
 	// Duration is how long clients issue calls, in virtual time.
 	Duration time.Duration
