@@ -454,3 +454,244 @@ func TestGoexitInRealModeLeavesNoWorldBehind(t *testing.T) {
 	res := Run(Options{}, func() {})
 	require.NoError(t, res.Err(), "a later run must not see the abandoned World")
 }
+
+// withTokenHandoff runs f with the token handoff instead of the coroutine
+// handoff (which builds without -race use by default; see handoff_coro.go).
+func withTokenHandoff(f func()) {
+	saved := coroutineHandoff
+	coroutineHandoff = false
+	defer func() { coroutineHandoff = saved }()
+	f()
+}
+
+// runHandoff runs main with the token or the coroutine handoff, from one
+// call site: main's creation site is Run's caller.
+func runHandoff(token bool, opts Options, main func()) *Result {
+	saved := coroutineHandoff
+	coroutineHandoff = !token
+	defer func() { coroutineHandoff = saved }()
+	return Run(opts, main)
+}
+
+// goexitProgram ends goroutines through runtime.Goexit, as t.FailNow does:
+// one while others wait for it, one whose defer still talks to the World, and
+// finally main itself.
+func goexitProgram() {
+	var wg WaitGroup
+	ch := NewChan[int](0)
+	wg.Go(func() {
+		Yield()
+		runtime.Goexit()
+	})
+	Go(func() {
+		defer ch.Send(1) // a primitive in the defer of a Goexit: still scheduled
+		Sleep(time.Millisecond)
+		runtime.Goexit()
+	})
+	ch.Recv()
+	wg.Wait()
+	Go(func() { Sleep(time.Second) }) // finishes while the clock drains
+	runtime.Goexit()
+}
+
+// crashProgram crashes and restarts nodes whose goroutines are blocked,
+// sleeping or about to run, and leaves one node's goroutines dead at the end.
+func crashProgram() {
+	ctx, cancel := WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	srv := NewNode("server", echoServer)
+	cli := NewNode("client", nil)
+	if srv.Start() != nil || cli.Start() != nil {
+		panic("start")
+	}
+	for i := 0; i < 3; i++ {
+		_ = cli.Go(func() {
+			c, err := dial(ctx, cli, "server:7")
+			if err != nil {
+				return
+			}
+			for j := 0; j < 5; j++ {
+				if _, err := call(ctx, c, "x"); err != nil {
+					return
+				}
+			}
+		})
+	}
+	w := NewNode("worker", func(n *Node) {
+		for i := 0; i < 2; i++ {
+			Go(func() {
+				defer Yield() // cut short when unwound
+				for {
+					Sleep(time.Millisecond)
+				}
+			})
+		}
+		NewChan[int](0).Recv()
+	})
+	_ = w.Start()
+	Sleep(time.Duration(IntN(4)) * time.Millisecond)
+	_ = srv.Restart()
+	Sleep(3 * time.Millisecond)
+	_ = w.Crash(CrashReset)
+	Sleep(time.Second)
+	_ = srv.Crash(CrashReset)
+}
+
+// handoffPrograms cover every way a goroutine of a World ends: returning,
+// panicking, Goexit, being unwound (deadlock, leak, step limit) and dying
+// with its node.
+var handoffPrograms = []struct {
+	name string
+	opts func(seed int64) Options
+	main func()
+}{
+	{"every primitive", func(s int64) Options { return Options{Seed: s} }, everyPrimitive},
+	{"every primitive, PCT", func(s int64) Options {
+		pct, _ := PCT(3, 200)
+		return Options{Seed: s, Strategy: pct, Trace: true}
+	}, everyPrimitive},
+	{"ordering bug (panics)", func(s int64) Options { return Options{Seed: s} }, orderingBug},
+	{"panic while others wait", func(s int64) Options { return Options{Seed: s} }, func() {
+		var wg WaitGroup
+		wg.Go(func() { Sleep(time.Duration(IntN(3)) * time.Millisecond); panic("boom") })
+		wg.Go(func() { NewChan[int](0).Recv() })
+		wg.Wait()
+	}},
+	{"deadlock", func(s int64) Options { return Options{Seed: s} }, func() {
+		a, b := NewChan[int](0), NewChan[int](0)
+		Go(func() { a.Recv() })
+		Go(func() { Yield() })
+		b.Recv()
+	}},
+	{"leak", func(s int64) Options { return Options{Seed: s} }, func() {
+		Go(func() { NewChan[int](0).Recv() })
+		Go(func() { Sleep(time.Second) })
+	}},
+	{"step limit", func(s int64) Options { return Options{Seed: s, MaxSteps: 300} }, func() {
+		Go(func() {
+			for {
+				Yield()
+			}
+		})
+		for {
+			Yield()
+		}
+	}},
+	{"goexit", func(s int64) Options { return Options{Seed: s} }, goexitProgram},
+	{"crashed nodes", func(s int64) Options { return Options{Seed: s} }, crashProgram},
+}
+
+// sameRun strips from a Result what depends on the real goroutines rather
+// than on the scheduler's decisions: the panics' stacks.
+func sameRun(r *Result) *Result {
+	c := *r
+	c.Failures = append([]Failure(nil), r.Failures...)
+	for i := range c.Failures {
+		c.Failures[i].Stack = ""
+	}
+	return &c
+}
+
+// The coroutine handoff makes exactly the token handoff's decisions: the same
+// seed gives the same trace, schedule, failures and sites either way.
+func TestCoroutineHandoffSameRunAsToken(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under -race only the token handoff exists")
+	}
+	require.True(t, newWorld(Options{}).coro, "builds without -race use coroutines")
+	withTokenHandoff(func() { require.False(t, newWorld(Options{}).coro) })
+	for _, p := range handoffPrograms {
+		t.Run(p.name, func(t *testing.T) {
+			for seed := int64(0); seed < 30; seed++ {
+				token := runHandoff(true, p.opts(seed), p.main)
+				coro := runHandoff(false, p.opts(seed), p.main)
+				require.Equal(t, sameRun(token), sameRun(coro), "seed %d", seed)
+				for i, f := range token.Failures {
+					if f.Kind == Panic {
+						require.Contains(t, coro.Failures[i].Stack, "runtime_test.go")
+					}
+				}
+			}
+		})
+	}
+}
+
+// Goroutines of a World may end through runtime.Goexit (t.FailNow does):
+// the run goes on without them, main included, and Run returns normally.
+func TestGoexitInWorldGoroutines(t *testing.T) {
+	for seed := int64(0); seed < 50; seed++ {
+		res := Run(Options{Seed: seed}, goexitProgram)
+		require.NoError(t, res.Err(), "seed %d", seed)
+		require.Equal(t, 4, res.Goroutines)
+		require.Equal(t, time.Second+time.Millisecond, res.Elapsed, "the drain ran after main's Goexit")
+	}
+	// Goexit while the others are parked ends a run like a return would.
+	res := Run(Options{}, func() {
+		Go(func() { NewChan[int](0).Recv() })
+		runtime.Goexit()
+	})
+	require.Len(t, res.Failures, 1)
+	require.Equal(t, Leak, res.Failures[0].Kind)
+}
+
+// Every real goroutine (coroutines and the driver included) exits at the end
+// of runs that end in every possible way, with either handoff.
+func TestEveryRealGoroutineExitsWithEitherHandoff(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	runAll := func() {
+		for _, p := range handoffPrograms {
+			for seed := int64(0); seed < 5; seed++ {
+				Run(p.opts(seed), p.main)
+			}
+		}
+	}
+	runAll()
+	withTokenHandoff(runAll)
+}
+
+// TestStuckWithParkedChild is the child side of
+// TestWatchdogWithParkedGoroutines: a stuck goroutine poisons its process.
+func TestStuckWithParkedChild(t *testing.T) {
+	if os.Getenv("HEDDLE_STUCK_PARKED_CHILD") == "" {
+		t.Skip("run by TestWatchdogWithParkedGoroutines")
+	}
+	if os.Getenv("HEDDLE_STUCK_PARKED_CHILD") == "token" {
+		coroutineHandoff = false
+	}
+	block := make(chan struct{})
+	unwound := 0
+	res := Run(Options{Watchdog: 200 * time.Millisecond}, func() {
+		for i := 0; i < 3; i++ {
+			Go(func() { // parked, then unwound
+				defer func() { unwound++ }()
+				NewChan[int](0).Recv()
+			})
+		}
+		Yield()
+		Go(func() { unwound++ }) // perhaps never started
+		<-block                  // outside heddle: the watchdog ends the run
+	})
+	require.Len(t, res.Failures, 1)
+	require.Equal(t, Stuck, res.Failures[0].Kind)
+	t.Logf("%v; %d goroutines unwound", res.Failures[0], unwound)
+}
+
+// A goroutine blocked outside heddle fails the run as Stuck, with either
+// handoff, while other goroutines are parked or not started yet.
+func TestWatchdogWithParkedGoroutines(t *testing.T) {
+	handoffs := []string{"token"}
+	if !raceEnabled {
+		handoffs = append(handoffs, "coroutine")
+	}
+	for _, h := range handoffs {
+		t.Run(h, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestStuckWithParkedChild$", "-test.count=1", "-test.v")
+			cmd.Env = append(os.Environ(), "HEDDLE_STUCK_PARKED_CHILD="+h)
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			require.Contains(t, string(out), "without reaching a scheduling point")
+			require.Contains(t, string(out), "3 goroutines unwound")
+		})
+	}
+}

@@ -63,7 +63,8 @@ func blockedSites() map[int64]string {
 // isRuntimeFrame reports whether a frame belongs to Go's runtime or to
 // heddle's own machinery (not its tests), rather than to the program.
 func isRuntimeFrame(fn, file string) bool {
-	if strings.HasPrefix(fn, "runtime.") || strings.HasPrefix(fn, "sync.") || strings.HasPrefix(fn, "internal/") {
+	if strings.HasPrefix(fn, "runtime.") || strings.HasPrefix(fn, "sync.") || strings.HasPrefix(fn, "internal/") ||
+		strings.HasPrefix(fn, "iter.") || strings.HasPrefix(fn, "created by iter.") {
 		return true
 	}
 	if strings.Contains(fn, "heddle-go/heddle/harness.") {

@@ -20,7 +20,8 @@ import (
 // only in functions marked //go:norace, with plain fields: no map writes, no
 // copy() of pointer slices, nothing the runtime itself reports to the race
 // detector. Happens-before edges come only from raceAcquire/raceRelease calls
-// placed where the Go memory model puts an edge.
+// placed where the Go memory model puts an edge. (Builds without -race hand
+// control over through runtime coroutines instead; see handoff_coro.go.)
 
 // Mode selects how primitives behave while a World is active.
 type Mode int
@@ -219,7 +220,13 @@ const (
 type goroutine struct {
 	run  uint32        // the handoff token: tokenWait, tokenGo or tokenAsleep
 	wake chan struct{} // where a goroutine that stopped spinning sleeps
-	goid int64         // the runtime's id of its real goroutine, for failure reports
+	// With the coroutine handoff (see handoff_coro.go) the goroutine is a
+	// coroutine: the World's driver resumes it with next, and it gives
+	// control back with yield (nil until it first runs).
+	next  func() (struct{}, bool)
+	stop  func()
+	yield func(struct{}) bool
+	goid  int64 // the runtime's id of its real goroutine, for failure reports
 	// Happens-before words of the channel operation it is blocked in: mine
 	// is released when it blocks, theirs by whoever completes the operation.
 	mine, theirs uint64
@@ -266,8 +273,12 @@ type World struct {
 	failures []Failure
 	ended    bool
 	endCh    chan struct{}
-	unwound  chan struct{}
-	stuck    bool
+	// coro selects the coroutine handoff for this run; resume is then the
+	// goroutine the driver runs next (see handoff_coro.go).
+	coro    bool
+	resume  *goroutine
+	unwound chan struct{}
+	stuck   bool
 
 	hash   traceHash
 	events chunks[Event]
@@ -369,6 +380,7 @@ func newWorld(opts Options) *World {
 	w.rand = newPRNG(opts.Seed, 1)
 	w.strategy.begin(newPRNG(opts.Seed, 2))
 	w.hash = newTraceHash()
+	w.coro = coroutineHandoff && !raceEnabled
 	return w
 }
 
@@ -400,10 +412,16 @@ func (w *World) runDeterministic(main func()) {
 	w.unwindAll()
 }
 
-// begin hands the token to the first goroutine.
+// begin hands the token to the first goroutine, or, with the coroutine
+// handoff, starts the driver that resumes it.
 //
 //go:norace
-func (w *World) begin(g *goroutine) { w.handOff(g) }
+func (w *World) begin(g *goroutine) {
+	w.handOff(g)
+	if w.coro {
+		go w.drive()
+	}
+}
 
 // waitForEnd blocks Run's goroutine until the World ends, watching for a
 // goroutine that never reaches a scheduling point.
@@ -450,6 +468,10 @@ func (w *World) abandon() {
 // with heddle's primitives disabled.
 func (w *World) unwindAll() {
 	for _, g := range w.goroutinesToUnwind() {
+		if w.coro {
+			w.unwindCoroutine(g)
+			continue
+		}
 		raceReleaseMerge(unsafe.Pointer(&w.endSync))
 		w.wake(g)
 		<-w.unwound
@@ -494,14 +516,19 @@ func (w *World) result(res *Result) *Result {
 //
 //go:norace
 func (w *World) spawn(parent *goroutine, f func(), pc uintptr) *goroutine {
-	g := &goroutine{id: len(w.all), w: w, createPC: pc, state: gRunnable, wake: make(chan struct{}, 1)}
+	g := &goroutine{id: len(w.all), w: w, createPC: pc, state: gRunnable}
 	if parent != nil {
 		g.node = parent.node
 	}
 	w.all = append(w.all, g)
 	w.addRunnable(g)
 	w.record(g, EvGo, pc, "")
-	go g.main(f)
+	if w.coro {
+		g.startCoroutine(f)
+	} else {
+		g.wake = make(chan struct{}, 1)
+		go g.main(f)
+	}
 	return g
 }
 
@@ -519,7 +546,9 @@ func (g *goroutine) exited() {
 	r := recover()
 	w := g.w
 	if g.killed {
-		w.unwound <- struct{}{}
+		if !w.coro {
+			w.unwound <- struct{}{}
+		}
 		return
 	}
 	if r != nil {
@@ -567,6 +596,10 @@ const (
 //go:norace
 func (w *World) handOff(g *goroutine) {
 	w.current = g
+	if w.coro {
+		w.resume = g
+		return
+	}
 	if tokenSwap(&g.run, tokenGo) == tokenAsleep {
 		raceDisable()
 		g.wake <- struct{}{}
@@ -579,6 +612,11 @@ func (w *World) handOff(g *goroutine) {
 //
 //go:norace
 func (g *goroutine) park() {
+	if g.w.coro {
+		g.yield(struct{}{})
+		g.exitIfKilled()
+		return
+	}
 	for i := 0; tokenLoad(&g.run) != tokenGo; i++ {
 		if i < spinLimit {
 			runtime.Gosched()
@@ -589,6 +627,13 @@ func (g *goroutine) park() {
 		}
 	}
 	tokenStore(&g.run, tokenWait)
+	g.exitIfKilled()
+}
+
+// exitIfKilled ends a goroutine that was just woken to be unwound.
+//
+//go:norace
+func (g *goroutine) exitIfKilled() {
 	if g.killed {
 		raceAcquire(unsafe.Pointer(&g.w.endSync))
 		runtime.Goexit()
@@ -717,7 +762,9 @@ func (w *World) end() {
 			w.fail(Deadlock, "every goroutine is blocked and no timer is pending", live, "")
 		}
 	}
-	close(w.endCh)
+	if !w.coro { // with coroutines the driver wakes Run once it stops
+		close(w.endCh)
+	}
 }
 
 //go:norace
