@@ -28,32 +28,40 @@ func BenchmarkPingPong(b *testing.B) {
 		close(ping)
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*b.N), "ns/switch")
 	})
-	b.Run("heddle", func(b *testing.B) {
-		var elapsed time.Duration
-		res := Run(Options{MaxSteps: 10 * (b.N + 10)}, func() {
-			ping, pong := NewChan[int](0), NewChan[int](0)
-			Go(func() {
-				for {
-					v, ok := ping.Recv()
-					if !ok {
-						return
-					}
-					pong.Send(v)
+	b.Run("heddle", func(b *testing.B) { pingPong(b, false) })
+	// The token handoff, which -race builds always use and builds without
+	// -race use only when told to (see handoff_coro.go).
+	b.Run("heddle-token", func(b *testing.B) { pingPong(b, true) })
+}
+
+// pingPong is BenchmarkPingPong's heddle side, with the token handoff or the
+// coroutine handoff (the same under -race: always the token).
+func pingPong(b *testing.B, token bool) {
+	var elapsed time.Duration
+	res := runHandoff(token, Options{MaxSteps: 10 * (b.N + 10)}, func() {
+		ping, pong := NewChan[int](0), NewChan[int](0)
+		Go(func() {
+			for {
+				v, ok := ping.Recv()
+				if !ok {
+					return
 				}
-			})
-			start := time.Now()
-			for i := 0; i < b.N; i++ {
-				ping.Send(i)
-				pong.Recv()
+				pong.Send(v)
 			}
-			elapsed = time.Since(start)
-			ping.Close()
 		})
-		if res.Failed() {
-			b.Fatal(res.Err())
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			ping.Send(i)
+			pong.Recv()
 		}
-		b.ReportMetric(float64(elapsed.Nanoseconds())/float64(2*b.N), "ns/switch")
+		elapsed = time.Since(start)
+		ping.Close()
 	})
+	if res.Failed() {
+		b.Fatal(res.Err())
+	}
+	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(2*b.N), "ns/switch")
+	b.ReportMetric(float64(res.Steps)/float64(b.N), "steps/op")
 }
 
 // smallProgram is four goroutines and about two hundred scheduling points.
@@ -80,10 +88,16 @@ func smallProgram() {
 
 // BenchmarkRunSmallProgram measures whole runs: World creation, about 200
 // scheduling points among 4 goroutines, and the end-of-run accounting.
-func BenchmarkRunSmallProgram(b *testing.B) {
+func BenchmarkRunSmallProgram(b *testing.B) { runSmallProgram(b, false) }
+
+// BenchmarkRunSmallProgramToken is BenchmarkRunSmallProgram with the token
+// handoff (the same benchmark under -race).
+func BenchmarkRunSmallProgramToken(b *testing.B) { runSmallProgram(b, true) }
+
+func runSmallProgram(b *testing.B, token bool) {
 	steps := 0
 	for i := 0; i < b.N; i++ {
-		res := Run(Options{Seed: int64(i)}, smallProgram)
+		res := runHandoff(token, Options{Seed: int64(i)}, smallProgram)
 		if res.Failed() {
 			b.Fatal(res.Err())
 		}
