@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -98,6 +99,25 @@ var racePrograms = map[string]func(){
 		wg.Wait()
 		_ = x
 	},
+	// A race with a goroutine that has already finished, after hundreds of
+	// short-lived goroutines: the race detector recycles the slots of
+	// goroutines that exited, which hid this race until finished goroutines
+	// stayed alive to the end of the run.
+	"race-with-finished-goroutine": func() {
+		x := 0
+		var wg WaitGroup
+		wg.Go(func() { _ = x })                     // reads, and is done at once
+		wg.Go(func() { Sleep(time.Second); x = 1 }) // writes a second later, unordered
+		var churn WaitGroup
+		var mu Mutex
+		for i := 0; i < 300; i++ {
+			Sleep(time.Millisecond)
+			churn.Go(func() { mu.Lock(); mu.Unlock() })
+		}
+		churn.Wait()
+		wg.Wait()
+		_ = x
+	},
 	// Two receivers of one buffered channel are not ordered with each other.
 	"receivers-unordered": func() {
 		x := 0
@@ -140,6 +160,7 @@ func TestRaceDetectorSeesThroughScheduler(t *testing.T) {
 		{"rwmutex", false},
 		{"rwmutex-unlocked-read", true},
 		{"receivers-unordered", true},
+		{"race-with-finished-goroutine", true},
 	}
 	for _, c := range cases {
 		t.Run(c.program, func(t *testing.T) {

@@ -233,6 +233,7 @@ type goroutine struct {
 	id           int
 	w            *World
 	state        gState
+	retired      bool // done, its real goroutine waiting to be unwound (see retire)
 	killed       bool // being unwound at the end of the run
 	system       bool // the World's own: never a leak or part of a deadlock
 	isMain       bool
@@ -482,7 +483,7 @@ func (w *World) unwindAll() {
 func (w *World) goroutinesToUnwind() []*goroutine {
 	var out []*goroutine
 	for _, g := range w.all {
-		if g.state == gDone || (w.stuck && g == w.current) {
+		if (g.state == gDone && !g.retired) || (w.stuck && g == w.current) {
 			continue
 		}
 		g.killed = true
@@ -574,9 +575,35 @@ func (w *World) exit(g *goroutine) {
 		w.mainDoneAt = w.now
 	}
 	raceReleaseMerge(unsafe.Pointer(&w.endSync))
+	// Under the token handoff the real goroutine stays alive until the run
+	// is unwound (see retire); coroutines need no such care.
+	g.retired = !w.coro
 	if next := w.next(g); next != nil {
 		w.handOff(next)
 	}
+	if g.retired {
+		g.retire()
+	}
+}
+
+// retire keeps a finished goroutine's real goroutine alive until the run is
+// unwound. The race detector recycles the slots of goroutines that exited,
+// and a recycled slot can make an access of a goroutine that exited look
+// ordered before a later one that races with it: with many short-lived
+// goroutines, races were missed, or reported by some processes and not by
+// others for the same schedule. Goroutines that stay alive keep their
+// history.
+//
+//go:norace
+func (g *goroutine) retire() {
+	for tokenLoad(&g.run) != tokenGo {
+		if tokenCAS(&g.run, tokenWait, tokenAsleep) {
+			raceDisable()
+			<-g.wake
+			raceEnable()
+		}
+	}
+	g.w.unwound <- struct{}{}
 }
 
 // The token's states. A goroutine waits for tokenGo by spinning a little
