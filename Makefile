@@ -15,7 +15,7 @@ test:
 
 ## ci: the gate: every case as a verdict, then the test suite.
 ci:
-	$(GO) run -race ./cmd/heddle run --all --parallel 2 --junit heddle-junit.xml
+	$(GO) run -race ./cmd/heddle run --all --junit heddle-junit.xml
 	$(MAKE) test
 
 ## bench: the runtime and checker benchmarks (compare runs with benchstat).

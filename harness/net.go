@@ -231,7 +231,6 @@ func (e *linkEntry) getLink() Link { return e.l }
 //go:norace
 func (e *linkEntry) setLink(l Link) { e.l = l }
 
-
 //go:norace
 func netFor(w *World) *network {
 	if w.opts.Mode == Real {

@@ -97,6 +97,8 @@ type app struct {
 	tty bool
 	// synopsis holds each command's argument synopsis, for -h.
 	synopsis map[string]string
+	// parallel is the default of --parallel (zero: one worker per CPU).
+	parallel int
 }
 
 const (

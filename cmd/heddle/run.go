@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,7 +103,11 @@ func (a *app) run(args []string) (int, error) {
 	fs.DurationVar(&f.budget, "budget", 0, "wall-time limit per variant (e.g. 30s); 0: none")
 	fs.StringVar(&f.strategy, "strategy", "", "scheduling strategy: random, pct:D or pct:D:K (default: each variant's own)")
 	fs.StringVar(&f.variant, "variant", "", "run only this variant (e.g. buggy, fixed)")
-	fs.IntVar(&f.parallel, "parallel", 1, "worker processes per variant")
+	defaultParallel := a.parallel
+	if defaultParallel == 0 {
+		defaultParallel = runtime.NumCPU()
+	}
+	fs.IntVar(&f.parallel, "parallel", defaultParallel, "worker processes per variant (default: one per CPU)")
 	fs.StringVar(&f.shard, "shard", "1/1", "run shard k of n of the seed space (seeds k-1, k-1+n, ...)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per case and variant instead of the table")
 	fs.StringVar(&f.junit, "junit", "", "also write a JUnit XML report to this file")
@@ -282,6 +287,11 @@ func (a *app) workerCommand(c harness.Case, v harness.Variant) harness.WorkerCom
 	return func() *exec.Cmd {
 		cmd := exec.Command(a.exe, "worker", c.Name, v.Name)
 		cmd.Env = append(os.Environ(), a.workerEnv...)
+		if os.Getenv("GOMAXPROCS") == "" {
+			// A World runs one goroutine at a time; under -race its
+			// handoffs are cheapest when they never cross processors.
+			cmd.Env = append(cmd.Env, "GOMAXPROCS=1")
+		}
 		return cmd
 	}
 }
