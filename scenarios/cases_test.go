@@ -2,10 +2,12 @@ package scenarios
 
 import (
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/harness"
+	"github.com/stretchr/testify/require"
 )
 
 // TestCases explores every registered race case the way a user's go test
@@ -28,6 +30,33 @@ func TestCases(t *testing.T) {
 				opts.Seeds = 200
 			}
 			harness.Explore(t, c, opts)
+		})
+	}
+}
+
+// TestEveryCaseIsWellFormed: every registered case names its upstream bug,
+// has a buggy variant that expects known violation kinds and says which
+// violations are its bug (Match), and a fixed variant with a budget of at
+// least 2,000 seeds.
+func TestEveryCaseIsWellFormed(t *testing.T) {
+	cases := All()
+	require.Len(t, cases, 5, "the five race cases of CASES.md")
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			require.Contains(t, c.Bug, "#", "names the upstream report")
+			require.NotEmpty(t, c.Summary)
+			buggy, ok := c.Variant("buggy")
+			require.True(t, ok)
+			require.NotEmpty(t, buggy.Expect)
+			for _, k := range buggy.Expect {
+				require.True(t, slices.Contains(checkers.Kinds, checkers.Kind(k)), "unknown kind %q", k)
+			}
+			require.NotNil(t, buggy.Match, "detection must be the reported bug, not any violation of the kind")
+			require.Positive(t, buggy.Seeds)
+			fixed, ok := c.Variant("fixed")
+			require.True(t, ok)
+			require.Empty(t, fixed.Expect)
+			require.GreaterOrEqual(t, fixed.Seeds, 2000)
 		})
 	}
 }

@@ -1,61 +1,13 @@
 package scenarios
 
 import (
-	"os"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/harness"
 	"github.com/heddle-go/heddle/systems/metaclient"
 	"github.com/stretchr/testify/require"
 )
-
-func TestMetaClientRegistered(t *testing.T) {
-	c, err := Lookup("metaclient")
-	require.NoError(t, err)
-	require.Contains(t, c.Bug, "#2256")
-	buggy, ok := c.Variant("buggy")
-	require.True(t, ok)
-	require.ElementsMatch(t, []string{"DataRace", "Leak"}, buggy.Expect)
-	fixed, ok := c.Variant("fixed")
-	require.True(t, ok)
-	require.Empty(t, fixed.Expect)
-	require.GreaterOrEqual(t, fixed.Seeds, 2000)
-}
-
-// metaClientSeeds is how many seeds of the fixed variant the default test
-// run passes in this process; HEDDLE_LONG=1 runs its whole budget.
-func metaClientSeeds(budget int) int {
-	if os.Getenv("HEDDLE_LONG") != "" {
-		return budget
-	}
-	return 500
-}
-
-// TestMetaClientFixed runs the fixed variant with every check on: the
-// runtime's panics, deadlocks and leaks, no goroutine of Run alive after
-// it returns, the answer's meta and the recorded leader index, the two
-// lists entry by entry, the latency bounds, prompt return on a cancelled
-// context, and the configuration as a versioned register. Under -race a
-// data race fails the subtest of the seed that caused it.
-func TestMetaClientFixed(t *testing.T) {
-	c, _ := Lookup("metaclient")
-	fixed, _ := c.Variant("fixed")
-	n := metaClientSeeds(fixed.Seeds)
-	start := time.Now()
-	steps := 0
-	for seed := int64(0); seed < int64(n); seed++ {
-		t.Run(strconv.FormatInt(seed, 10), func(t *testing.T) {
-			res, vs := fixed.Check(harness.Options{Seed: seed})
-			require.Empty(t, vs, "seed %d:\n%v", seed, checkers.Verdict{Violations: vs})
-			steps += res.Steps
-		})
-	}
-	t.Logf("fixed: %d seeds passed in %v (race detector on: %v), %d scheduling points per run on average",
-		n, time.Since(start).Round(time.Millisecond), harness.RaceEnabled(), steps/n)
-}
 
 // TestMetaClientBuggyLeaks finds the leak in this process: with three
 // metas, all known to the clients, no forward names an unknown address,

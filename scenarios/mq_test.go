@@ -9,19 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestMQRegistered(t *testing.T) {
-	c, err := Lookup("mq")
-	require.NoError(t, err)
-	require.Contains(t, c.Bug, "#40481")
-	buggy, ok := c.Variant("buggy")
-	require.True(t, ok)
-	require.ElementsMatch(t, []string{"DataRace", "Panic"}, buggy.Expect)
-	fixed, ok := c.Variant("fixed")
-	require.True(t, ok)
-	require.Empty(t, fixed.Expect)
-	require.GreaterOrEqual(t, fixed.Seeds, 2000)
-}
-
 // The buggy variant counts only the reported bug as found: the race between
 // Destroy's in-place removal and Notify's unlocked read, or Notify's send on
 // the channel Destroy closed.

@@ -2,61 +2,15 @@ package scenarios
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/harness"
 	"github.com/heddle-go/heddle/systems/replica"
 	"github.com/stretchr/testify/require"
 )
-
-func TestReplicaRegistered(t *testing.T) {
-	c, err := Lookup("replica")
-	require.NoError(t, err)
-	require.Contains(t, c.Bug, "#1856")
-	require.Contains(t, c.Bug, "#1916")
-	buggy, ok := c.Variant("buggy")
-	require.True(t, ok)
-	require.Equal(t, []string{"Timeliness"}, buggy.Expect)
-	fixed, ok := c.Variant("fixed")
-	require.True(t, ok)
-	require.Empty(t, fixed.Expect)
-	require.GreaterOrEqual(t, fixed.Seeds, 2000)
-}
-
-// replicaFixedSeeds is how many seeds of the fixed variant this test
-// passes: a few by default (TestCases explores 200 more), the whole budget
-// of 2,000 with HEDDLE_LONG=1.
-func replicaFixedSeeds() int {
-	if os.Getenv("HEDDLE_LONG") != "" {
-		return 2000
-	}
-	return 10
-}
-
-// TestReplicaFixed runs fixed seeds in this process with every check on:
-// the runtime's (panics, deadlocks, leaks), every call returns within its
-// deadline, bounded recovery after every configuration change,
-// pendingResp bounded, the refresh rate, linearizable Set/Get/Del per key,
-// Incr applied at most once and never lost, and a fresh client's audit.
-func TestReplicaFixed(t *testing.T) {
-	c, _ := Lookup("replica")
-	fixed, _ := c.Variant("fixed")
-	n := replicaFixedSeeds()
-	start := time.Now()
-	steps := 0
-	for seed := int64(0); seed < int64(n); seed++ {
-		res, vs := fixed.Check(harness.Options{Seed: seed})
-		require.Empty(t, vs, "seed %d:\n%v", seed, checkers.Verdict{Violations: vs})
-		steps += res.Steps
-	}
-	t.Logf("fixed: %d seeds passed in %v (race detector on: %v), %d scheduling points per run on average",
-		n, time.Since(start).Round(time.Millisecond), harness.RaceEnabled(), steps/n)
-}
 
 // requireReplicaRecovery checks that vs is the Buggy detection: only
 // Timeliness, and the bounded-recovery property, not the call deadline.

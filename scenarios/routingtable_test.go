@@ -1,11 +1,8 @@
 package scenarios
 
 import (
-	"os"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -13,57 +10,6 @@ import (
 	"github.com/heddle-go/heddle/harness"
 	"github.com/heddle-go/heddle/systems/routingtable"
 )
-
-func TestRoutingTableRegistered(t *testing.T) {
-	c, err := Lookup("routingtable")
-	require.NoError(t, err)
-	require.Contains(t, c.Bug, "#247")
-	buggy, ok := c.Variant("buggy")
-	require.True(t, ok)
-	require.ElementsMatch(t, []string{"DataRace", "Invariant"}, buggy.Expect)
-	// Match keeps only this bug: the race on this, the ownedPartitionCount
-	// invariant (messages as the race parser and settle write them).
-	require.True(t, buggy.Match(harness.Violation{Kind: "DataRace", Message: "data race: write by goroutine 112 at routingtable/routingtable.go:143 in github.com/heddle-go/heddle/systems/routingtable.(*RoutingTable).join vs previous read by goroutine 123 at routingtable/routingtable.go:120 in github.com/heddle-go/heddle/systems/routingtable.(*RoutingTable).setOwnedPartitionCount"}))
-	require.False(t, buggy.Match(harness.Violation{Kind: "DataRace", Message: "data race: write at scenarios/routingtable.go:10 in x vs read in y"}))
-	require.True(t, buggy.Match(harness.Violation{Kind: "Invariant", Message: "after the joins: m3 has ownedPartitionCount 0, but ..."}))
-	require.False(t, buggy.Match(harness.Violation{Kind: "Invariant", Message: "after the joins, the cluster did not settle"}))
-	fixed, ok := c.Variant("fixed")
-	require.True(t, ok)
-	require.Empty(t, fixed.Expect)
-	require.GreaterOrEqual(t, fixed.Seeds, 2000)
-}
-
-// rtSeeds is how many seeds of the fixed variant the default test run
-// passes in this process; HEDDLE_LONG=1 runs the whole budget.
-func rtSeeds(budget int) int {
-	if os.Getenv("HEDDLE_LONG") != "" {
-		return budget
-	}
-	return 30
-}
-
-// TestRoutingTableFixed runs the fixed variant with every check on:
-// panics, deadlocks and leaks (the runtime's), agreement and
-// ownedPartitionCount after every phase, bootstrap within the timeout,
-// Shutdown in time, and the owner lookups (a monotonic versioned register
-// per partition and member, each answer matching the table of its
-// version). Under -race a data race fails the subtest of its seed.
-func TestRoutingTableFixed(t *testing.T) {
-	c, _ := Lookup("routingtable")
-	fixed, _ := c.Variant("fixed")
-	n := rtSeeds(fixed.Seeds)
-	start := time.Now()
-	steps := 0
-	for seed := int64(0); seed < int64(n); seed++ {
-		t.Run(strconv.FormatInt(seed, 10), func(t *testing.T) {
-			res, vs := fixed.Check(harness.Options{Seed: seed})
-			require.Empty(t, vs, "seed %d:\n%v", seed, checkers.Verdict{Violations: vs})
-			steps += res.Steps
-		})
-	}
-	t.Logf("fixed: %d seeds passed in %v (race detector on: %v), %d scheduling points per run on average",
-		n, time.Since(start).Round(time.Millisecond), harness.RaceEnabled(), steps/n)
-}
 
 // TestRoutingTableWorkload checks that the workload does what it says:
 // every phase ran, the coordinator pushed, the client's lookups were
