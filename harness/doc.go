@@ -46,6 +46,15 @@
 // WithCancel, WithTimeout or WithDeadline (context.WithValue of one is fine).
 // Channels made in one World cannot be used in another.
 //
-// Deterministic runs are fastest with GOMAXPROCS=1: only one goroutine runs
-// at a time anyway, and handoffs then never cross processors.
+// Under -race, handoffs go through that token (and, for a goroutine that
+// waits long, a channel operation with the race detector's synchronisation
+// handling off); such runs are fastest with GOMAXPROCS=1, since only one
+// goroutine runs at a time anyway. Without -race no edge needs hiding, and
+// goroutines are runtime coroutines (iter.Pull) switched by one driver: the
+// same seed gives the same run either way. A World goroutine must not hold
+// runtime.LockOSThread across a scheduling point.
+//
+// Goroutines that finish stay parked until Run ends (under -race): the race
+// detector recycles the bookkeeping of goroutines that exited, which would
+// hide races with them.
 package harness
