@@ -110,12 +110,14 @@ var racePrograms = map[string]func(){
 		wg.Go(func() { Sleep(time.Second); x = 1 }) // writes a second later, unordered
 		var churn WaitGroup
 		var mu Mutex
+		started := 0
 		for i := 0; i < 300; i++ {
 			Sleep(time.Millisecond)
-			churn.Go(func() { mu.Lock(); mu.Unlock() })
+			churn.Go(func() { mu.Lock(); started++; mu.Unlock() })
 		}
 		churn.Wait()
 		wg.Wait()
+		_ = started
 		_ = x
 	},
 	// Two receivers of one buffered channel are not ordered with each other.
