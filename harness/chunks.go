@@ -8,14 +8,24 @@ type chunks[T any] struct {
 	n      int
 }
 
-const chunkSize = 4096
+// Blocks start small, for the many short runs of an exploration, and double
+// up to chunkSize.
+const (
+	firstChunk = 64
+	chunkSize  = 4096
+)
 
 //go:norace
 func (c *chunks[T]) add(v T) {
-	if c.n%chunkSize == 0 {
-		c.blocks = append(c.blocks, make([]T, 0, chunkSize))
-	}
 	last := len(c.blocks) - 1
+	if last < 0 || len(c.blocks[last]) == cap(c.blocks[last]) {
+		size := firstChunk
+		if last >= 0 {
+			size = min(2*cap(c.blocks[last]), chunkSize)
+		}
+		c.blocks = append(c.blocks, make([]T, 0, size))
+		last++
+	}
 	c.blocks[last] = append(c.blocks[last], v)
 	c.n++
 }
