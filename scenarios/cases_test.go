@@ -60,3 +60,23 @@ func TestEveryCaseIsWellFormed(t *testing.T) {
 		})
 	}
 }
+
+// firstCaught runs check on seeds 0, 1, ... (with the options opts makes for
+// a seed; nil: only the seed) until one shows a violation, and returns that
+// seed and its verdict. It fails the test if none does within n seeds: the
+// "checks have teeth" tests use it to show a deliberately broken workload
+// is caught.
+func firstCaught(t *testing.T, check func(harness.Options) (*harness.Result, []harness.Violation), n int, opts func(seed int64) harness.Options) (int64, checkers.Verdict) {
+	t.Helper()
+	for seed := int64(0); seed < int64(n); seed++ {
+		o := harness.Options{Seed: seed}
+		if opts != nil {
+			o = opts(seed)
+		}
+		if _, vs := check(o); len(vs) > 0 {
+			return seed, checkers.Verdict{Violations: vs}
+		}
+	}
+	t.Fatalf("went unnoticed for %d seeds", n)
+	return 0, checkers.Verdict{}
+}

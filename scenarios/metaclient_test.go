@@ -63,17 +63,9 @@ func TestMetaClientChecksHaveTeeth(t *testing.T) {
 			cfg := DefaultMetaClientConfig
 			cfg.fault = c.fault
 			check := MetaClientCheck(metaclient.Fixed, cfg)
-			for seed := int64(0); seed < 100; seed++ {
-				_, vs := check(harness.Options{Seed: seed})
-				if len(vs) == 0 {
-					continue
-				}
-				verdict := checkers.Verdict{Violations: vs}
-				require.True(t, verdict.Has(c.kind), "seed %d: %v", seed, verdict)
-				require.Contains(t, verdict.String(), c.says)
-				return
-			}
-			t.Fatalf("%s went unnoticed for 100 seeds", c.fault)
+			seed, verdict := firstCaught(t, check, 100, nil)
+			require.True(t, verdict.Has(c.kind), "seed %d: %v", seed, verdict)
+			require.Contains(t, verdict.String(), c.says)
 		})
 	}
 }

@@ -42,17 +42,9 @@ func TestMQChecksHaveTeeth(t *testing.T) {
 				cfg.Produces, cfg.Seeks = 2, 12
 			}
 			check := MQCheck(mq.Fixed, cfg)
-			found := -1
-			for seed := int64(0); seed < 200 && found < 0; seed++ {
-				_, vs := check(harness.Options{Seed: seed})
-				if len(vs) > 0 {
-					verdict := checkers.Verdict{Violations: vs}
-					require.True(t, verdict.Has(c.kind), "seed %d: %v", seed, verdict)
-					require.Contains(t, verdict.String(), c.says)
-					found = int(seed)
-				}
-			}
-			require.GreaterOrEqual(t, found, 0, "%s went unnoticed for 200 seeds", c.fault)
+			seed, verdict := firstCaught(t, check, 200, nil)
+			require.True(t, verdict.Has(c.kind), "seed %d: %v", seed, verdict)
+			require.Contains(t, verdict.String(), c.says)
 		})
 	}
 }

@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -105,28 +104,21 @@ func TestReplicaChecksHaveTeeth(t *testing.T) {
 			cfg := DefaultReplicaConfig
 			cfg.fault = c.fault
 			check := ReplicaCheck(replica.Fixed, cfg)
-			found := -1
-			for seed := int64(0); seed < 300 && found < 0; seed++ {
+			seed, v := firstCaught(t, check, 300, func(seed int64) harness.Options {
 				opts := harness.Options{Seed: seed}
 				if c.plan != nil {
 					opts.Faults = c.plan(seed)
 				}
-				_, vs := check(opts)
-				if len(vs) == 0 {
-					continue
+				return opts
+			})
+			require.True(t, v.Has(c.kind), "seed %d: %v", seed, v)
+			for _, x := range v.Violations {
+				if x.Kind == string(c.kind) {
+					require.True(t, strings.HasPrefix(x.Message, c.prefix), "seed %d: %s", seed, x.Message)
 				}
-				v := checkers.Verdict{Violations: vs}
-				require.True(t, v.Has(c.kind), "seed %d: %v", seed, v)
-				for _, x := range vs {
-					if x.Kind == string(c.kind) {
-						require.True(t, strings.HasPrefix(x.Message, c.prefix), "seed %d: %s", seed, x.Message)
-					}
-					require.False(t, replicaRecoveryMatch(x), "seed %d: not the recovery property: %s", seed, x.Message)
-				}
-				found = int(seed)
+				require.False(t, replicaRecoveryMatch(x), "seed %d: not the recovery property: %s", seed, x.Message)
 			}
-			require.GreaterOrEqual(t, found, 0, "%s went unnoticed for 300 seeds", c.fault)
-			t.Logf("%s: found at seed %s", c.fault, strconv.Itoa(found))
+			t.Logf("%s: found at seed %d", c.fault, seed)
 		})
 	}
 }
