@@ -17,7 +17,7 @@ func TestKindNames(t *testing.T) {
 		require.Equal(t, want[i], k.String())
 	}
 	// The runtime's failure kinds map onto checker kinds by name.
-	for _, f := range []harness.FailureKind{harness.Deadlock, harness.Leak, harness.Panic, harness.StepLimit, harness.Stuck} {
+	for _, f := range []harness.Kind{harness.Deadlock, harness.Leak, harness.Panic, harness.StepLimit, harness.Stuck} {
 		require.Contains(t, Kinds, Kind(f.String()))
 	}
 }

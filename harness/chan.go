@@ -16,7 +16,7 @@ import (
 // happens before the (k+C)-th send completes; a close happens before a
 // receive that returns because the channel is closed.
 type Chan[T any] struct {
-	w  *World   // the World that owns it; nil for a Go channel
+	w  *world   // the World that owns it; nil for a Go channel
 	ch chan T   // Go channel
 	ro <-chan T // Go channel that may only be received from (a real timer's)
 
@@ -74,7 +74,7 @@ func NewChan[T any](capacity int) *Chan[T] {
 // one of w's channels; it panics when a channel crosses between modes.
 //
 //go:norace
-func (c *Chan[T]) deterministic(w *World) bool {
+func (c *Chan[T]) deterministic(w *world) bool {
 	det := w != nil && w.opts.Mode == Deterministic
 	if c == nil || (c.w == nil && c.ch == nil && c.ro == nil) {
 		return det
@@ -175,7 +175,7 @@ func (c *Chan[T]) Cap() int {
 func (c *Chan[T]) capacity() int { return len(c.buf) }
 
 //go:norace
-func (c *Chan[T]) send(w *World, v T, pc uintptr) {
+func (c *Chan[T]) send(w *world, v T, pc uintptr) {
 	g := w.enter()
 	w.yield(g, pc)
 	if c.isNil() {
@@ -194,7 +194,7 @@ func (c *Chan[T]) send(w *World, v T, pc uintptr) {
 // trySend completes a send if it can without blocking.
 //
 //go:norace
-func (c *Chan[T]) trySend(w *World, v T) bool {
+func (c *Chan[T]) trySend(w *world, v T) bool {
 	if c.closed {
 		panic(chanError("send on closed channel"))
 	}
@@ -229,7 +229,7 @@ func (c *Chan[T]) finishSend(wt *chanWaiter[T]) {
 // goroutine's history: the clock, not the goroutine that advanced it, sends.
 //
 //go:norace
-func (c *Chan[T]) sendFromClock(w *World, v T) {
+func (c *Chan[T]) sendFromClock(w *world, v T) {
 	if c.closed {
 		return
 	}
@@ -258,7 +258,7 @@ func (c *Chan[T]) drain() {
 }
 
 //go:norace
-func (c *Chan[T]) recv(w *World, pc uintptr) (T, bool) {
+func (c *Chan[T]) recv(w *world, pc uintptr) (T, bool) {
 	g := w.enter()
 	w.yield(g, pc)
 	if c.isNil() {
@@ -277,7 +277,7 @@ func (c *Chan[T]) recv(w *World, pc uintptr) (T, bool) {
 // tryRecv completes a receive if it can without blocking.
 //
 //go:norace
-func (c *Chan[T]) tryRecv(w *World) (v T, ok, done bool) {
+func (c *Chan[T]) tryRecv(w *world) (v T, ok, done bool) {
 	if c.count > 0 {
 		s := &c.buf[c.head]
 		if s.msg != nil {
@@ -326,7 +326,7 @@ func (c *Chan[T]) finishRecv(wt *chanWaiter[T]) (T, bool) {
 }
 
 //go:norace
-func (c *Chan[T]) close(w *World, pc uintptr) {
+func (c *Chan[T]) close(w *world, pc uintptr) {
 	g := w.enter()
 	w.yield(g, pc)
 	if c.isNil() {
@@ -369,7 +369,7 @@ func (c *Chan[T]) dequeue(q *[]*chanWaiter[T]) *chanWaiter[T] {
 // complete wakes a goroutine whose operation another goroutine finished.
 //
 //go:norace
-func (w *World) complete(g *goroutine, sel *selectState, index int) {
+func (w *world) complete(g *goroutine, sel *selectState, index int) {
 	if sel != nil {
 		sel.fired = true
 		sel.index = index
@@ -381,13 +381,13 @@ func (w *World) complete(g *goroutine, sel *selectState, index int) {
 // Chan.RecvCase, Done and Default.
 type SelectCase interface {
 	// ready reports whether the case can proceed at once (deterministic mode).
-	ready(w *World) bool
+	ready(w *world) bool
 	// commit performs a ready case.
-	commit(w *World)
+	commit(w *world)
 	// enqueue registers the blocked goroutine on the case's channel.
-	enqueue(w *World, g *goroutine, sel *selectState, index int)
+	enqueue(w *world, g *goroutine, sel *selectState, index int)
 	// finish completes the case that woke the goroutine.
-	finish(w *World)
+	finish(w *world)
 	// selectCase describes the case for reflect.Select (real mode).
 	selectCase() reflect.SelectCase
 	// received stores what reflect.Select received for this case.
@@ -409,13 +409,13 @@ type recvCase[T any] struct {
 }
 
 //go:norace
-func (r *recvCase[T]) ready(*World) bool {
+func (r *recvCase[T]) ready(*world) bool {
 	c := r.c
 	return !c.isNil() && (c.count > 0 || c.hasWaiter(c.sendq) || c.closed)
 }
 
 //go:norace
-func (r *recvCase[T]) commit(w *World) {
+func (r *recvCase[T]) commit(w *world) {
 	v, ok, _ := r.c.tryRecv(w)
 	r.store(v, ok)
 }
@@ -431,7 +431,7 @@ func (r *recvCase[T]) store(v T, ok bool) {
 }
 
 //go:norace
-func (r *recvCase[T]) enqueue(_ *World, g *goroutine, sel *selectState, index int) {
+func (r *recvCase[T]) enqueue(_ *world, g *goroutine, sel *selectState, index int) {
 	if r.c.isNil() {
 		return
 	}
@@ -441,7 +441,7 @@ func (r *recvCase[T]) enqueue(_ *World, g *goroutine, sel *selectState, index in
 }
 
 //go:norace
-func (r *recvCase[T]) finish(*World) {
+func (r *recvCase[T]) finish(*world) {
 	v, ok := r.c.finishRecv(r.wt)
 	r.store(v, ok)
 }
@@ -470,16 +470,16 @@ type sendCase[T any] struct {
 }
 
 //go:norace
-func (s *sendCase[T]) ready(*World) bool {
+func (s *sendCase[T]) ready(*world) bool {
 	c := s.c
 	return !c.isNil() && (c.closed || c.count < len(c.buf) || c.hasWaiter(c.recvq))
 }
 
 //go:norace
-func (s *sendCase[T]) commit(w *World) { s.c.trySend(w, s.v) }
+func (s *sendCase[T]) commit(w *world) { s.c.trySend(w, s.v) }
 
 //go:norace
-func (s *sendCase[T]) enqueue(_ *World, g *goroutine, sel *selectState, index int) {
+func (s *sendCase[T]) enqueue(_ *world, g *goroutine, sel *selectState, index int) {
 	if s.c.isNil() {
 		return
 	}
@@ -489,7 +489,7 @@ func (s *sendCase[T]) enqueue(_ *World, g *goroutine, sel *selectState, index in
 }
 
 //go:norace
-func (s *sendCase[T]) finish(*World) { s.c.finishSend(s.wt) }
+func (s *sendCase[T]) finish(*world) { s.c.finishSend(s.wt) }
 
 func (s *sendCase[T]) selectCase() reflect.SelectCase {
 	return reflect.SelectCase{Dir: reflect.SelectSend, Chan: reflect.ValueOf(s.c.sendChan()), Send: reflect.ValueOf(&s.v).Elem()}
@@ -514,10 +514,10 @@ func Default() SelectCase { return defaultCase{} }
 
 type defaultCase struct{}
 
-func (defaultCase) ready(*World) bool                             { return false }
-func (defaultCase) commit(*World)                                 {}
-func (defaultCase) enqueue(*World, *goroutine, *selectState, int) {}
-func (defaultCase) finish(*World)                                 {}
+func (defaultCase) ready(*world) bool                             { return false }
+func (defaultCase) commit(*world)                                 {}
+func (defaultCase) enqueue(*world, *goroutine, *selectState, int) {}
+func (defaultCase) finish(*world)                                 {}
 func (defaultCase) selectCase() reflect.SelectCase {
 	return reflect.SelectCase{Dir: reflect.SelectDefault}
 }
@@ -543,7 +543,7 @@ func Select(cases ...SelectCase) int {
 }
 
 //go:norace
-func (w *World) selectDet(cases []SelectCase, pc uintptr) int {
+func (w *world) selectDet(cases []SelectCase, pc uintptr) int {
 	g := w.enter()
 	w.yield(g, pc)
 	var readyBuf [8]int

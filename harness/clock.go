@@ -77,7 +77,7 @@ func (h timerHeap) down(i int) {
 }
 
 //go:norace
-func (w *World) addTimer(t *timer, when time.Duration) {
+func (w *world) addTimer(t *timer, when time.Duration) {
 	if t.seq == 0 && w.current != nil {
 		t.node = w.current.node // first arming: the timer belongs to the caller's node
 	}
@@ -91,7 +91,7 @@ func (w *World) addTimer(t *timer, when time.Duration) {
 // removeTimer unschedules t and reports whether it was scheduled.
 //
 //go:norace
-func (w *World) removeTimer(t *timer) bool {
+func (w *world) removeTimer(t *timer) bool {
 	i := t.index
 	if i < 0 || i >= len(w.timers) || w.timers[i] != t {
 		return false
@@ -115,7 +115,7 @@ func (w *World) removeTimer(t *timer) bool {
 // main has returned and the drain period is over.
 //
 //go:norace
-func (w *World) advanceClock() bool {
+func (w *world) advanceClock() bool {
 	if len(w.timers) == 0 {
 		return false
 	}
@@ -135,7 +135,7 @@ func (w *World) advanceClock() bool {
 }
 
 //go:norace
-func (w *World) fire(t *timer) {
+func (w *world) fire(t *timer) {
 	switch t.kind {
 	case timerWake:
 		w.record(t.g, EvTimer, 0, "wake")
@@ -164,7 +164,7 @@ func Now() time.Time {
 }
 
 //go:norace
-func (w *World) elapsed() time.Duration { return w.now }
+func (w *world) elapsed() time.Duration { return w.now }
 
 // Since returns the time elapsed since t, on the same clock as Now.
 func Since(t time.Time) time.Duration { return Now().Sub(t) }
@@ -181,7 +181,7 @@ func Sleep(d time.Duration) {
 }
 
 //go:norace
-func (w *World) sleep(d time.Duration, pc uintptr) {
+func (w *world) sleep(d time.Duration, pc uintptr) {
 	g := w.enter()
 	if d <= 0 {
 		w.yield(g, pc)
@@ -198,7 +198,7 @@ type Timer struct {
 	C    *Chan[time.Time]
 	real *time.Timer
 	t    *timer
-	w    *World
+	w    *world
 }
 
 // NewTimer returns a timer that sends the current time on C after d.
@@ -225,7 +225,7 @@ func AfterFunc(d time.Duration, f func()) *Timer {
 func After(d time.Duration) *Chan[time.Time] { return NewTimer(d).C }
 
 //go:norace
-func (w *World) newTimer(d, period time.Duration, f func()) *Timer {
+func (w *world) newTimer(d, period time.Duration, f func()) *Timer {
 	w.enter()
 	t := &timer{index: -1, period: period}
 	tm := &Timer{t: t, w: w}
@@ -260,7 +260,7 @@ func (t *Timer) Reset(d time.Duration) bool {
 }
 
 //go:norace
-func (w *World) stopTimer(t *timer) bool {
+func (w *world) stopTimer(t *timer) bool {
 	w.enter()
 	was := w.removeTimer(t)
 	if t.ch != nil {
@@ -270,7 +270,7 @@ func (w *World) stopTimer(t *timer) bool {
 }
 
 //go:norace
-func (w *World) resetTimer(t *timer, d time.Duration) bool {
+func (w *world) resetTimer(t *timer, d time.Duration) bool {
 	was := w.stopTimer(t)
 	if t.kind == timerCallback {
 		raceRelease(unsafe.Pointer(&t.sync))
@@ -286,7 +286,7 @@ type Ticker struct {
 	C    *Chan[time.Time]
 	real *time.Ticker
 	t    *timer
-	w    *World
+	w    *world
 }
 
 // NewTicker returns a ticker with the given period, which must be positive.
@@ -326,7 +326,7 @@ func (t *Ticker) Reset(period time.Duration) {
 }
 
 //go:norace
-func (w *World) resetTicker(t *timer, period time.Duration) {
+func (w *world) resetTicker(t *timer, period time.Duration) {
 	t.period = period
 	w.resetTimer(t, period)
 }
@@ -345,7 +345,7 @@ func IntN(n int) int {
 }
 
 //go:norace
-func (w *World) randIntN(n int) int { return w.rand.intN(n) }
+func (w *world) randIntN(n int) int { return w.rand.intN(n) }
 
 // Float64 returns a random number in [0, 1), from the run's seed in
 // deterministic mode.
@@ -358,7 +358,7 @@ func Float64() float64 {
 }
 
 //go:norace
-func (w *World) randFloat64() float64 { return w.rand.float64() }
+func (w *world) randFloat64() float64 { return w.rand.float64() }
 
 // perturb, in Real mode, sometimes yields or sleeps a few microseconds before
 // a primitive, to shake out interleavings. The counter it draws from is
@@ -366,7 +366,7 @@ func (w *World) randFloat64() float64 { return w.rand.float64() }
 // would add happens-before edges between every caller.
 //
 //go:norace
-func (w *World) perturb() {
+func (w *world) perturb() {
 	if w == nil || w.opts.Perturb <= 0 {
 		return
 	}

@@ -46,7 +46,7 @@ func WithDeadline(parent context.Context, deadline time.Time) (context.Context, 
 // for it select on Done(ctx).
 type ctx struct {
 	parent     context.Context
-	w          *World
+	w          *world
 	deadline   time.Time
 	hasDL      bool
 	done       chan struct{}
@@ -74,7 +74,7 @@ type ctxAfterFunc struct {
 
 type ctxKey struct{}
 
-func (w *World) newContext(parent context.Context, deadline time.Time, hasDL bool) *ctx {
+func (w *world) newContext(parent context.Context, deadline time.Time, hasDL bool) *ctx {
 	c := &ctx{parent: parent, w: w, deadline: deadline, hasDL: hasDL, done: make(chan struct{})}
 	c.attach(parent)
 	return c
@@ -228,23 +228,23 @@ func (d *doneCase) world() *ctx {
 }
 
 //go:norace
-func (d *doneCase) ready(*World) bool {
+func (d *doneCase) ready(*world) bool {
 	hc := d.world()
 	return hc != nil && hc.err != nil
 }
 
 //go:norace
-func (d *doneCase) commit(*World) { raceAcquire(unsafe.Pointer(&d.hc.sync)) }
+func (d *doneCase) commit(*world) { raceAcquire(unsafe.Pointer(&d.hc.sync)) }
 
 //go:norace
-func (d *doneCase) enqueue(_ *World, g *goroutine, sel *selectState, index int) {
+func (d *doneCase) enqueue(_ *world, g *goroutine, sel *selectState, index int) {
 	if hc := d.world(); hc != nil {
 		hc.waiters = append(hc.waiters, ctxWaiter{g: g, sel: sel, index: index})
 	}
 }
 
 //go:norace
-func (d *doneCase) finish(*World) { raceAcquire(unsafe.Pointer(&d.hc.sync)) }
+func (d *doneCase) finish(*world) { raceAcquire(unsafe.Pointer(&d.hc.sync)) }
 
 func (d *doneCase) selectCase() reflect.SelectCase {
 	return reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(d.ctx.Done())}

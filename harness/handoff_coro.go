@@ -52,7 +52,7 @@ func (g *goroutine) startCoroutine(f func()) {
 
 // drive runs the World: it resumes the goroutine that control was handed to,
 // until no goroutine has it (the run has ended), and then wakes Run.
-func (w *World) drive() {
+func (w *world) drive() {
 	finished := false
 	defer func() {
 		if !finished {
@@ -70,14 +70,14 @@ func (w *World) drive() {
 }
 
 //go:norace
-func (w *World) takeResume() *goroutine {
+func (w *world) takeResume() *goroutine {
 	g := w.resume
 	w.resume = nil
 	return g
 }
 
 //go:norace
-func (w *World) endOfDrive() { close(w.endCh) }
+func (w *world) endOfDrive() { close(w.endCh) }
 
 // unwindCoroutine ends g's coroutine at the end of Run. A goroutine that
 // never ran is simply stopped. One that did is resumed, sees it was killed
@@ -85,7 +85,7 @@ func (w *World) endOfDrive() { close(w.endCh) }
 // resumer: a goroutine started for that purpose.
 //
 //go:norace
-func (w *World) unwindCoroutine(g *goroutine) {
+func (w *world) unwindCoroutine(g *goroutine) {
 	w.current = g
 	if g.yield == nil {
 		g.stop()

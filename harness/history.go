@@ -90,7 +90,7 @@ func (h *History) nextRealSeq() int64 {
 }
 
 // deterministic returns the active World if it runs in deterministic mode.
-func deterministic() *World {
+func deterministic() *world {
 	w := activeWorld()
 	if w == nil || w.opts.Mode == Real {
 		return nil
@@ -110,7 +110,7 @@ func (h *History) Call(client int, input any) *Pending {
 }
 
 //go:norace
-func (h *History) callDet(w *World, client int, input any) *Pending {
+func (h *History) callDet(w *world, client int, input any) *Pending {
 	return h.add(client, input, nextDetSeq(w), w.now)
 }
 
@@ -118,7 +118,7 @@ func (h *History) callDet(w *World, client int, input any) *Pending {
 // starts from 1 in each World, so the same seed records the same numbers.
 //
 //go:norace
-func nextDetSeq(w *World) int64 {
+func nextDetSeq(w *world) int64 {
 	w.opSeq++
 	return w.opSeq
 }
@@ -142,7 +142,7 @@ func (h *History) sinceBase() time.Duration {
 }
 
 //go:norace
-func worldStart(w *World) time.Time { return w.start }
+func worldStart(w *world) time.Time { return w.start }
 
 // Return records that the operation returned output. Only the first Return
 // or Unknown of an operation counts.
@@ -166,7 +166,7 @@ func (p *Pending) finish(output any, unknown bool) {
 }
 
 //go:norace
-func (p *Pending) finishDet(w *World, output any, unknown bool) {
+func (p *Pending) finishDet(w *world, output any, unknown bool) {
 	p.h.complete(p.i, output, unknown, nextDetSeq(w), w.now)
 }
 

@@ -213,7 +213,7 @@ func SplitAddr(addr string) (host string, port int, err error) {
 
 // network is one World's set of nodes and links.
 type network struct {
-	w     *World
+	w     *world
 	det   bool
 	mu    sync.RWMutex // real mode only
 	nodes []*Node
@@ -232,7 +232,7 @@ func (e *linkEntry) getLink() Link { return e.l }
 func (e *linkEntry) setLink(l Link) { e.l = l }
 
 //go:norace
-func netFor(w *World) *network {
+func netFor(w *world) *network {
 	if w.opts.Mode == Real {
 		w.netMu.Lock()
 		defer w.netMu.Unlock()
@@ -549,7 +549,7 @@ func (nt *network) goOn(n *Node, f func(), pc uintptr) error {
 // unwindAll ends their real goroutines when the run is over.
 //
 //go:norace
-func (w *World) killNode(n *Node) {
+func (w *world) killNode(n *Node) {
 	for _, g := range w.all {
 		if g.node == n && (g.state == gRunnable || g.state == gBlocked) {
 			g.state = gDead
@@ -580,7 +580,7 @@ func (w *World) killNode(n *Node) {
 // killIfDead parks g for good if its node just crashed under it.
 //
 //go:norace
-func (w *World) killIfDead(g *goroutine) {
+func (w *world) killIfDead(g *goroutine) {
 	if g.state == gDead {
 		w.reschedule(g) // never returns: park sees killed at the end of the run and exits
 		return
@@ -649,7 +649,7 @@ func (nt *network) wait(g *goroutine, s *signal, mu sync.Locker, until time.Dura
 }
 
 //go:norace
-func (w *World) netWait(g *goroutine, s *signal, until time.Duration, ctx context.Context, reason string, pc uintptr) error {
+func (w *world) netWait(g *goroutine, s *signal, until time.Duration, ctx context.Context, reason string, pc uintptr) error {
 	d := &doneCase{ctx: ctx}
 	if d.ready(w) {
 		d.commit(w)

@@ -22,7 +22,7 @@ func Go(f func()) {
 }
 
 //go:norace
-func (w *World) goDet(f func(), pc uintptr) {
+func (w *world) goDet(f func(), pc uintptr) {
 	g := w.enter()
 	w.spawn(g, f, pc)
 	w.yield(g, pc)
@@ -41,7 +41,7 @@ func Yield() {
 }
 
 //go:norace
-func (w *World) yieldNow(pc uintptr) { w.yield(w.enter(), pc) }
+func (w *world) yieldNow(pc uintptr) { w.yield(w.enter(), pc) }
 
 // waitq is a list of goroutines blocked on a primitive.
 type waitq struct{ gs []*goroutine }
@@ -52,7 +52,7 @@ func (q *waitq) push(g *goroutine) { q.gs = append(q.gs, g) }
 // wakeAll makes every waiter runnable; they retry their operation.
 //
 //go:norace
-func (q *waitq) wakeAll(w *World) {
+func (q *waitq) wakeAll(w *world) {
 	for i, g := range q.gs {
 		w.ready(g)
 		q.gs[i] = nil
@@ -81,7 +81,7 @@ func (m *Mutex) Lock() {
 }
 
 //go:norace
-func (m *Mutex) lock(w *World, pc uintptr) {
+func (m *Mutex) lock(w *world, pc uintptr) {
 	g := w.enter()
 	w.yield(g, pc)
 	for m.locked {
@@ -102,7 +102,7 @@ func (m *Mutex) TryLock() bool {
 }
 
 //go:norace
-func (m *Mutex) tryLock(w *World, pc uintptr) bool {
+func (m *Mutex) tryLock(w *world, pc uintptr) bool {
 	g := w.enter()
 	w.yield(g, pc)
 	if m.locked {
@@ -125,7 +125,7 @@ func (m *Mutex) Unlock() {
 }
 
 //go:norace
-func (m *Mutex) unlock(w *World, pc uintptr) {
+func (m *Mutex) unlock(w *world, pc uintptr) {
 	g := w.enter()
 	if !m.locked {
 		panic(chanError("sync: unlock of unlocked mutex"))
@@ -159,7 +159,7 @@ func (rw *RWMutex) Lock() {
 }
 
 //go:norace
-func (rw *RWMutex) lock(w *World, pc uintptr) {
+func (rw *RWMutex) lock(w *world, pc uintptr) {
 	g := w.enter()
 	w.yield(g, pc)
 	for rw.writer || rw.readers > 0 {
@@ -184,7 +184,7 @@ func (rw *RWMutex) Unlock() {
 }
 
 //go:norace
-func (rw *RWMutex) unlock(w *World, pc uintptr) {
+func (rw *RWMutex) unlock(w *world, pc uintptr) {
 	g := w.enter()
 	if !rw.writer {
 		panic(chanError("sync: Unlock of unlocked RWMutex"))
@@ -207,7 +207,7 @@ func (rw *RWMutex) RLock() {
 }
 
 //go:norace
-func (rw *RWMutex) rlock(w *World, pc uintptr) {
+func (rw *RWMutex) rlock(w *world, pc uintptr) {
 	g := w.enter()
 	w.yield(g, pc)
 	for rw.writer || rw.writersWaiting > 0 {
@@ -229,7 +229,7 @@ func (rw *RWMutex) RUnlock() {
 }
 
 //go:norace
-func (rw *RWMutex) runlock(w *World, pc uintptr) {
+func (rw *RWMutex) runlock(w *world, pc uintptr) {
 	g := w.enter()
 	if rw.readers <= 0 {
 		panic(chanError("sync: RUnlock of unlocked RWMutex"))
@@ -263,7 +263,7 @@ func (wg *WaitGroup) Add(delta int) {
 }
 
 //go:norace
-func (wg *WaitGroup) add(w *World, delta int) {
+func (wg *WaitGroup) add(w *world, delta int) {
 	w.enter()
 	if delta < 0 {
 		raceReleaseMerge(unsafe.Pointer(&wg.sync))
@@ -308,7 +308,7 @@ func (wg *WaitGroup) Wait() {
 }
 
 //go:norace
-func (wg *WaitGroup) wait(w *World, pc uintptr) {
+func (wg *WaitGroup) wait(w *world, pc uintptr) {
 	g := w.enter()
 	w.yield(g, pc)
 	for wg.count > 0 {
@@ -346,7 +346,7 @@ func (o *Once) Do(f func()) {
 // begin reports whether the caller must run the function.
 //
 //go:norace
-func (o *Once) begin(w *World, pc uintptr) bool {
+func (o *Once) begin(w *world, pc uintptr) bool {
 	g := w.enter()
 	w.yield(g, pc)
 	for o.running {
@@ -362,7 +362,7 @@ func (o *Once) begin(w *World, pc uintptr) bool {
 }
 
 //go:norace
-func (o *Once) end(w *World) {
+func (o *Once) end(w *world) {
 	w.enter()
 	raceRelease(unsafe.Pointer(&o.sync))
 	o.running, o.done = false, true
@@ -409,7 +409,7 @@ func (c *Cond) realCond() *sync.Cond {
 }
 
 //go:norace
-func (c *Cond) enqueue(w *World) *condWaiter {
+func (c *Cond) enqueue(w *world) *condWaiter {
 	cw := &condWaiter{g: w.enter()}
 	c.waiters = append(c.waiters, cw)
 	return cw
@@ -419,7 +419,7 @@ func (c *Cond) enqueue(w *World) *condWaiter {
 // waiter was still unlocking L is not lost.
 //
 //go:norace
-func (c *Cond) park(w *World, cw *condWaiter, pc uintptr) {
+func (c *Cond) park(w *world, cw *condWaiter, pc uintptr) {
 	g := w.enter()
 	for !cw.signaled {
 		w.block(g, "cond wait", pc)
@@ -447,7 +447,7 @@ func (c *Cond) Broadcast() {
 }
 
 //go:norace
-func (c *Cond) signal(w *World, all bool) {
+func (c *Cond) signal(w *world, all bool) {
 	w.enter()
 	for len(c.waiters) > 0 {
 		cw := c.waiters[0]

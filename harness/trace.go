@@ -96,7 +96,7 @@ func (h *traceHash) str(s string) {
 func (h traceHash) sum() uint64 { return uint64(h) }
 
 //go:norace
-func (w *World) record(g *goroutine, kind EventKind, pc uintptr, detail string) {
+func (w *world) record(g *goroutine, kind EventKind, pc uintptr, detail string) {
 	node := ""
 	if g.node != nil {
 		node = g.node.name
@@ -123,6 +123,6 @@ func Note(format string, args ...any) {
 }
 
 //go:norace
-func (w *World) note(detail string, pc uintptr) {
+func (w *world) note(detail string, pc uintptr) {
 	w.record(w.enter(), EvNote, pc, detail)
 }

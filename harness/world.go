@@ -120,44 +120,40 @@ func (r *Result) Err() error {
 	return fmt.Errorf("seed %d: %s", r.Seed, strings.Join(msgs, "\n"))
 }
 
-// FailureKind classifies a failure the runtime itself detects.
-type FailureKind int
+// Kind classifies what went wrong in a run. It is the one name for every
+// kind of violation heddle reports: the runtime detects the kinds declared
+// here, package checkers adds the kinds its checks find (NotLinearizable,
+// Timeliness, Invariant), and the explorer and the heddle command speak of
+// both with this type. Its value is the kind's name.
+type Kind string
 
 const (
 	// Deadlock: every goroutine is blocked and no timer is pending, while
 	// main has not returned.
-	Deadlock FailureKind = iota + 1
+	Deadlock Kind = "Deadlock"
 	// Leak: goroutines still alive after main returned and the clock drained.
-	Leak
+	Leak Kind = "Leak"
 	// Panic: a goroutine of the World panicked.
-	Panic
+	Panic Kind = "Panic"
 	// StepLimit: the run reached Options.MaxSteps (a livelock, or a run far
 	// longer than expected).
-	StepLimit
+	StepLimit Kind = "StepLimit"
 	// Stuck: a goroutine ran for Options.Watchdog of wall-clock time without
 	// reaching a scheduling point (a busy loop, or a block outside heddle).
-	Stuck
+	Stuck Kind = "Stuck"
+	// DataRace: the race detector reported two unsynchronised accesses. The
+	// race detector prints its reports on standard error, outside any
+	// Result; whoever watches that output (a test, a worker process)
+	// attributes them to the run.
+	DataRace Kind = "DataRace"
 )
 
-func (k FailureKind) String() string {
-	switch k {
-	case Deadlock:
-		return "Deadlock"
-	case Leak:
-		return "Leak"
-	case Panic:
-		return "Panic"
-	case StepLimit:
-		return "StepLimit"
-	case Stuck:
-		return "Stuck"
-	}
-	return fmt.Sprintf("FailureKind(%d)", int(k))
-}
+// String returns the kind's name.
+func (k Kind) String() string { return string(k) }
 
 // Failure is one problem found during a run.
 type Failure struct {
-	Kind    FailureKind
+	Kind    Kind
 	Message string
 	// Goroutines involved: the blocked ones of a deadlock, the leaked ones,
 	// the panicking or stuck one.
@@ -231,7 +227,7 @@ type goroutine struct {
 	// is released when it blocks, theirs by whoever completes the operation.
 	mine, theirs uint64
 	id           int
-	w            *World
+	w            *world
 	state        gState
 	retired      bool // done, its real goroutine waiting to be unwound (see retire)
 	killed       bool // being unwound at the end of the run
@@ -247,7 +243,7 @@ type goroutine struct {
 // World is one deterministic run: its goroutines, scheduler, clock and trace.
 // There is at most one active World per process; the primitives of this
 // package consult it to decide how to behave.
-type World struct {
+type world struct {
 	opts     Options
 	strategy Strategy
 	rand     *prng // the program's randomness: select, IntN, latencies
@@ -305,17 +301,17 @@ type World struct {
 }
 
 // active is the one World whose primitives are in force, or nil.
-var active *World
+var active *world
 
 // poisoned is set when a run was abandoned with a goroutine still running
 // outside heddle's control; no further World can run safely in this process.
 var poisoned string
 
 //go:norace
-func activeWorld() *World { return active }
+func activeWorld() *world { return active }
 
 //go:norace
-func activate(w *World) error {
+func activate(w *world) error {
 	if poisoned != "" {
 		return fmt.Errorf("an earlier run was abandoned: %s", poisoned)
 	}
@@ -327,7 +323,7 @@ func activate(w *World) error {
 }
 
 //go:norace
-func deactivate(w *World) {
+func deactivate(w *world) {
 	if active == w {
 		active = nil
 	}
@@ -364,8 +360,8 @@ func Run(opts Options, main func()) *Result {
 	return w.result(res)
 }
 
-func newWorld(opts Options) *World {
-	w := &World{opts: opts, strategy: opts.Strategy, maxSteps: opts.MaxSteps, start: epoch}
+func newWorld(opts Options) *world {
+	w := &world{opts: opts, strategy: opts.Strategy, maxSteps: opts.MaxSteps, start: epoch}
 	if w.strategy == nil {
 		w.strategy = RandomWalk()
 	}
@@ -385,7 +381,7 @@ func newWorld(opts Options) *World {
 	return w
 }
 
-func (w *World) runReal(main func()) {
+func (w *world) runReal(main func()) {
 	w.start = time.Now()
 	defer func() {
 		if r := recover(); r != nil {
@@ -395,7 +391,7 @@ func (w *World) runReal(main func()) {
 	main()
 }
 
-func (w *World) runDeterministic(main func()) {
+func (w *world) runDeterministic(main func()) {
 	w.endCh = make(chan struct{})
 	w.unwound = make(chan struct{})
 	// Both goroutines are started from Run's goroutine, so they begin with
@@ -417,7 +413,7 @@ func (w *World) runDeterministic(main func()) {
 // handoff, starts the driver that resumes it.
 //
 //go:norace
-func (w *World) begin(g *goroutine) {
+func (w *world) begin(g *goroutine) {
 	w.handOff(g)
 	if w.coro {
 		go w.drive()
@@ -426,7 +422,7 @@ func (w *World) begin(g *goroutine) {
 
 // waitForEnd blocks Run's goroutine until the World ends, watching for a
 // goroutine that never reaches a scheduling point.
-func (w *World) waitForEnd() {
+func (w *world) waitForEnd() {
 	tick := time.NewTicker(w.opts.Watchdog / 4)
 	defer tick.Stop()
 	last, lastChange := -1, time.Now()
@@ -448,13 +444,13 @@ func (w *World) waitForEnd() {
 }
 
 //go:norace
-func (w *World) loadStep() int { return w.step }
+func (w *world) loadStep() int { return w.step }
 
 // abandon ends a run whose running goroutine never came back to the
 // scheduler. That goroutine cannot be stopped, so the process is poisoned.
 //
 //go:norace
-func (w *World) abandon() {
+func (w *world) abandon() {
 	g := w.current
 	w.stuck = true
 	msg := fmt.Sprintf("goroutine %d ran for %v of wall-clock time without reaching a scheduling point "+
@@ -467,7 +463,7 @@ func (w *World) abandon() {
 // unwindAll ends every goroutine still parked, one at a time: each wakes,
 // sees it was killed and exits through runtime.Goexit, running its defers
 // with heddle's primitives disabled.
-func (w *World) unwindAll() {
+func (w *world) unwindAll() {
 	for _, g := range w.goroutinesToUnwind() {
 		if w.coro {
 			w.unwindCoroutine(g)
@@ -480,7 +476,7 @@ func (w *World) unwindAll() {
 }
 
 //go:norace
-func (w *World) goroutinesToUnwind() []*goroutine {
+func (w *world) goroutinesToUnwind() []*goroutine {
 	var out []*goroutine
 	for _, g := range w.all {
 		if (g.state == gDone && !g.retired) || (w.stuck && g == w.current) {
@@ -493,10 +489,10 @@ func (w *World) goroutinesToUnwind() []*goroutine {
 }
 
 //go:norace
-func (w *World) wake(g *goroutine) { w.handOff(g) }
+func (w *world) wake(g *goroutine) { w.handOff(g) }
 
 //go:norace
-func (w *World) result(res *Result) *Result {
+func (w *world) result(res *Result) *Result {
 	res.Failures = w.failures
 	res.Steps = w.step
 	res.Elapsed = w.now
@@ -516,7 +512,7 @@ func (w *World) result(res *Result) *Result {
 // parked until the scheduler picks it.
 //
 //go:norace
-func (w *World) spawn(parent *goroutine, f func(), pc uintptr) *goroutine {
+func (w *world) spawn(parent *goroutine, f func(), pc uintptr) *goroutine {
 	g := &goroutine{id: len(w.all), w: w, createPC: pc, state: gRunnable}
 	if parent != nil {
 		g.node = parent.node
@@ -566,7 +562,7 @@ func (g *goroutine) exited() {
 // exit retires a goroutine whose function returned and passes control on.
 //
 //go:norace
-func (w *World) exit(g *goroutine) {
+func (w *world) exit(g *goroutine) {
 	g.state = gDone
 	w.removeRunnable(g)
 	w.record(g, EvExit, 0, "")
@@ -621,7 +617,7 @@ const (
 // handOff lets g run.
 //
 //go:norace
-func (w *World) handOff(g *goroutine) {
+func (w *world) handOff(g *goroutine) {
 	w.current = g
 	if w.coro {
 		w.resume = g
@@ -671,7 +667,7 @@ func (g *goroutine) exitIfKilled() {
 // running goroutine, or exits the calling goroutine if it is being unwound.
 //
 //go:norace
-func (w *World) enter() *goroutine {
+func (w *world) enter() *goroutine {
 	g := w.current
 	if g.killed {
 		runtime.Goexit()
@@ -682,7 +678,7 @@ func (w *World) enter() *goroutine {
 // yield is a scheduling point at which g stays runnable.
 //
 //go:norace
-func (w *World) yield(g *goroutine, pc uintptr) {
+func (w *world) yield(g *goroutine, pc uintptr) {
 	g.pc = pc
 	w.reschedule(g)
 }
@@ -691,7 +687,7 @@ func (w *World) yield(g *goroutine, pc uintptr) {
 // already put g on whatever wait list will wake it.
 //
 //go:norace
-func (w *World) block(g *goroutine, reason string, pc uintptr) {
+func (w *world) block(g *goroutine, reason string, pc uintptr) {
 	g.state = gBlocked
 	g.reason = reason
 	g.blockPC = pc
@@ -704,7 +700,7 @@ func (w *World) block(g *goroutine, reason string, pc uintptr) {
 // ready makes a blocked goroutine runnable again.
 //
 //go:norace
-func (w *World) ready(g *goroutine) {
+func (w *world) ready(g *goroutine) {
 	if g.state != gBlocked {
 		return
 	}
@@ -714,7 +710,7 @@ func (w *World) ready(g *goroutine) {
 }
 
 //go:norace
-func (w *World) reschedule(g *goroutine) {
+func (w *world) reschedule(g *goroutine) {
 	next := w.next(g)
 	if next == g {
 		return
@@ -731,7 +727,7 @@ func (w *World) reschedule(g *goroutine) {
 // the strategy. It returns nil when the run has ended.
 //
 //go:norace
-func (w *World) next(cur *goroutine) *goroutine {
+func (w *world) next(cur *goroutine) *goroutine {
 	for {
 		if w.ended {
 			return nil
@@ -769,7 +765,7 @@ func (w *World) next(cur *goroutine) *goroutine {
 // end decides how a run that can go no further ended, and wakes Run.
 //
 //go:norace
-func (w *World) end() {
+func (w *world) end() {
 	if w.ended {
 		return
 	}
@@ -795,7 +791,7 @@ func (w *World) end() {
 }
 
 //go:norace
-func (w *World) fail(kind FailureKind, msg string, gs []*goroutine, stack string) {
+func (w *world) fail(kind Kind, msg string, gs []*goroutine, stack string) {
 	if len(gs) > 0 && w.sites == nil {
 		w.sites = blockedSites()
 	}
@@ -836,7 +832,7 @@ func (g *goroutine) describe() (s GoroutineState) {
 }
 
 //go:norace
-func (w *World) addRunnable(g *goroutine) {
+func (w *world) addRunnable(g *goroutine) {
 	i := 0
 	for i < len(w.runq) && w.runq[i].id < g.id {
 		i++
@@ -852,7 +848,7 @@ func (w *World) addRunnable(g *goroutine) {
 }
 
 //go:norace
-func (w *World) removeRunnable(g *goroutine) {
+func (w *world) removeRunnable(g *goroutine) {
 	for i, h := range w.runq {
 		if h == g {
 			for j := i; j < len(w.runq)-1; j++ {
@@ -869,7 +865,7 @@ func (w *World) removeRunnable(g *goroutine) {
 // for each timer callback (AfterFunc, context deadlines). Started from Run's
 // goroutine and synchronising with nothing, it gives those goroutines no
 // happens-before edge from whichever goroutine happened to fire the timer.
-func (w *World) spawnerLoop() {
+func (w *world) spawnerLoop() {
 	for {
 		w.spawnCallbacks()
 		w.waitForCallbacks()
@@ -890,7 +886,7 @@ func (cb callback) run() {
 }
 
 //go:norace
-func (w *World) spawnCallbacks() {
+func (w *world) spawnCallbacks() {
 	for _, cb := range w.callbacks {
 		g := w.spawn(w.spawner, cb.run, 0)
 		g.node = cb.node
@@ -899,13 +895,13 @@ func (w *World) spawnCallbacks() {
 }
 
 //go:norace
-func (w *World) waitForCallbacks() {
+func (w *world) waitForCallbacks() {
 	g := w.enter()
 	w.block(g, "timer callbacks", 0)
 }
 
 //go:norace
-func (w *World) queueCallback(f func(), sync *uint64, node *Node) {
+func (w *world) queueCallback(f func(), sync *uint64, node *Node) {
 	w.callbacks = append(w.callbacks, callback{f: f, sync: sync, node: node})
 	w.ready(w.spawner)
 }
@@ -924,7 +920,7 @@ func callerPC(skip int) uintptr {
 // user's call to the primitive that calls sitePC; otherwise 0. Capturing a
 // site costs more than a scheduling point, so failure reports find their
 // sites from a stack dump instead (see blockedSites).
-func (w *World) sitePC() uintptr {
+func (w *world) sitePC() uintptr {
 	if !w.opts.Trace {
 		return 0
 	}
