@@ -3,6 +3,7 @@ package faults_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"runtime"
 	"strings"
@@ -197,7 +198,7 @@ func TestPlanPartitionThenHeal(t *testing.T) {
 		ctx, cancel := harness.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		start := harness.Now()
-		require.NoError(t, faults.Go(ctx, plan))
+		require.NoError(t, faults.Go(ctx, plan, nil))
 		var wg harness.WaitGroup
 		wg.Add(1)
 		require.NoError(t, srv.Go(func() {
@@ -243,7 +244,7 @@ func TestSameSeedSameTimeline(t *testing.T) {
 			p := newPair(t)
 			ctx, cancel := harness.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			_ = faults.Run(ctx, plan)
+			_ = faults.Run(ctx, plan, nil)
 			_, _ = p.call("x", 10*time.Millisecond)
 			_ = faults.Apply(faults.Crash("server"))
 		})
@@ -269,6 +270,10 @@ func TestPlanShrinks(t *testing.T) {
 	gen, err := faults.Gen{Nodes: []string{"server", "client"}, Horizon: 100 * time.Millisecond, MaxSteps: 6,
 		Kinds: []faults.Kind{faults.KindCrash, faults.KindPartition, faults.KindDelay, faults.KindHeal}}.Generator()
 	require.NoError(t, err)
+	// The failure is expected: rapid must not save it as a fail file.
+	old := flag.Lookup("rapid.nofailfile").Value.String()
+	require.NoError(t, flag.Set("rapid.nofailfile", "true"))
+	t.Cleanup(func() { _ = flag.Set("rapid.nofailfile", old) })
 	var last faults.Plan
 	tb := &captureTB{name: t.Name()}
 	done := make(chan struct{})
@@ -281,7 +286,7 @@ func TestPlanShrinks(t *testing.T) {
 				p := newPair(t)
 				ctx, cancel := harness.WithCancel(context.Background())
 				defer cancel()
-				require.NoError(t, faults.Go(ctx, plan))
+				require.NoError(t, faults.Go(ctx, plan, nil))
 				for i := 0; i < 6 && ok; i++ {
 					_, err := p.call("x", 15*time.Millisecond)
 					ok = err == nil
@@ -347,11 +352,11 @@ func TestBadInput(t *testing.T) {
 		require.NoError(t, faults.Apply(faults.Crash("server")))
 		require.ErrorContains(t, faults.Apply(faults.Crash("server")), "not running")
 		ctx := context.Background()
-		require.ErrorContains(t, faults.Run(ctx, faults.Plan{{At: -1, Fault: faults.Heal()}}), "negative time")
-		require.ErrorContains(t, faults.Go(ctx, faults.Plan{{At: 2, Fault: faults.Heal()}, {At: 1, Fault: faults.Heal()}}), "comes before")
-		require.ErrorContains(t, faults.Run(ctx, faults.Plan{{Fault: faults.Drop("a", "b", 7)}}), "outside [0, 1]")
+		require.ErrorContains(t, faults.Run(ctx, faults.Plan{{At: -1, Fault: faults.Heal()}}, nil), "negative time")
+		require.ErrorContains(t, faults.Go(ctx, faults.Plan{{At: 2, Fault: faults.Heal()}, {At: 1, Fault: faults.Heal()}}, nil), "comes before")
+		require.ErrorContains(t, faults.Run(ctx, faults.Plan{{Fault: faults.Drop("a", "b", 7)}}, nil), "outside [0, 1]")
 		// A step that cannot apply is reported, and the plan goes on.
-		err := faults.Run(ctx, faults.Plan{{Fault: faults.Crash("server")}, {Fault: faults.Restart("server")}})
+		err := faults.Run(ctx, faults.Plan{{Fault: faults.Crash("server")}, {Fault: faults.Restart("server")}}, nil)
 		require.ErrorContains(t, err, "not running")
 		require.True(t, harness.LookupNode("server").Alive())
 		require.NoError(t, faults.Apply(faults.Crash("server")))
