@@ -14,8 +14,9 @@
 //
 //	+293ms move p2; +642ms crash r1; +1.234s partition r2<->r3; +2s heal
 //
-// String writes that notation and ParsePlan reads it back exactly, so a plan
-// can be saved with a failing schedule and replayed. A plan is written by
+// and a plan without steps is written "none". String writes that notation
+// and ParsePlan (which documents its grammar) reads it back exactly, so a
+// plan can be saved with a failing schedule and replayed. A plan is written by
 // hand, or made from a seed by Gen; Run (or Go) runs it on the World's
 // virtual clock and records a harness.Note "nemesis: FAULT" for every step,
 // so that the trace shows the fault timeline. Shrink takes a failing plan
