@@ -112,7 +112,7 @@ func (KV[K, V]) Swapped(ok bool) KVOutput[V] { return KVOutput[V]{OK: ok} }
 // Check checks that ops, recorded with this KV's inputs and outputs, are
 // linearizable. It returns nil, or one NotLinearizable violation naming the
 // failing keys and operations, with the path of porcupine's visualisation.
-func (kv KV[K, V]) Check(ops []harness.Operation, opts LinOptions) []harness.Violation {
+func (kv KV[K, V]) Check(ops []harness.Operation, opts LinOptions) []Violation {
 	return kv.spec().check(ops, opts)
 }
 

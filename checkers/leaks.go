@@ -18,7 +18,7 @@ import (
 // violation per leaked goroutine, with its state, top function, where it
 // is blocked and who started it. (In deterministic mode the World accounts
 // for its goroutines itself: see FromResult.)
-func Leaks(opts ...goleak.Option) []harness.Violation {
+func Leaks(opts ...goleak.Option) []Violation {
 	err := goleak.Find(opts...)
 	if err == nil {
 		return nil
@@ -37,7 +37,7 @@ func WatchLeaks() LeakWatch { return LeakWatch{ignore: goleak.IgnoreCurrent()} }
 
 // Check reports, as Leaks does, the goroutines alive now that were not alive
 // when the watch was made.
-func (w LeakWatch) Check(opts ...goleak.Option) []harness.Violation {
+func (w LeakWatch) Check(opts ...goleak.Option) []Violation {
 	return Leaks(append([]goleak.Option{w.ignore}, opts...)...)
 }
 
@@ -45,12 +45,12 @@ func (w LeakWatch) Check(opts ...goleak.Option) []harness.Violation {
 // of the stack:" followed by its full stack.
 var leakHeader = regexp.MustCompile(`Goroutine (\d+) in state ([^,]+), with (\S+) on top of the stack:`)
 
-func parseLeaks(text string) []harness.Violation {
+func parseLeaks(text string) []Violation {
 	locs := leakHeader.FindAllStringSubmatchIndex(text, -1)
 	if len(locs) == 0 {
-		return []harness.Violation{Leak.Violationf("goroutines left behind:\n%s", text)}
+		return []Violation{Violationf(harness.Leak, "goroutines left behind:\n%s", text)}
 	}
-	var out []harness.Violation
+	var out []Violation
 	for i, loc := range locs {
 		end := len(text)
 		if i+1 < len(locs) {
@@ -68,7 +68,7 @@ func parseLeaks(text string) []harness.Violation {
 		}
 		b.WriteString(": whoever started it must stop it (cancel its context, close its channel) and wait for it.\n")
 		b.WriteString(stack)
-		out = append(out, harness.Violation{Kind: string(Leak), Message: b.String()})
+		out = append(out, Violation{Kind: harness.Leak, Message: b.String()})
 	}
 	return out
 }

@@ -26,7 +26,7 @@ func TestLeaksRealMode(t *testing.T) {
 	vs := watch.Check()
 	require.Len(t, vs, 1)
 	msg := vs[0].Message
-	require.Equal(t, string(Leak), vs[0].Kind)
+	require.Equal(t, harness.Leak, vs[0].Kind)
 	require.Contains(t, msg, "chan receive")
 	require.Contains(t, msg, "TestLeaksRealMode.func1.1")
 	require.Contains(t, msg, "checkers/leaks_races_test.go:") // where it blocks
@@ -39,7 +39,7 @@ func TestLeaksRealMode(t *testing.T) {
 func TestParseLeaksFallback(t *testing.T) {
 	vs := parseLeaks("something goleak did not say before")
 	require.Len(t, vs, 1)
-	require.Equal(t, string(Leak), vs[0].Kind)
+	require.Equal(t, harness.Leak, vs[0].Kind)
 }
 
 func TestParseRaceReports(t *testing.T) {
@@ -65,7 +65,7 @@ func TestParseRaceReports(t *testing.T) {
 
 	vs := ParseRaceReports(string(data))
 	require.Len(t, vs, 3)
-	require.Equal(t, string(DataRace), vs[1].Kind)
+	require.Equal(t, harness.DataRace, vs[1].Kind)
 	first := strings.SplitN(vs[1].Message, "\n", 2)[0]
 	require.Equal(t, "data race: read by goroutine 9 at racy/main.go:19 in main.(*registry).notify vs "+
 		"previous write by goroutine 8 at racy/main.go:13 in main.(*registry).remove (via runtime.slicecopy); "+

@@ -34,17 +34,17 @@ func pending(client int, call int64, in any) harness.Operation {
 	return o
 }
 
-func mustPass(t *testing.T, vs []harness.Violation) {
+func mustPass(t *testing.T, vs []Violation) {
 	t.Helper()
 	require.Empty(t, vs)
 }
 
 // mustFail checks one NotLinearizable violation whose message holds every
 // fragment, and that its visualisation was written.
-func mustFail(t *testing.T, vs []harness.Violation, fragments ...string) string {
+func mustFail(t *testing.T, vs []Violation, fragments ...string) string {
 	t.Helper()
 	require.Len(t, vs, 1)
-	require.Equal(t, string(NotLinearizable), vs[0].Kind)
+	require.Equal(t, NotLinearizable, vs[0].Kind)
 	msg := vs[0].Message
 	for _, f := range fragments {
 		require.Contains(t, msg, f)
@@ -156,7 +156,7 @@ func TestKVMisuse(t *testing.T) {
 	var kv KV[string, int]
 	vs := kv.Check([]harness.Operation{op(0, 1, 2, "put x", nil)}, LinOptions{NoVisualization: true})
 	require.Len(t, vs, 1)
-	require.Equal(t, string(Invariant), vs[0].Kind)
+	require.Equal(t, Invariant, vs[0].Kind)
 	require.Contains(t, vs[0].Message, "checker misuse")
 	vs = kv.Check([]harness.Operation{op(0, 1, 2, kv.Get("x"), nil)}, LinOptions{NoVisualization: true})
 	require.Contains(t, vs[0].Message, "get has no output")
@@ -425,7 +425,7 @@ func TestQueue(t *testing.T) {
 // checks it. The buggy store acknowledges a write before its read cache
 // reflects it, so a read that starts after the write returned can miss it.
 func TestHistoryToChecker(t *testing.T) {
-	run := func(seed int64, buggy bool) []harness.Violation {
+	run := func(seed int64, buggy bool) []Violation {
 		var h harness.History
 		var kv KV[string, int]
 		res := harness.Run(harness.Options{Seed: seed}, func() {

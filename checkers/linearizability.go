@@ -110,7 +110,7 @@ func (s *spec) model() porcupine.Model {
 }
 
 // check runs the linearizability check of ops against s.
-func (s *spec) check(ops []harness.Operation, opts LinOptions) []harness.Violation {
+func (s *spec) check(ops []harness.Operation, opts LinOptions) []Violation {
 	name := opts.Name
 	if name == "" {
 		name = s.name
@@ -121,7 +121,7 @@ func (s *spec) check(ops []harness.Operation, opts LinOptions) []harness.Violati
 	for i, op := range ops {
 		in, out, keep, err := s.convert(op)
 		if err != nil {
-			return []harness.Violation{Invariant.Violationf("%s: checker misuse: operation #%d (client %d): %v", name, i, op.Client, err)}
+			return []Violation{Violationf(Invariant, "%s: checker misuse: operation #%d (client %d): %v", name, i, op.Client, err)}
 		}
 		if !keep {
 			continue
@@ -208,7 +208,7 @@ func (s *spec) check(ops []harness.Operation, opts LinOptions) []harness.Violati
 			fmt.Fprintf(&b, "\nvisualisation: %s", path)
 		}
 	}
-	return []harness.Violation{NotLinearizable.Violationf("%s", b.String())}
+	return []Violation{Violationf(NotLinearizable, "%s", b.String())}
 }
 
 // explain describes one failing sub-history: the end of its longest

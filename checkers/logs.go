@@ -3,8 +3,6 @@ package checkers
 import (
 	"cmp"
 	"fmt"
-
-	"github.com/heddle-go/heddle/harness"
 )
 
 // Integer is any integer type (decrees, offsets, sequence numbers).
@@ -16,7 +14,7 @@ type Integer interface {
 // >= the one before): progress, a confirmed decree, a configuration
 // version. what names the sequence in the message. It returns nil or one
 // Invariant violation listing where it went back.
-func Monotonic[T cmp.Ordered](what string, values []T) []harness.Violation {
+func Monotonic[T cmp.Ordered](what string, values []T) []Violation {
 	var bad []string
 	for i := 1; i < len(values); i++ {
 		if values[i] < values[i-1] {
@@ -26,12 +24,12 @@ func Monotonic[T cmp.Ordered](what string, values []T) []harness.Violation {
 	if len(bad) == 0 {
 		return nil
 	}
-	return []harness.Violation{Invariant.Violationf("%s must never go back; it did %d time(s):%s", what, len(bad), listLines(bad))}
+	return []Violation{Violationf(Invariant, "%s must never go back; it did %d time(s):%s", what, len(bad), listLines(bad))}
 }
 
 // StrictlyIncreasing checks that each value is greater than the one before
 // (no duplicates, no reordering). It returns nil or one Invariant violation.
-func StrictlyIncreasing[T cmp.Ordered](what string, values []T) []harness.Violation {
+func StrictlyIncreasing[T cmp.Ordered](what string, values []T) []Violation {
 	var bad []string
 	for i := 1; i < len(values); i++ {
 		switch {
@@ -44,14 +42,14 @@ func StrictlyIncreasing[T cmp.Ordered](what string, values []T) []harness.Violat
 	if len(bad) == 0 {
 		return nil
 	}
-	return []harness.Violation{Invariant.Violationf("%s must be strictly increasing; %d violation(s):%s", what, len(bad), listLines(bad))}
+	return []Violation{Violationf(Invariant, "%s must be strictly increasing; %d violation(s):%s", what, len(bad), listLines(bad))}
 }
 
 // Consecutive checks that each value is the one before plus one: strictly
 // increasing, no gaps, no duplicates (decrees shipped to a remote cluster,
 // offsets delivered to a consumer). It returns nil or one Invariant
 // violation naming each duplicate, gap and reordering.
-func Consecutive[T Integer](what string, values []T) []harness.Violation {
+func Consecutive[T Integer](what string, values []T) []Violation {
 	var bad []string
 	for i := 1; i < len(values); i++ {
 		prev, v := values[i-1], values[i]
@@ -68,7 +66,7 @@ func Consecutive[T Integer](what string, values []T) []harness.Violation {
 	if len(bad) == 0 {
 		return nil
 	}
-	return []harness.Violation{Invariant.Violationf("%s must be consecutive (strictly increasing by one, no gaps, no duplicates); %d violation(s):%s",
+	return []Violation{Violationf(Invariant, "%s must be consecutive (strictly increasing by one, no gaps, no duplicates); %d violation(s):%s",
 		what, len(bad), listLines(bad))}
 }
 
@@ -83,14 +81,14 @@ func gapText[T Integer](prev, v T) string {
 // its source, a remote cluster's applied mutations against the primary's
 // committed history. It returns nil or one Invariant violation naming the
 // first difference.
-func Prefix[T comparable](what string, prefix, full []T) []harness.Violation {
+func Prefix[T comparable](what string, prefix, full []T) []Violation {
 	for i, v := range prefix {
 		if i >= len(full) {
-			return []harness.Violation{Invariant.Violationf("%s must be a prefix of its source: it has %d entries, the source only %d (first extra: #%d = %#v)",
+			return []Violation{Violationf(Invariant, "%s must be a prefix of its source: it has %d entries, the source only %d (first extra: #%d = %#v)",
 				what, len(prefix), len(full), i, v)}
 		}
 		if v != full[i] {
-			return []harness.Violation{Invariant.Violationf("%s must be a prefix of its source: entry #%d is %#v, the source has %#v",
+			return []Violation{Violationf(Invariant, "%s must be a prefix of its source: entry #%d is %#v, the source has %#v",
 				what, i, v, full[i])}
 		}
 	}

@@ -7,14 +7,14 @@ import (
 )
 
 // Match functions tell a case's bug from other violations of the same kind,
-// for harness.Variant.Match: detection counts only for the reported bug.
+// for explore.Variant.Match: detection counts only for the reported bug.
 
 // RaceBetween matches a DataRace whose two accesses are in functions whose
 // names end with a and b (in either order), for example
 // RaceBetween("(*racyConsumers).remove", "(*racyConsumers).notify").
-func RaceBetween(a, b string) func(harness.Violation) bool {
-	return func(x harness.Violation) bool {
-		if x.Kind != string(DataRace) {
+func RaceBetween(a, b string) func(Violation) bool {
+	return func(x Violation) bool {
+		if x.Kind != harness.DataRace {
 			return false
 		}
 		for _, r := range ParseRaces(x.Message) {
@@ -28,13 +28,13 @@ func RaceBetween(a, b string) func(harness.Violation) bool {
 }
 
 // MessageContains matches a violation of kind k whose message contains s.
-func MessageContains(k Kind, s string) func(harness.Violation) bool {
-	return func(x harness.Violation) bool { return x.Kind == string(k) && strings.Contains(x.Message, s) }
+func MessageContains(k harness.Kind, s string) func(Violation) bool {
+	return func(x Violation) bool { return x.Kind == k && strings.Contains(x.Message, s) }
 }
 
 // AnyOf matches a violation that any of ms matches.
-func AnyOf(ms ...func(harness.Violation) bool) func(harness.Violation) bool {
-	return func(x harness.Violation) bool {
+func AnyOf(ms ...func(Violation) bool) func(Violation) bool {
+	return func(x Violation) bool {
 		for _, m := range ms {
 			if m(x) {
 				return true

@@ -103,7 +103,7 @@ func (Queue[M]) Consumed(msgs ...M) QueueOutput[M] { return QueueOutput[M]{Msgs:
 // Check checks that ops, recorded with this Queue's inputs and outputs, are
 // linearizable. It returns nil, or one NotLinearizable violation naming the
 // failing groups and operations, with the path of porcupine's visualisation.
-func (q Queue[M]) Check(ops []harness.Operation, opts LinOptions) []harness.Violation {
+func (q Queue[M]) Check(ops []harness.Operation, opts LinOptions) []Violation {
 	return q.spec(ops).check(ops, opts)
 }
 

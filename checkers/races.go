@@ -52,8 +52,8 @@ func (r RaceReport) Key() string {
 // Violation renders the report as a DataRace violation: a summary line
 // with both accesses' top frames and where their goroutines were started,
 // then the report itself.
-func (r RaceReport) Violation() harness.Violation {
-	return DataRace.Violationf("data race: %s vs %s%s\n%s", r.Access.describe(), r.Previous.describe(), r.created(), r.Text)
+func (r RaceReport) Violation() Violation {
+	return Violationf(harness.DataRace, "data race: %s vs %s%s\n%s", r.Access.describe(), r.Previous.describe(), r.created(), r.Text)
 }
 
 func (a RaceAccess) describe() string {
@@ -95,8 +95,8 @@ var (
 // a process's output (a test binary, a worker run with
 // GORACE=halt_on_error=1) and returns one DataRace violation per block, in
 // order. Output that is not part of a block is ignored.
-func ParseRaceReports(output string) []harness.Violation {
-	var out []harness.Violation
+func ParseRaceReports(output string) []Violation {
+	var out []Violation
 	for _, r := range ParseRaces(output) {
 		out = append(out, r.Violation())
 	}

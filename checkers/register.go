@@ -89,7 +89,7 @@ func (Register[V]) Returned(version int64, value V) RegisterOutput[V] {
 // Check checks ops, recorded with this Register's inputs and outputs. It
 // returns nil, or one NotLinearizable violation naming the failing
 // registers and operations, with the path of porcupine's visualisation.
-func (r Register[V]) Check(ops []harness.Operation, opts LinOptions) []harness.Violation {
+func (r Register[V]) Check(ops []harness.Operation, opts LinOptions) []Violation {
 	return r.spec(ops).check(ops, opts)
 }
 

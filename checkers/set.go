@@ -102,7 +102,7 @@ func (Set[T]) Done() SetOutput[T] { return SetOutput[T]{} }
 // linearizable. It returns nil, or one NotLinearizable violation naming the
 // failing elements and operations, with the path of porcupine's
 // visualisation.
-func (s Set[T]) Check(ops []harness.Operation, opts LinOptions) []harness.Violation {
+func (s Set[T]) Check(ops []harness.Operation, opts LinOptions) []Violation {
 	return s.spec(ops).check(ops, opts)
 }
 

@@ -29,7 +29,7 @@ const maxListed = 8
 // lies in [a, a+d]. It returns nil or one Timeliness violation listing the
 // A's left without a timely B. A B that never came counts as late: make the
 // run last long enough after the last A.
-func Within(a string, aTimes []time.Duration, b string, bTimes []time.Duration, d time.Duration) []harness.Violation {
+func Within(a string, aTimes []time.Duration, b string, bTimes []time.Duration, d time.Duration) []Violation {
 	bs := append([]time.Duration(nil), bTimes...)
 	sort.Slice(bs, func(i, j int) bool { return bs[i] < bs[j] })
 	var bad []string
@@ -45,7 +45,7 @@ func Within(a string, aTimes []time.Duration, b string, bTimes []time.Duration, 
 	if len(bad) == 0 {
 		return nil
 	}
-	return []harness.Violation{Timeliness.Violationf("after %s, %s must follow within %v; %d of %d times it did not:%s",
+	return []Violation{Violationf(Timeliness, "after %s, %s must follow within %v; %d of %d times it did not:%s",
 		a, b, d, len(bad), len(aTimes), listLines(bad))}
 }
 
@@ -54,13 +54,13 @@ func Within(a string, aTimes []time.Duration, b string, bTimes []time.Duration, 
 // operation that never returned breaks it; one that gave up with an unknown
 // outcome counts as returned when it gave up. It returns nil or one
 // Timeliness violation listing the late operations.
-func ReturnsWithin(ops []harness.Operation, deadline, epsilon time.Duration) []harness.Violation {
+func ReturnsWithin(ops []harness.Operation, deadline, epsilon time.Duration) []Violation {
 	return ReturnsWithinFunc(ops, func(harness.Operation) time.Duration { return deadline }, epsilon)
 }
 
 // ReturnsWithinFunc is ReturnsWithin with a deadline per operation (for
 // instance from its input); a deadline <= 0 means the operation has none.
-func ReturnsWithinFunc(ops []harness.Operation, deadline func(harness.Operation) time.Duration, epsilon time.Duration) []harness.Violation {
+func ReturnsWithinFunc(ops []harness.Operation, deadline func(harness.Operation) time.Duration, epsilon time.Duration) []Violation {
 	var bad []string
 	for i, op := range ops {
 		d := deadline(op)
@@ -80,7 +80,7 @@ func ReturnsWithinFunc(ops []harness.Operation, deadline func(harness.Operation)
 	if len(bad) == 0 {
 		return nil
 	}
-	return []harness.Violation{Timeliness.Violationf("%d of %d operations did not return within their deadline:%s",
+	return []Violation{Violationf(Timeliness, "%d of %d operations did not return within their deadline:%s",
 		len(bad), len(ops), listLines(bad))}
 }
 
@@ -90,7 +90,7 @@ func ReturnsWithinFunc(ops []harness.Operation, deadline func(harness.Operation)
 // Timeliness violation listing the items late or never delivered, and an
 // Invariant violation if the sink received items that were never committed.
 // Items are compared by value; the earliest delivery of each counts.
-func DeliveredWithin[T comparable](committed, delivered []Stamped[T], d time.Duration) []harness.Violation {
+func DeliveredWithin[T comparable](committed, delivered []Stamped[T], d time.Duration) []Violation {
 	first := make(map[T]time.Duration, len(delivered))
 	for _, x := range delivered {
 		if t, ok := first[x.Value]; !ok || x.At < t {
@@ -114,9 +114,9 @@ func DeliveredWithin[T comparable](committed, delivered []Stamped[T], d time.Dur
 			late = append(late, fmt.Sprintf("%#v (committed at %v): delivered at %v, %v late", c.Value, c.At, t, t-deadline))
 		}
 	}
-	var out []harness.Violation
+	var out []Violation
 	if len(late) > 0 {
-		out = append(out, Timeliness.Violationf("writes stopped at %v: every committed item must reach the sink by %v (within %v); %d of %d did not:%s",
+		out = append(out, Violationf(Timeliness, "writes stopped at %v: every committed item must reach the sink by %v (within %v); %d of %d did not:%s",
 			stop, deadline, d, len(late), len(committed), listLines(late)))
 	}
 	var extra []string
@@ -126,7 +126,7 @@ func DeliveredWithin[T comparable](committed, delivered []Stamped[T], d time.Dur
 		}
 	}
 	if len(extra) > 0 {
-		out = append(out, Invariant.Violationf("the sink received %d item(s) that were never committed:%s", len(extra), listLines(extra)))
+		out = append(out, Violationf(Invariant, "the sink received %d item(s) that were never committed:%s", len(extra), listLines(extra)))
 	}
 	return out
 }

@@ -11,10 +11,10 @@ import (
 
 const s = time.Second
 
-func requireKind(t *testing.T, vs []harness.Violation, k Kind, fragments ...string) {
+func requireKind(t *testing.T, vs []Violation, k harness.Kind, fragments ...string) {
 	t.Helper()
 	require.Len(t, vs, 1)
-	require.Equal(t, string(k), vs[0].Kind)
+	require.Equal(t, k, vs[0].Kind)
 	for _, f := range fragments {
 		require.Contains(t, vs[0].Message, f)
 	}

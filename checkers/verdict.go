@@ -5,7 +5,7 @@
 // register, a set and a FIFO queue per consumer group), bounded-time
 // properties on the virtual clock, and invariants of replicated logs.
 //
-// Every check returns a []harness.Violation: nil when the property holds, so
+// Every check returns a []Violation: nil when the property holds, so
 // the results of several checks can simply be appended:
 //
 //	var h harness.History // clients record into it during the run
@@ -29,52 +29,45 @@ import (
 	"github.com/heddle-go/heddle/harness"
 )
 
-// Kind classifies a violation. Its string value is what harness.Violation.Kind
-// holds.
-type Kind string
-
-const (
-	// DataRace: the race detector reported two unsynchronised accesses.
-	DataRace Kind = "DataRace"
-	// Panic: a goroutine panicked.
-	Panic Kind = "Panic"
-	// Deadlock: every goroutine blocked with no timer pending.
-	Deadlock Kind = "Deadlock"
-	// Leak: goroutines still alive after the run ended.
-	Leak Kind = "Leak"
-	// NotLinearizable: a recorded history has no linearization.
-	NotLinearizable Kind = "NotLinearizable"
-	// Timeliness: something did not happen within its time bound.
-	Timeliness Kind = "Timeliness"
-	// Invariant: a safety property of the system's state was broken.
-	Invariant Kind = "Invariant"
-	// StepLimit: the run reached its scheduling-point budget (a livelock,
-	// or a run far longer than expected).
-	StepLimit Kind = "StepLimit"
-	// Stuck: a goroutine ran without reaching a scheduling point (a busy
-	// loop, or a block outside heddle's primitives).
-	Stuck Kind = "Stuck"
-)
-
-// Kinds lists every kind, in the order above.
-var Kinds = []Kind{DataRace, Panic, Deadlock, Leak, NotLinearizable, Timeliness, Invariant, StepLimit, Stuck}
-
-// String returns the kind's name.
-func (k Kind) String() string { return string(k) }
+// Violation is one property a run broke, as a checker or the runtime saw it.
+type Violation struct {
+	// Kind says which property: one of the runtime's kinds (harness.Deadlock,
+	// harness.DataRace, ...) or one of this package's (NotLinearizable,
+	// Timeliness, Invariant).
+	Kind harness.Kind `json:"kind"`
+	// Message says what happened, for a person who has to act on it.
+	Message string `json:"message"`
+}
 
 // Violationf returns a violation of kind k with a formatted message.
-func (k Kind) Violationf(format string, args ...any) harness.Violation {
-	return harness.Violation{Kind: string(k), Message: fmt.Sprintf(format, args...)}
+func Violationf(k harness.Kind, format string, args ...any) Violation {
+	return Violation{Kind: k, Message: fmt.Sprintf(format, args...)}
 }
+
+// The kinds of violation this package's checks find, beside the runtime's
+// own (harness.Deadlock, Leak, Panic, StepLimit, Stuck and DataRace).
+const (
+	// NotLinearizable: a recorded history has no linearization.
+	NotLinearizable harness.Kind = "NotLinearizable"
+	// Timeliness: something did not happen within its time bound.
+	Timeliness harness.Kind = "Timeliness"
+	// Invariant: a safety property of the system's state was broken.
+	Invariant harness.Kind = "Invariant"
+)
+
+// Kinds lists every kind of violation heddle reports: the runtime's and this
+// package's.
+var Kinds = []harness.Kind{harness.DataRace, harness.Panic, harness.Deadlock, harness.Leak, NotLinearizable, Timeliness,
+	Invariant, harness.StepLimit, harness.Stuck}
 
 // Verdict is the judgement of one run: OK, or the violations found.
 type Verdict struct {
-	Violations []harness.Violation
+	Violations []Violation
 }
 
 // Judge builds the verdict of a run: the runtime's failures in res (see
 // FromResult; res may be nil) followed by the violations of every check.
-func Judge(res *harness.Result, checks ...[]harness.Violation) Verdict {
+func Judge(res *harness.Result, checks ...[]Violation) Verdict {
 	v := Verdict{Violations: FromResult(res)}
 	for _, c := range checks {
 		v.Violations = append(v.Violations, c...)
@@ -86,9 +79,9 @@ func Judge(res *harness.Result, checks ...[]harness.Violation) Verdict {
 func (v Verdict) OK() bool { return len(v.Violations) == 0 }
 
 // Has reports whether the verdict holds a violation of kind k.
-func (v Verdict) Has(k Kind) bool {
+func (v Verdict) Has(k harness.Kind) bool {
 	for _, x := range v.Violations {
-		if x.Kind == string(k) {
+		if x.Kind == k {
 			return true
 		}
 	}
@@ -97,8 +90,8 @@ func (v Verdict) Has(k Kind) bool {
 
 // Kinds returns the distinct kinds of the verdict's violations, in order of
 // first appearance.
-func (v Verdict) Kinds() []string {
-	var out []string
+func (v Verdict) Kinds() []harness.Kind {
+	var out []harness.Kind
 	for _, x := range v.Violations {
 		dup := false
 		for _, k := range out {
@@ -137,20 +130,19 @@ func (v Verdict) String() string {
 // FromResult turns the runtime's own failures in res into violations, each
 // with the seed to replay it, what went wrong, the goroutines involved and
 // their sites, and a hint at the usual cause. A nil res gives nil.
-func FromResult(res *harness.Result) []harness.Violation {
+func FromResult(res *harness.Result) []Violation {
 	if res == nil {
 		return nil
 	}
-	var out []harness.Violation
+	var out []Violation
 	for _, f := range res.Failures {
 		out = append(out, fromFailure(res, f))
 	}
 	return out
 }
 
-func fromFailure(res *harness.Result, f harness.Failure) harness.Violation {
+func fromFailure(res *harness.Result, f harness.Failure) Violation {
 	var b strings.Builder
-	kind := Kind(f.Kind.String())
 	fmt.Fprintf(&b, "seed %d (%s): ", res.Seed, res.Strategy)
 	switch f.Kind {
 	case harness.Deadlock:
@@ -189,7 +181,7 @@ func fromFailure(res *harness.Result, f harness.Failure) harness.Violation {
 		b.WriteString("\n")
 		b.WriteString(stack)
 	}
-	return harness.Violation{Kind: string(kind), Message: b.String()}
+	return Violation{Kind: f.Kind, Message: b.String()}
 }
 
 // trimStack drops from a goroutine stack the frames of the panic machinery

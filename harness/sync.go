@@ -463,3 +463,7 @@ func (c *Cond) signal(w *world, all bool) {
 		}
 	}
 }
+
+// RaceEnabled reports whether the binary was built with -race, that is,
+// whether a run's data races can be reported at all.
+func RaceEnabled() bool { return raceEnabled }

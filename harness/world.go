@@ -70,11 +70,6 @@ type Options struct {
 	// Perturb, in Real mode, is the probability in [0, 1] that a primitive
 	// call first yields the processor or sleeps for a few microseconds.
 	Perturb float64
-	// Faults, when not empty, is the fault plan a case must inject instead
-	// of the one its seed makes, in the case's own notation: replays and
-	// the shrinking of fault plans set it (see Variant.ShrinkFaults). The
-	// runtime itself does not read it.
-	Faults string
 }
 
 // Result is what a Run leaves behind.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heddle-go/heddle/harness"
+	"github.com/heddle-go/heddle/harness/explore"
 )
 
 // Measuring detection: heddle run --explorations N runs N independent
@@ -99,10 +100,10 @@ func spreadOf(xs []float64) *spread {
 // explorations (one per exploration, in order).
 type explorationSummary struct {
 	// Type is always "explorations": it tells this object from a report.
-	Type    string   `json:"type"`
-	Case    string   `json:"case"`
-	Variant string   `json:"variant"`
-	Expect  []string `json:"expect,omitempty"`
+	Type    string         `json:"type"`
+	Case    string         `json:"case"`
+	Variant string         `json:"variant"`
+	Expect  []harness.Kind `json:"expect,omitempty"`
 	// Strategy and Mode are those of every exploration.
 	Strategy string `json:"strategy"`
 	Mode     string `json:"mode"`
@@ -138,7 +139,7 @@ type explorationSummary struct {
 
 // summarize computes the summary of the explorations reps of v, which swept
 // spans.
-func summarize(c harness.Case, v harness.Variant, reps []harness.Report, spans []seedSpan, wall time.Duration) explorationSummary {
+func summarize(c explore.Case, v explore.Variant, reps []explore.Report, spans []seedSpan, wall time.Duration) explorationSummary {
 	s := explorationSummary{Type: "explorations", Case: c.Name, Variant: v.Name, Expect: v.Expect,
 		Explorations: len(reps), OK: true, Verdicts: map[string]int{}, Kinds: map[string]int{},
 		WallSeconds: wall.Seconds()}
@@ -157,16 +158,16 @@ func summarize(c harness.Case, v harness.Variant, reps []harness.Report, spans [
 		s.Verdicts[r.Verdict]++
 		s.OK = s.OK && r.OK
 		if r.Kind != "" {
-			s.Kinds[r.Kind]++
+			s.Kinds[string(r.Kind)]++
 		}
 		switch r.Verdict {
-		case harness.VerdictFound:
+		case explore.VerdictFound:
 			s.Found++
 			if r.FirstFailingSeed != nil {
 				seeds = append(seeds, float64(*r.FirstFailingSeed-spans[i].first+1))
 			}
 			secs = append(secs, r.TimeToDetect)
-		case harness.VerdictPass:
+		case explore.VerdictPass:
 			s.Passed++
 		}
 		s.SeedsTriedTotal += r.SeedsTried
@@ -184,8 +185,8 @@ func summarize(c harness.Case, v harness.Variant, reps []harness.Report, spans [
 // the verdict table with a row per exploration (or its JSON report), then
 // the summary of each variant. The exit status is 1 when any exploration's
 // verdict is not OK.
-func (a *app) explore(jobs []job, spec harness.StrategySpec, mode string, f runFlags) (int, error) {
-	var rows []harness.Report
+func (a *app) explore(jobs []job, spec explore.StrategySpec, mode string, f runFlags) (int, error) {
+	var rows []explore.Report
 	var sums []explorationSummary
 	for _, j := range jobs {
 		reps, sum, err := a.exploreN(j.c, j.v, spec, mode, f)
@@ -193,7 +194,7 @@ func (a *app) explore(jobs []job, spec harness.StrategySpec, mode string, f runF
 			return 0, err
 		}
 		if f.json {
-			if err := harness.WriteJSONLines(a.stdout, reps); err != nil {
+			if err := explore.WriteJSONLines(a.stdout, reps); err != nil {
 				return 0, err
 			}
 			if err := json.NewEncoder(a.stdout).Encode(sum); err != nil {
@@ -221,7 +222,7 @@ func (a *app) explore(jobs []job, spec harness.StrategySpec, mode string, f runF
 
 // exploreN runs the explorations of one variant, each on its own seed range
 // in fresh workers.
-func (a *app) exploreN(c harness.Case, v harness.Variant, spec harness.StrategySpec, mode string, f runFlags) ([]harness.Report, explorationSummary, error) {
+func (a *app) exploreN(c explore.Case, v explore.Variant, spec explore.StrategySpec, mode string, f runFlags) ([]explore.Report, explorationSummary, error) {
 	start := time.Now()
 	first, count := seedPlan(v, f)
 	spans := explorationSpans(first, count, f.explorations)
@@ -234,9 +235,9 @@ func (a *app) exploreN(c harness.Case, v harness.Variant, spec harness.StrategyS
 			return nil, explorationSummary{}, err
 		}
 	}
-	var reps []harness.Report
+	var reps []explore.Report
 	for i, sp := range spans {
-		seeds, err := harness.Seeds(sp.first, sp.count, 1, 1)
+		seeds, err := explore.Seeds(sp.first, sp.count, 1, 1)
 		if err != nil {
 			return nil, explorationSummary{}, usageError{err.Error()}
 		}
@@ -255,11 +256,11 @@ func writeSummary(w io.Writer, s explorationSummary) {
 	fmt.Fprintf(w, "%s: %d explorations of %d seeds, each in fresh workers: seeds %s\n",
 		name, s.Explorations, s.SeedsPerExploration, strings.Join(s.SeedRanges, " "))
 	var parts []string
-	headline := harness.VerdictPass
+	headline := explore.VerdictPass
 	if len(s.Expect) > 0 {
-		headline = harness.VerdictFound
+		headline = explore.VerdictFound
 	}
-	word := map[string]string{harness.VerdictPass: "passed"}[headline]
+	word := map[string]string{explore.VerdictPass: "passed"}[headline]
 	if word == "" {
 		word = headline
 	}

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/heddle-go/heddle/harness"
 	"github.com/stretchr/testify/require"
+
+	"github.com/heddle-go/heddle/harness"
+	"github.com/heddle-go/heddle/harness/explore"
 )
 
 func TestSpreadOf(t *testing.T) {
@@ -32,7 +34,7 @@ func TestExplorationSpansAreDisjoint(t *testing.T) {
 
 // explorationLines splits run --explorations --json output into the
 // reports and the summaries.
-func explorationLines(t *testing.T, stdout string) (reps []harness.Report, sums []explorationSummary) {
+func explorationLines(t *testing.T, stdout string) (reps []explore.Report, sums []explorationSummary) {
 	t.Helper()
 	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
 		var probe struct{ Type string }
@@ -43,7 +45,7 @@ func explorationLines(t *testing.T, stdout string) (reps []harness.Report, sums 
 			sums = append(sums, s)
 			continue
 		}
-		var r harness.Report
+		var r explore.Report
 		require.NoError(t, json.Unmarshal([]byte(line), &r))
 		reps = append(reps, r)
 	}
@@ -62,8 +64,8 @@ func TestExplorationsSweepDisjointRanges(t *testing.T) {
 	require.Len(t, reps, 3)
 	var firsts []int64
 	for _, rep := range reps {
-		require.Equal(t, harness.VerdictFound, rep.Verdict)
-		require.Equal(t, "DataRace", rep.Kind)
+		require.Equal(t, explore.VerdictFound, rep.Verdict)
+		require.Equal(t, harness.DataRace, rep.Kind)
 		require.Equal(t, 30, rep.SeedsPlanned)
 		firsts = append(firsts, *rep.FirstFailingSeed)
 	}
@@ -88,7 +90,7 @@ func TestExplorationsSweepDisjointRanges(t *testing.T) {
 
 	// The reports still merge (the summary line is skipped as a report
 	// with no verdict of its own).
-	_, err := harness.ReadJSONLines(strings.NewReader(r.stdout))
+	_, err := explore.ReadJSONLines(strings.NewReader(r.stdout))
 	require.NoError(t, err)
 }
 

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/heddle-go/heddle/harness"
+	"github.com/heddle-go/heddle/harness/explore"
 )
 
 // errHelp is returned when a command printed its help on request.
@@ -114,17 +114,18 @@ func parseShard(v string) (k, n int, err error) {
 }
 
 // selectVariants returns the variants of c to run: all, or the named one.
-func selectVariants(c harness.Case, name string) ([]harness.Variant, error) {
+func selectVariants(c explore.Case, name string) ([]explore.Variant, error) {
 	if name == "" {
 		return c.Variants, nil
 	}
-	if v, ok := c.Variant(name); ok {
-		return []harness.Variant{v}, nil
+	v, err := c.Variant(name)
+	if err != nil {
+		return nil, usageError{err.Error()}
 	}
-	return nil, badArgs("case %s has no variant %q (it has %s)", c.Name, name, variantNames(c))
+	return []explore.Variant{v}, nil
 }
 
-func variantNames(c harness.Case) string {
+func variantNames(c explore.Case) string {
 	var names []string
 	for _, v := range c.Variants {
 		names = append(names, v.Name)

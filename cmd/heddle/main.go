@@ -62,9 +62,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
-	"github.com/heddle-go/heddle/harness"
-	"github.com/heddle-go/heddle/scenarios"
+	"github.com/heddle-go/heddle/harness/explore"
+	"github.com/heddle-go/heddle/scenarios/catalog"
 )
 
 func main() {
@@ -73,7 +74,7 @@ func main() {
 		exe = os.Args[0]
 	}
 	a := &app{
-		reg:    scenarios.Default(),
+		cases:  catalog.All(),
 		stdin:  os.Stdin,
 		stdout: os.Stdout,
 		stderr: os.Stderr,
@@ -86,7 +87,8 @@ func main() {
 // app is the command with its surroundings, so that tests can run it with
 // their own cases, streams and worker executable.
 type app struct {
-	reg            *scenarios.Registry
+	// cases are the cases the command knows, sorted by name.
+	cases          []explore.Case
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	// exe is the program that serves as worker: exe worker CASE VARIANT.
@@ -173,20 +175,42 @@ func (a *app) main(args []string) int {
 	return status
 }
 
-// worker serves runs of one variant on stdin/stdout (see harness.ServeWorker).
+// worker serves runs of one variant on stdin/stdout (see explore.ServeWorker).
 func (a *app) worker(args []string) error {
 	if len(args) != 2 {
 		return badArgs("usage: heddle worker CASE VARIANT (run by heddle itself)")
 	}
-	c, err := a.reg.Lookup(args[0])
+	c, err := a.lookup(args[0])
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	v, ok := c.Variant(args[1])
-	if !ok {
-		return badArgs("case %s has no variant %q", c.Name, args[1])
+	v, err := c.Variant(args[1])
+	if err != nil {
+		return usageError{err.Error()}
 	}
-	return harness.ServeWorker(v, a.stdin, a.stdout)
+	return explore.ServeWorker(v, a.stdin, a.stdout)
+}
+
+// lookup returns the named case, or an error that lists the known names.
+func (a *app) lookup(name string) (explore.Case, error) {
+	for _, c := range a.cases {
+		if c.Name == name {
+			return c, nil
+		}
+	}
+	if len(a.cases) == 0 {
+		return explore.Case{}, fmt.Errorf("unknown case %q: no cases are known", name)
+	}
+	return explore.Case{}, fmt.Errorf("unknown case %q; known cases: %s", name, strings.Join(a.names(), ", "))
+}
+
+// names returns the names of the known cases.
+func (a *app) names() []string {
+	var names []string
+	for _, c := range a.cases {
+		names = append(names, c.Name)
+	}
+	return names
 }
 
 func isTerminal(f *os.File) bool {

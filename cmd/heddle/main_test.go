@@ -10,10 +10,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/heddle-go/heddle/checkers"
-	"github.com/heddle-go/heddle/harness"
-	"github.com/heddle-go/heddle/scenarios"
 	"github.com/stretchr/testify/require"
+
+	"github.com/heddle-go/heddle/checkers"
+	"github.com/heddle-go/heddle/faults"
+	"github.com/heddle-go/heddle/harness"
+	"github.com/heddle-go/heddle/harness/explore"
 )
 
 // The tests run the command with cases of their own; its workers are this
@@ -31,9 +33,9 @@ func TestMain(m *testing.M) {
 
 // racy races (two unsynchronised increments) on seeds that are 3 mod 7 in
 // its buggy variant; its fixed variant always locks.
-func racy() harness.Case {
-	variant := func(name string, buggy bool) harness.Variant {
-		v := harness.Variant{Name: name, Seeds: 30, Check: func(opts harness.Options) (*harness.Result, []harness.Violation) {
+func racy() explore.Case {
+	variant := func(name string, buggy bool) explore.Variant {
+		v := explore.Variant{Name: name, Seeds: 30, Check: func(opts harness.Options, plan faults.Plan) (*harness.Result, []checkers.Violation) {
 			race := buggy && opts.Seed%7 == 3
 			x := 0
 			var mu harness.Mutex
@@ -55,18 +57,18 @@ func racy() harness.Case {
 			return res, checkers.FromResult(res)
 		}}
 		if buggy {
-			v.Expect = []string{"DataRace"}
+			v.Expect = []harness.Kind{harness.DataRace}
 		}
 		return v
 	}
-	return harness.Case{Name: "racy", Bug: "test#1", Summary: "races on seeds 3 mod 7",
-		Variants: []harness.Variant{variant("buggy", true), variant("fixed", false)}}
+	return explore.Case{Name: "racy", Bug: "test#1", Summary: "races on seeds 3 mod 7",
+		Variants: []explore.Variant{variant("buggy", true), variant("fixed", false)}}
 }
 
 // counter loses updates (check-then-act under a lock taken twice).
-func counter() harness.Case {
-	variant := func(name string, buggy bool) harness.Variant {
-		v := harness.Variant{Name: name, Seeds: 200, Check: func(opts harness.Options) (*harness.Result, []harness.Violation) {
+func counter() explore.Case {
+	variant := func(name string, buggy bool) explore.Variant {
+		v := explore.Variant{Name: name, Seeds: 200, Check: func(opts harness.Options, plan faults.Plan) (*harness.Result, []checkers.Violation) {
 			x := 0
 			var mu harness.Mutex
 			res := harness.Run(opts, func() {
@@ -98,23 +100,23 @@ func counter() harness.Case {
 			})
 			vs := checkers.FromResult(res)
 			if x != 3 {
-				vs = append(vs, checkers.Invariant.Violationf("counter is %d after 3 increments", x))
+				vs = append(vs, checkers.Violationf(checkers.Invariant, "counter is %d after 3 increments", x))
 			}
 			return res, vs
 		}}
 		if buggy {
-			v.Expect = []string{"Invariant"}
+			v.Expect = []harness.Kind{checkers.Invariant}
 		}
 		return v
 	}
-	return harness.Case{Name: "counter", Bug: "test#2", Summary: "lost update",
-		Variants: []harness.Variant{variant("buggy", true), variant("fixed", false)}}
+	return explore.Case{Name: "counter", Bug: "test#2", Summary: "lost update",
+		Variants: []explore.Variant{variant("buggy", true), variant("fixed", false)}}
 }
 
 // flaky's only variant deadlocks on seed 5.
-func flaky() harness.Case {
-	return harness.Case{Name: "flaky", Variants: []harness.Variant{{Name: "fixed", Seeds: 20,
-		Check: func(opts harness.Options) (*harness.Result, []harness.Violation) {
+func flaky() explore.Case {
+	return explore.Case{Name: "flaky", Variants: []explore.Variant{{Name: "fixed", Seeds: 20,
+		Check: func(opts harness.Options, plan faults.Plan) (*harness.Result, []checkers.Violation) {
 			res := harness.Run(opts, func() {
 				if opts.Seed == 5 {
 					harness.NewChan[int](0).Recv()
@@ -126,28 +128,26 @@ func flaky() harness.Case {
 
 // whoami's buggy variant fails (Invariant) on the last of every 5 seeds,
 // naming the process that ran it.
-func whoami() harness.Case {
-	return harness.Case{Name: "whoami", Variants: []harness.Variant{{Name: "buggy", Seeds: 5, Expect: []string{"Invariant"},
-		Check: func(opts harness.Options) (*harness.Result, []harness.Violation) {
+func whoami() explore.Case {
+	return explore.Case{Name: "whoami", Variants: []explore.Variant{{Name: "buggy", Seeds: 5, Expect: []harness.Kind{checkers.Invariant},
+		Check: func(opts harness.Options, plan faults.Plan) (*harness.Result, []checkers.Violation) {
 			res := harness.Run(opts, func() {})
 			vs := checkers.FromResult(res)
 			if opts.Seed%5 == 4 {
-				vs = append(vs, checkers.Invariant.Violationf("ran in process %d", os.Getpid()))
+				vs = append(vs, checkers.Violationf(checkers.Invariant, "ran in process %d", os.Getpid()))
 			}
 			return res, vs
 		}}}}
 }
 
-func testApp(reg *scenarios.Registry) *app {
-	if reg == nil {
-		reg = scenarios.NewRegistry()
-		reg.Register(racy())
-		reg.Register(counter())
-		reg.Register(flaky())
-		reg.Register(whoami())
+// testApp makes the command with the test cases (nil: racy, counter,
+// flaky and whoami).
+func testApp(cases []explore.Case) *app {
+	if cases == nil {
+		cases = []explore.Case{counter(), flaky(), racy(), whoami()}
 	}
 	// One worker lane: the tests count the seeds a sweep tries.
-	return &app{reg: reg, stdin: strings.NewReader(""), exe: os.Args[0], workerEnv: []string{workerEnv + "=1"}, parallel: 1}
+	return &app{cases: cases, stdin: strings.NewReader(""), exe: os.Args[0], workerEnv: []string{workerEnv + "=1"}, parallel: 1}
 }
 
 type result struct {
@@ -174,9 +174,9 @@ func needRace(t *testing.T) {
 	}
 }
 
-func reports(t *testing.T, stdout string) []harness.Report {
+func reports(t *testing.T, stdout string) []explore.Report {
 	t.Helper()
-	reps, err := harness.ReadJSONLines(strings.NewReader(stdout))
+	reps, err := explore.ReadJSONLines(strings.NewReader(stdout))
 	require.NoError(t, err)
 	return reps
 }
@@ -248,7 +248,7 @@ func TestHelp(t *testing.T) {
 }
 
 func TestNoCasesYet(t *testing.T) {
-	a := testApp(scenarios.NewRegistry())
+	a := testApp([]explore.Case{})
 	r := runApp(t, a, "run", "--all")
 	require.Equal(t, exitOK, r.status)
 	require.Equal(t, "no cases yet\n", r.stdout)
@@ -275,8 +275,8 @@ func TestRaceAttributedToSeedByExitStatus(t *testing.T) {
 	reps := reports(t, r.stdout)
 	require.Len(t, reps, 1)
 	rep := reps[0]
-	require.Equal(t, harness.VerdictFound, rep.Verdict)
-	require.Equal(t, "DataRace", rep.Kind)
+	require.Equal(t, explore.VerdictFound, rep.Verdict)
+	require.Equal(t, harness.DataRace, rep.Kind)
 	require.Equal(t, int64(3), *rep.FirstFailingSeed)
 	require.Equal(t, 30, rep.SeedsTried)
 	require.Equal(t, 4, rep.FailingSeeds, "seeds 3, 10, 17 and 24, each in its own worker")
@@ -357,7 +357,7 @@ func TestShardsCoverTheSweepAndMerge(t *testing.T) {
 	m := reports(t, r.stdout)
 	require.Len(t, m, 1)
 	require.Equal(t, 30, m[0].SeedsTried)
-	require.Equal(t, harness.VerdictPass, m[0].Verdict)
+	require.Equal(t, explore.VerdictPass, m[0].Verdict)
 	require.Equal(t, "1/3,2/3,3/3", m[0].Shard)
 
 	// The buggy variant's shards disagree on their first failing seed; the
@@ -414,7 +414,7 @@ func TestShrinkSavesAndRunReplaysSavedFirst(t *testing.T) {
 	require.Contains(t, r.stdout, "Invariant")
 	files, _ := filepath.Glob(filepath.Join(dir, "counter", "buggy", "invariant-*.json"))
 	require.Len(t, files, 1, r.stdout)
-	s, err := harness.ReadSaved(files[0])
+	s, err := explore.ReadSaved(files[0])
 	require.NoError(t, err)
 	require.True(t, s.Shrunk)
 	require.LessOrEqual(t, s.Preemptions, 2)

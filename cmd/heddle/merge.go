@@ -3,11 +3,11 @@ package main
 import (
 	"os"
 
-	"github.com/heddle-go/heddle/harness"
+	"github.com/heddle-go/heddle/harness/explore"
 )
 
 // merge combines the --json reports of several shards into one verdict per
-// case and variant (see harness.MergeReports).
+// case and variant (see explore.MergeReports).
 func (a *app) merge(args []string) (int, error) {
 	var asJSON bool
 	var junit string
@@ -18,9 +18,9 @@ func (a *app) merge(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var all []harness.Report
+	var all []explore.Report
 	if len(files) == 0 {
-		reps, err := harness.ReadJSONLines(a.stdin)
+		reps, err := explore.ReadJSONLines(a.stdin)
 		if err != nil {
 			return 0, badArgs("standard input: %v", err)
 		}
@@ -31,7 +31,7 @@ func (a *app) merge(args []string) (int, error) {
 		if err != nil {
 			return 0, usageError{err.Error()}
 		}
-		reps, err := harness.ReadJSONLines(fh)
+		reps, err := explore.ReadJSONLines(fh)
 		fh.Close()
 		if err != nil {
 			return 0, badArgs("%s: %v", name, err)
@@ -41,9 +41,9 @@ func (a *app) merge(args []string) (int, error) {
 	if len(all) == 0 {
 		return 0, badArgs("no reports to merge")
 	}
-	merged := harness.MergeReports(all)
+	merged := explore.MergeReports(all)
 	if asJSON {
-		if err := harness.WriteJSONLines(a.stdout, merged); err != nil {
+		if err := explore.WriteJSONLines(a.stdout, merged); err != nil {
 			return 0, err
 		}
 	}

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/harness"
+	"github.com/heddle-go/heddle/harness/explore"
 )
 
 // oneSeedFlags are the flags replay and shrink share.
@@ -40,23 +44,23 @@ func (o *optionalSeed) Set(s string) error {
 }
 
 // target resolves the case, variant and run of replay and shrink.
-func (a *app) target(pos []string, f oneSeedFlags) (harness.Case, harness.Variant, harness.RunSpec, harness.StrategySpec, error) {
+func (a *app) target(pos []string, f oneSeedFlags) (explore.Case, explore.Variant, explore.RunSpec, explore.StrategySpec, error) {
 	var (
-		c    harness.Case
-		v    harness.Variant
-		spec harness.StrategySpec
-		run  harness.RunSpec
+		c    explore.Case
+		v    explore.Variant
+		spec explore.StrategySpec
+		run  explore.RunSpec
 	)
 	if len(pos) != 1 {
 		return c, v, run, spec, badArgs("name one case (known cases: %s)", a.known())
 	}
-	c, err := a.reg.Lookup(pos[0])
+	c, err := a.lookup(pos[0])
 	if err != nil {
 		return c, v, run, spec, usageError{err.Error()}
 	}
-	var saved harness.SavedFailure
+	var saved explore.SavedFailure
 	if f.schedule != "" {
-		saved, err = harness.ReadSaved(f.schedule)
+		saved, err = explore.ReadSaved(f.schedule)
 		if err != nil {
 			return c, v, run, spec, usageError{err.Error()}
 		}
@@ -72,26 +76,25 @@ func (a *app) target(pos []string, f oneSeedFlags) (harness.Case, harness.Varian
 	}
 	switch {
 	case f.variant != "":
-		var ok bool
-		if v, ok = c.Variant(f.variant); !ok {
-			return c, v, run, spec, badArgs("case %s has no variant %q (it has %s)", c.Name, f.variant, variantNames(c))
+		if v, err = c.Variant(f.variant); err != nil {
+			return c, v, run, spec, usageError{err.Error()}
 		}
 	case len(c.Variants) == 1:
 		v = c.Variants[0]
 	default:
 		return c, v, run, spec, badArgs("case %s has several variants: choose one with --variant (%s)", c.Name, variantNames(c))
 	}
-	spec, err = harness.ParseStrategy(f.strategy)
+	spec, err = explore.ParseStrategy(f.strategy)
 	if err != nil {
 		return c, v, run, spec, usageError{err.Error()}
 	}
 	if f.schedule != "" {
-		return c, v, harness.RunSpec{Seed: saved.Seed, Replay: true, Schedule: saved.Schedule, Faults: saved.Faults}, spec, nil
+		return c, v, explore.RunSpec{Seed: saved.Seed, Replay: true, Schedule: saved.Schedule, Faults: saved.Faults}, spec, nil
 	}
 	if !f.seed.set {
 		return c, v, run, spec, badArgs("--seed is required (or --schedule FILE)")
 	}
-	return c, v, harness.RunSpec{Seed: f.seed.v}, spec, nil
+	return c, v, explore.RunSpec{Seed: f.seed.v}, spec, nil
 }
 
 func (a *app) replay(args []string) (int, error) {
@@ -140,7 +143,7 @@ func (a *app) replay(args []string) (int, error) {
 		return 0, err
 	}
 	if trace {
-		if err := harness.WriteTraceText(a.stdout, out.Trace); err != nil {
+		if err := writeTraceText(a.stdout, out.Trace); err != nil {
 			return 0, err
 		}
 	}
@@ -149,7 +152,7 @@ func (a *app) replay(args []string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		werr := harness.WriteChromeTrace(fh, out.Trace)
+		werr := writeChromeTrace(fh, out.Trace)
 		if cerr := fh.Close(); werr == nil {
 			werr = cerr
 		}
@@ -181,7 +184,7 @@ func (a *app) replay(args []string) (int, error) {
 
 func (a *app) shrink(args []string) (int, error) {
 	var f oneSeedFlags
-	var kind, dir string
+	var kindName, dir string
 	var limit time.Duration
 	var noSave bool
 	fs := a.newFlagSet("shrink", "case --variant V --seed N [flags]")
@@ -189,13 +192,17 @@ func (a *app) shrink(args []string) (int, error) {
 	fs.Var(&f.seed, "seed", "the failing seed")
 	fs.StringVar(&f.strategy, "strategy", "", "the strategy the seed ran with: random, pct:D:K (default: the variant's own)")
 	fs.StringVar(&f.schedule, "schedule", "", "shrink a saved failure file instead of a seed")
-	fs.StringVar(&kind, "kind", "", "the violation kind to keep (default: an expected kind of the variant, else the first)")
+	fs.StringVar(&kindName, "kind", "", "the violation kind to keep (default: an expected kind of the variant, else the first)")
 	fs.DurationVar(&limit, "time", 60*time.Second, "time limit")
 	fs.StringVar(&dir, "dir", "", "root of saved failures (default: testdata/heddle at the module root)")
 	fs.BoolVar(&noSave, "no-save", false, "do not save the shrunk schedule")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return 0, err
+	}
+	kind := harness.Kind(kindName)
+	if kind != "" && !slices.Contains(checkers.Kinds, kind) {
+		return 0, badArgs("--kind %q: not a violation kind (want one of %s)", kindName, kindList(checkers.Kinds))
 	}
 	c, v, run, spec, err := a.target(pos, f)
 	if err != nil {
@@ -227,8 +234,8 @@ func (a *app) shrink(args []string) (int, error) {
 		return exitFailed, nil
 	}
 	start := time.Now()
-	sr, err := harness.Shrink(context.Background(), w, harness.ShrinkOptions{Match: v.Match, ShrinkFaults: v.ShrinkFaults,
-		Seed: run.Seed, Kind: kind, Schedule: out.Schedule, Faults: run.Faults, Time: limit})
+	sr, err := explore.Shrink(context.Background(), w, explore.ShrinkOptions{Match: v.Match,
+		Seed: run.Seed, Kind: kind, Schedule: out.Schedule, Faults: out.Faults, Time: limit})
 	if err != nil {
 		return 0, err
 	}
@@ -242,7 +249,7 @@ func (a *app) shrink(args []string) (int, error) {
 	if noSave {
 		return exitOK, nil
 	}
-	saved := harness.SavedFailure{Case: c.Name, Variant: v.Name, Seed: run.Seed, Strategy: spec.String(), Kind: kind,
+	saved := explore.SavedFailure{Case: c.Name, Variant: v.Name, Seed: run.Seed, Strategy: spec.String(), Kind: kind,
 		Schedule: sr.Schedule, Preemptions: sr.Preemptions, Shrunk: true, Faults: sr.Faults}
 	if len(out.Violations) > 0 {
 		saved.Message = firstLine(out.Violations[0].Message)
@@ -256,10 +263,8 @@ func (a *app) shrink(args []string) (int, error) {
 }
 
 func firstLine(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			return s[:i]
-		}
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
 	}
 	return s
 }

@@ -13,8 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/harness"
+	"github.com/heddle-go/heddle/harness/explore"
 )
 
 // list prints the cases, their variants and the bug each carries.
@@ -27,7 +27,7 @@ func (a *app) list(args []string) error {
 	if len(pos) > 0 {
 		return badArgs("list takes no arguments")
 	}
-	cases := a.reg.All()
+	cases := a.cases
 	if len(cases) == 0 {
 		fmt.Fprintln(a.stdout, "no cases yet")
 		return nil
@@ -42,7 +42,7 @@ func (a *app) list(args []string) error {
 			}
 			expect := "pass"
 			if len(v.Expect) > 0 {
-				expect = strings.Join(v.Expect, ",")
+				expect = kindList(v.Expect)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", c.Name, v.Name, expect, budget(v), bug)
 		}
@@ -60,7 +60,7 @@ func (a *app) list(args []string) error {
 }
 
 // budget is a variant's default number of seeds.
-func budget(v harness.Variant) int {
+func budget(v explore.Variant) int {
 	if v.Seeds > 0 {
 		return v.Seeds
 	}
@@ -91,8 +91,8 @@ type runFlags struct {
 
 // job is one variant of one case to run.
 type job struct {
-	c harness.Case
-	v harness.Variant
+	c explore.Case
+	v explore.Variant
 }
 
 func (a *app) run(args []string) (int, error) {
@@ -133,7 +133,7 @@ func (a *app) run(args []string) (int, error) {
 	if !f.all && len(names) == 0 {
 		return 0, badArgs("name the cases to run, or --all (known cases: %s)", a.known())
 	}
-	spec, err := harness.ParseStrategy(f.strategy)
+	spec, err := explore.ParseStrategy(f.strategy)
 	if err != nil {
 		return 0, usageError{err.Error()}
 	}
@@ -166,16 +166,16 @@ func (a *app) run(args []string) (int, error) {
 			return 0, err
 		}
 	}
-	var cases []harness.Case
+	var cases []explore.Case
 	if f.all {
-		cases = a.reg.All()
+		cases = a.cases
 		if len(cases) == 0 {
 			fmt.Fprintln(a.stdout, "no cases yet")
 			return exitOK, nil
 		}
 	} else {
 		for _, name := range names {
-			c, err := a.reg.Lookup(name)
+			c, err := a.lookup(name)
 			if err != nil {
 				return 0, usageError{err.Error()}
 			}
@@ -205,7 +205,7 @@ func (a *app) run(args []string) (int, error) {
 		return a.explore(jobs, spec, mode, f)
 	}
 
-	var reports []harness.Report
+	var reports []explore.Report
 	for _, j := range jobs {
 		rep, err := a.exploreOne(j.c, j.v, spec, mode, k, n, f)
 		if err != nil {
@@ -213,7 +213,7 @@ func (a *app) run(args []string) (int, error) {
 		}
 		reports = append(reports, rep)
 		if f.json {
-			if err := harness.WriteJSONLines(a.stdout, []harness.Report{rep}); err != nil {
+			if err := explore.WriteJSONLines(a.stdout, []explore.Report{rep}); err != nil {
 				return 0, err
 			}
 		}
@@ -224,9 +224,9 @@ func (a *app) run(args []string) (int, error) {
 // finish prints the table (unless the reports went out as JSON), writes
 // the JUnit file, prints a reason per failing variant and returns the exit
 // status.
-func (a *app) finish(reports []harness.Report, asJSON bool, junit string) (int, error) {
+func (a *app) finish(reports []explore.Report, asJSON bool, junit string) (int, error) {
 	if !asJSON {
-		if err := harness.WriteTable(a.stdout, reports); err != nil {
+		if err := writeTable(a.stdout, reports); err != nil {
 			return 0, err
 		}
 	}
@@ -235,7 +235,7 @@ func (a *app) finish(reports []harness.Report, asJSON bool, junit string) (int, 
 		if err != nil {
 			return 0, err
 		}
-		werr := harness.WriteJUnit(fh, reports)
+		werr := writeJUnit(fh, reports)
 		if cerr := fh.Close(); werr == nil {
 			werr = cerr
 		}
@@ -266,7 +266,7 @@ func (a *app) finish(reports []harness.Report, asJSON bool, junit string) (int, 
 
 // known lists the registered case names for an error message.
 func (a *app) known() string {
-	names := a.reg.Names()
+	names := a.names()
 	if len(names) == 0 {
 		return "none registered yet"
 	}
@@ -276,14 +276,12 @@ func (a *app) known() string {
 // newWorkerRunner returns a runner of c's variant v in worker processes,
 // halting at the first race or not, whose race reports become checkers'
 // DataRace violations.
-func (a *app) newWorkerRunner(c harness.Case, v harness.Variant, halt bool) *harness.WorkerRunner {
-	r := harness.NewWorkerRunner(a.workerCommand(c, v), halt)
-	r.ParseRaces = checkers.ParseRaceReports
-	return r
+func (a *app) newWorkerRunner(c explore.Case, v explore.Variant, halt bool) *explore.WorkerRunner {
+	return explore.NewWorkerRunner(a.workerCommand(c, v), halt)
 }
 
 // workerCommand returns how to start a worker for a variant.
-func (a *app) workerCommand(c harness.Case, v harness.Variant) harness.WorkerCommand {
+func (a *app) workerCommand(c explore.Case, v explore.Variant) explore.WorkerCommand {
 	return func() *exec.Cmd {
 		cmd := exec.Command(a.exe, "worker", c.Name, v.Name)
 		cmd.Env = append(os.Environ(), a.workerEnv...)
@@ -297,13 +295,13 @@ func (a *app) workerCommand(c harness.Case, v harness.Variant) harness.WorkerCom
 }
 
 // calibrate resolves PCT's step count in a worker that survives races.
-func (a *app) calibrate(c harness.Case, v harness.Variant, spec harness.StrategySpec) (harness.StrategySpec, error) {
+func (a *app) calibrate(c explore.Case, v explore.Variant, spec explore.StrategySpec) (explore.StrategySpec, error) {
 	if !spec.NeedsCalibration() {
 		return spec, nil
 	}
 	w := a.newWorkerRunner(c, v, false)
 	defer w.Close()
-	out, err := w.Do(context.Background(), harness.RunSpec{Seed: 0, Strategy: "random"})
+	out, err := w.Do(context.Background(), explore.RunSpec{Seed: 0, Strategy: "random"})
 	if err != nil {
 		return spec, fmt.Errorf("calibrating PCT for %s/%s: %v", c.Name, v.Name, err)
 	}
@@ -311,7 +309,7 @@ func (a *app) calibrate(c harness.Case, v harness.Variant, spec harness.Strategy
 }
 
 // replayCommand renders the command that replays a failure.
-func replayCommand(c harness.Case, v harness.Variant, seed int64, spec harness.StrategySpec, path string) string {
+func replayCommand(c explore.Case, v explore.Variant, seed int64, spec explore.StrategySpec, path string) string {
 	cmd := fmt.Sprintf("go run -race ./cmd/heddle replay %s --variant %s", c.Name, v.Name)
 	if path != "" {
 		return cmd + " --schedule " + path
@@ -325,28 +323,28 @@ func replayCommand(c harness.Case, v harness.Variant, seed int64, spec harness.S
 
 // seedPlan is the first seed and the number of seeds of one sweep of v:
 // --seeds, or the variant's budget from seed 0.
-func seedPlan(v harness.Variant, f runFlags) (first int64, count int) {
+func seedPlan(v explore.Variant, f runFlags) (first int64, count int) {
 	if f.seeds.set {
 		return f.seeds.first, f.seeds.count
 	}
 	return 0, budget(v)
 }
 
-func (a *app) exploreOne(c harness.Case, v harness.Variant, spec harness.StrategySpec, mode string, k, n int, f runFlags) (harness.Report, error) {
+func (a *app) exploreOne(c explore.Case, v explore.Variant, spec explore.StrategySpec, mode string, k, n int, f runFlags) (explore.Report, error) {
 	first, count := seedPlan(v, f)
-	seeds, err := harness.Seeds(first, count, k, n)
+	seeds, err := explore.Seeds(first, count, k, n)
 	if err != nil {
-		return harness.Report{}, usageError{err.Error()}
+		return explore.Report{}, usageError{err.Error()}
 	}
 	if mode == "" {
 		spec, err = a.calibrate(c, v, spec)
 		if err != nil {
-			return harness.Report{}, err
+			return explore.Report{}, err
 		}
 	}
-	saved, err := harness.LoadSaved(f.dir, c.Name, v.Name)
+	saved, err := explore.LoadSaved(f.dir, c.Name, v.Name)
 	if err != nil {
-		return harness.Report{}, err
+		return explore.Report{}, err
 	}
 	if mode == "real" {
 		saved = nil
@@ -361,10 +359,10 @@ func (a *app) exploreOne(c harness.Case, v harness.Variant, spec harness.Strateg
 // sweepPlan is one sweep of a variant: its seeds, strategy (calibrated) and
 // mode, the saved failures to re-run first, and how to label it.
 type sweepPlan struct {
-	spec  harness.StrategySpec
+	spec  explore.StrategySpec
 	mode  string
 	seeds []int64
-	saved []harness.SavedFailure
+	saved []explore.SavedFailure
 	// shard is recorded in the report ("k/n"), label names the sweep on
 	// the progress line.
 	shard, label string
@@ -373,9 +371,9 @@ type sweepPlan struct {
 // sweep explores v over the plan's seeds in worker processes of its own,
 // started for this sweep and ended with it, so that no race reported in
 // another sweep's workers can go unreported in this one.
-func (a *app) sweep(c harness.Case, v harness.Variant, sp sweepPlan, f runFlags) harness.Report {
+func (a *app) sweep(c explore.Case, v explore.Variant, sp sweepPlan, f runFlags) explore.Report {
 	mode := sp.mode
-	var runners []harness.Runner
+	var runners []explore.Runner
 	for i := 0; i < f.parallel; i++ {
 		runners = append(runners, a.newWorkerRunner(c, v, true))
 	}
@@ -386,7 +384,7 @@ func (a *app) sweep(c harness.Case, v harness.Variant, sp sweepPlan, f runFlags)
 		}
 		confirm.Close()
 	}()
-	cfg := harness.VariantConfig{
+	cfg := explore.VariantConfig{
 		Seeds:        sp.seeds,
 		Strategy:     sp.spec,
 		Mode:         mode,
@@ -400,7 +398,7 @@ func (a *app) sweep(c harness.Case, v harness.Variant, sp sweepPlan, f runFlags)
 		ShrinkTime:   f.shrinkTime,
 		ShrinkAlways: f.shrink,
 		Shard:        sp.shard,
-		Replay: func(seed int64, st harness.StrategySpec, path string) string {
+		Replay: func(seed int64, st explore.StrategySpec, path string) string {
 			if mode == "real" {
 				return ""
 			}
@@ -408,7 +406,7 @@ func (a *app) sweep(c harness.Case, v harness.Variant, sp sweepPlan, f runFlags)
 		},
 	}
 	if f.save || f.shrink {
-		cfg.Shrinker = func(string) harness.Runner { return confirm }
+		cfg.Shrinker = func(harness.Kind) explore.Runner { return confirm }
 	}
 	p := a.progress(sp.label, len(sp.seeds))
 	cfg.Progress = p.update
@@ -418,7 +416,7 @@ func (a *app) sweep(c harness.Case, v harness.Variant, sp sweepPlan, f runFlags)
 		ctx, cancel = context.WithTimeout(ctx, f.budget)
 		defer cancel()
 	}
-	rep := harness.ExploreVariant(ctx, c, v, cfg)
+	rep := explore.ExploreVariant(ctx, c, v, cfg)
 	p.done()
 	if mode == "real" {
 		rep.Replay = ""
@@ -465,4 +463,13 @@ func (p *progress) done() {
 	if p.drawn {
 		fmt.Fprint(p.a.stderr, "\r\033[K")
 	}
+}
+
+// kindList renders kinds separated by commas.
+func kindList(kinds []harness.Kind) string {
+	s := make([]string, len(kinds))
+	for i, k := range kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ",")
 }

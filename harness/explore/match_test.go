@@ -1,9 +1,13 @@
-package harness
+package explore
 
 import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/heddle-go/heddle/checkers"
+	"github.com/heddle-go/heddle/faults"
+	"github.com/heddle-go/heddle/harness"
 
 	"github.com/stretchr/testify/require"
 )
@@ -12,12 +16,12 @@ import (
 // cause is not detected: Match decides.
 func TestMatchDecidesWhatCountsAsTheBug(t *testing.T) {
 	panicsWith := func(msg string) Variant {
-		return Variant{Name: "buggy", Expect: []string{KindPanic}, Check: func(opts Options) (*Result, []Violation) {
-			res := Run(opts, func() { panic(msg) })
+		return Variant{Name: "buggy", Expect: []harness.Kind{harness.Panic}, Check: func(opts harness.Options, plan faults.Plan) (*harness.Result, []checkers.Violation) {
+			res := harness.Run(opts, func() { panic(msg) })
 			return res, nil
 		}}
 	}
-	isTheBug := func(x Violation) bool { return strings.Contains(x.Message, "the reported bug") }
+	isTheBug := func(x checkers.Violation) bool { return strings.Contains(x.Message, "the reported bug") }
 	c := Case{Name: "m"}
 	explore := func(v Variant) Report {
 		seeds, err := Seeds(0, 3, 1, 1)

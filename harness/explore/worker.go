@@ -1,4 +1,4 @@
-package harness
+package explore
 
 import (
 	"bufio"
@@ -11,6 +11,9 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/heddle-go/heddle/checkers"
+	"github.com/heddle-go/heddle/harness"
 )
 
 // Worker processes.
@@ -75,27 +78,9 @@ func ServeWorker(v Variant, r io.Reader, w io.Writer) error {
 	}
 }
 
-const raceMarker = "WARNING: DATA RACE"
-
-// parseRaces returns the DataRace violations in output.
-func (r *WorkerRunner) parseRaces(output string) []Violation {
-	if !strings.Contains(output, raceMarker) {
-		return nil
-	}
-	if r.ParseRaces != nil {
-		if vs := r.ParseRaces(output); len(vs) > 0 {
-			return vs
-		}
-	}
-	// No parser installed: keep each report as it was printed.
-	var vs []Violation
-	for _, block := range strings.Split(output, "==================") {
-		if strings.Contains(block, raceMarker) {
-			vs = append(vs, Violation{Kind: KindDataRace, Message: strings.TrimSpace(block)})
-		}
-	}
-	return vs
-}
+// parseRaces returns the DataRace violations in a worker's output, one per
+// report of the race detector.
+func parseRaces(output string) []checkers.Violation { return checkers.ParseRaceReports(output) }
 
 // WorkerCommand makes the command for a new worker process, not yet
 // started; the runner sets its standard streams and GORACE.
@@ -114,10 +99,6 @@ type WorkerRunner struct {
 	// RunTimeout bounds the wall time of one run; a worker that takes
 	// longer is killed and the run reported as Stuck. Zero means 5 minutes.
 	RunTimeout time.Duration
-	// ParseRaces, if set, turns the race detector's output into DataRace
-	// violations, one per report (checkers.ParseRaceReports does). Without
-	// it each block marked "WARNING: DATA RACE" is kept as printed.
-	ParseRaces func(output string) []Violation
 }
 
 // NewWorkerRunner returns a runner that starts workers with command.
@@ -224,7 +205,7 @@ func (r *WorkerRunner) Do(ctx context.Context, spec RunSpec) (Outcome, error) {
 			return Outcome{}, ctx.Err()
 		case <-timer.C:
 			r.kill()
-			return Outcome{Seed: spec.Seed, Incomplete: true, Violations: []Violation{{Kind: KindStuck, Message: fmt.Sprintf(
+			return Outcome{Seed: spec.Seed, Incomplete: true, Violations: []checkers.Violation{{Kind: harness.Stuck, Message: fmt.Sprintf(
 				"the worker did not finish seed %d within %v of wall time and was killed:\n%s", spec.Seed, limit, segment.String())}}}, nil
 		case line, ok := <-p.lines:
 			if !ok {
@@ -242,7 +223,7 @@ func (r *WorkerRunner) Do(ctx context.Context, spec RunSpec) (Outcome, error) {
 					r.kill()
 					return Outcome{}, fmt.Errorf("worker: bad outcome line: %v", err)
 				}
-				races := r.parseRaces(segment.String())
+				races := parseRaces(segment.String())
 				out.Violations = append(races, out.Violations...)
 				if len(races) > 0 {
 					// This process has reported these races: it cannot
@@ -283,14 +264,14 @@ func (r *WorkerRunner) died(p *workerProc, spec RunSpec, began bool, segment str
 			p.cmd.Path, status, spec.Seed, strings.Join(p.tail, "\n"))
 	}
 	out := Outcome{Seed: spec.Seed, Incomplete: true}
-	if status == raceExitStatus || strings.Contains(segment, raceMarker) {
-		out.Violations = r.parseRaces(segment)
+	if status == raceExitStatus || strings.Contains(segment, "WARNING: DATA RACE") {
+		out.Violations = parseRaces(segment)
 		if len(out.Violations) == 0 {
-			out.Violations = []Violation{{Kind: KindDataRace, Message: "the race detector ended the worker (exit status 66) during this run:\n" + segment}}
+			out.Violations = []checkers.Violation{{Kind: harness.DataRace, Message: "the race detector ended the worker (exit status 66) during this run:\n" + segment}}
 		}
 		return out, nil
 	}
-	out.Violations = []Violation{{Kind: KindPanic, Message: fmt.Sprintf(
+	out.Violations = []checkers.Violation{{Kind: harness.Panic, Message: fmt.Sprintf(
 		"the worker process died (exit status %d) while running this seed:\n%s", status, segment)}}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package scenarios
+package replica
 
 import (
 	"context"
@@ -12,12 +12,12 @@ import (
 	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/faults"
 	"github.com/heddle-go/heddle/harness"
-	"github.com/heddle-go/heddle/systems/replica"
+	"github.com/heddle-go/heddle/harness/explore"
+	"github.com/heddle-go/heddle/scenarios"
+	sys "github.com/heddle-go/heddle/systems/replica"
 )
 
-func init() { Register(Replica()) }
-
-// Replica is race case 2: the Pegasus Go client never refreshes its routing
+// Case is race case 2: the Pegasus Go client never refreshes its routing
 // after a replica server dies (apache/incubator-pegasus #1856, fixed by
 // #1916). Four replica servers hold a four-partition table; clients write,
 // read, delete and increment while a replica server crashes with calls
@@ -26,39 +26,40 @@ func init() { Register(Replica()) }
 // primary may crash while the client refreshes its configuration. Buggy
 // must show the bounded-recovery violation (Timeliness): calls issued well
 // after meta moved the primary still fail. Fixed must pass every check.
-func Replica() harness.Case {
-	return harness.Case{
+func Case() explore.Case {
+	return explore.Case{
 		Name:    "replica",
 		Bug:     "apache/incubator-pegasus #1856 (fix #1916)",
 		Summary: "Pegasus Go client: when a replica server dies, pending calls wait for their deadline and DeadlineExceeded refreshes nothing, so the client routes to the dead node forever",
-		Variants: []harness.Variant{
+		Variants: []explore.Variant{
 			{
-				Name:         "buggy",
-				Expect:       []string{string(checkers.Timeliness)},
-				Match:        replicaRecoveryMatch,
-				ShrinkFaults: replicaShrinkFaults(DefaultReplicaConfig),
-				Seeds:        50,
-				Check:        ReplicaCheck(replica.Buggy, DefaultReplicaConfig),
+				Name:   "buggy",
+				Expect: []harness.Kind{checkers.Timeliness},
+				Match:  recoveryMatch,
+				Seeds:  50,
+				Faults: Faults(DefaultConfig),
+				Check:  Check(sys.Buggy, DefaultConfig),
 			},
 			{
-				Name:  "fixed",
-				Seeds: 2000,
-				Check: ReplicaCheck(replica.Fixed, DefaultReplicaConfig),
+				Name:   "fixed",
+				Seeds:  2000,
+				Faults: Faults(DefaultConfig),
+				Check:  Check(sys.Fixed, DefaultConfig),
 			},
 		},
 	}
 }
 
-// replicaRecoveryMatch tells the bug from other timeliness violations: the
+// recoveryMatch tells the bug from other timeliness violations: the
 // bounded-recovery property broken on a partition whose primary moved away
 // from a crashed node (not the call deadline).
-func replicaRecoveryMatch(v harness.Violation) bool {
-	return v.Kind == string(checkers.Timeliness) && strings.HasPrefix(v.Message, "bounded recovery: ") &&
+func recoveryMatch(v checkers.Violation) bool {
+	return v.Kind == checkers.Timeliness && strings.HasPrefix(v.Message, "bounded recovery: ") &&
 		strings.Contains(v.Message, "moved away from crashed")
 }
 
-// ReplicaConfig sizes the replica workload.
-type ReplicaConfig struct {
+// Config sizes the replica workload.
+type Config struct {
 	// Replicas is the number of replica servers, Partitions the table's.
 	Replicas, Partitions int
 	// Writers each own KeysPerWriter keys: they alone Set and Del them (and
@@ -83,8 +84,8 @@ type ReplicaConfig struct {
 	fault string
 }
 
-// DefaultReplicaConfig is the workload the case runs.
-var DefaultReplicaConfig = ReplicaConfig{
+// DefaultConfig is the workload the case runs.
+var DefaultConfig = Config{
 	Replicas: 4, Partitions: 4,
 	Writers: 3, Readers: 1, KeysPerWriter: 3, Counters: 2,
 	Duration:  8 * time.Second,
@@ -93,29 +94,29 @@ var DefaultReplicaConfig = ReplicaConfig{
 
 // Timings of the system the case runs (the client's defaults).
 const (
-	// replicaRefreshInterval is the client's least time between two
+	// refreshInterval is the client's least time between two
 	// configuration refreshes.
-	replicaRefreshInterval = time.Second
-	// replicaMetaRTT bounds one round trip between the client and meta:
+	refreshInterval = time.Second
+	// metaRTT bounds one round trip between the client and meta:
 	// twice the largest link latency plus jitter.
-	replicaMetaRTT = 2 * (harness.MaxLatency + harness.MaxLatency/4)
-	// replicaEpsilon is the slack a call gets past its deadline.
-	replicaEpsilon = 10 * time.Millisecond
-	// replicaLease is how long meta waits for beacons before it declares a
+	metaRTT = 2 * (harness.MaxLatency + harness.MaxLatency/4)
+	// epsilon is the slack a call gets past its deadline.
+	epsilon = 10 * time.Millisecond
+	// lease is how long meta waits for beacons before it declares a
 	// replica server dead.
-	replicaLease = time.Second
+	lease = time.Second
 )
 
-// replicaRecoveryBound is how long after a partition's last configuration
+// recoveryBound is how long after a partition's last configuration
 // change calls to it must succeed again: the call timeout (a call to the
 // dead node times out), the refresh interval (the refresh it triggers may
 // wait for the rate limit), and one round trip to meta.
-func (cfg ReplicaConfig) recoveryBound() time.Duration {
-	return cfg.OpTimeout + replicaRefreshInterval + replicaMetaRTT
+func (cfg Config) recoveryBound() time.Duration {
+	return cfg.OpTimeout + refreshInterval + metaRTT
 }
 
-// replicaCall is one call a client made, for the timing checks.
-type replicaCall struct {
+// callRecord is one call a client made, for the timing checks.
+type callRecord struct {
 	client     int
 	op, key    string
 	part       int
@@ -123,98 +124,84 @@ type replicaCall struct {
 	err        string
 }
 
-// replicaIncr is an Incr's input, as its history records it.
-type replicaIncr struct {
+// incrInput is an Incr's input, as its history records it.
+type incrInput struct {
 	Key   string
 	Delta int64
 }
 
-// replicaFault is one fault the nemesis injected, for the report.
-type replicaFault struct {
+// injected is one fault the nemesis injected, for the report.
+type injected struct {
 	at   time.Duration
 	what string
 	node string
 	kind string // "crash", "blackhole", "move"
 }
 
-// replicaRun is one run of the workload.
-type replicaRun struct {
-	cfg     ReplicaConfig
-	variant replica.Variant
-	plan    replicaPlan
-	start   time.Time
+// run is one run of the workload.
+type run struct {
+	scenarios.Run
+	cfg     Config
+	variant sys.Variant
+	plan    faults.Plan
+	name    string   // the run's name in linearizability reports
 	reps    []string // replica server addresses
 	names   []string // their node names
 
-	mu        harness.Mutex // guards everything below
+	// Mu (of scenarios.Run) guards everything below.
 	h         harness.History
 	hi        harness.History // Incr
-	calls     []replicaCall
-	changes   []replica.Change
+	calls     []callRecord
+	changes   []sys.Change
 	primaries []string // the primary of each partition, as meta's changes say
-	faults    []replicaFault
-	vs        []harness.Violation
-	stats     replica.Stats
+	faults    []injected
+	stats     sys.Stats
 	finals    map[string]int64 // counters' final values, read by the auditor
 	auditOK   bool
-	done      bool
 	// refreshArmed: crash a new primary when the client next refreshes.
 	refreshArmed bool
 	refreshCrash *harness.Chan[struct{}]
 }
 
-var replicaKV checkers.KV[string, string]
+var kv checkers.KV[string, string]
 
-// ReplicaCheck returns the Check of a variant: it runs the workload with
+// Faults returns the fault plan of a seed (see planFor).
+func Faults(cfg Config) func(seed int64) faults.Plan {
+	return func(seed int64) faults.Plan { return planFor(seed, cfg) }
+}
+
+// Check returns the Check of a variant: it runs the workload with
 // opts and returns the run's result and every violation its checks found.
-func ReplicaCheck(v replica.Variant, cfg ReplicaConfig) func(harness.Options) (*harness.Result, []harness.Violation) {
-	return func(opts harness.Options) (*harness.Result, []harness.Violation) {
-		r := &replicaRun{cfg: cfg, variant: v, finals: map[string]int64{}, plan: replicaPlanFor(opts.Seed, cfg)}
-		if opts.Faults != "" {
-			p, err := parseReplicaPlan(opts.Faults, cfg)
-			if err != nil {
-				return &harness.Result{Seed: opts.Seed}, []harness.Violation{checkers.Invariant.Violationf("fault plan: %v", err)}
-			}
-			r.plan = p
+func Check(v sys.Variant, cfg Config) func(harness.Options, faults.Plan) (*harness.Result, []checkers.Violation) {
+	return scenarios.Check(func(opts harness.Options, plan faults.Plan) (scenarios.Workload, error) {
+		if err := checkPlan(plan, cfg); err != nil {
+			return nil, fmt.Errorf("fault plan: %w", err)
 		}
-		res := harness.Run(opts, r.main)
-		vs := checkers.FromResult(res)
-		vs = append(vs, r.vs...)
-		if r.done && !res.Failed() {
-			vs = append(vs, r.check(fmt.Sprintf("replica-%s-seed%d", v, opts.Seed))...)
-		}
-		return res, vs
-	}
+		return &run{cfg: cfg, variant: v, finals: map[string]int64{}, plan: plan,
+			name: fmt.Sprintf("replica-%s-seed%d", v, opts.Seed)}, nil
+	})
 }
 
-func (r *replicaRun) violate(k checkers.Kind, format string, args ...any) {
-	r.mu.Lock()
-	r.vs = append(r.vs, k.Violationf(format, args...))
-	r.mu.Unlock()
-}
-
-func (r *replicaRun) since() time.Duration { return harness.Since(r.start) }
-
-func (r *replicaRun) main() {
-	r.start = harness.Now()
+// Main runs the workload.
+func (r *run) Main() {
 	cfg := r.cfg
-	metaAddr := fmt.Sprintf("meta:%d", replica.MetaPort)
+	metaAddr := fmt.Sprintf("meta:%d", sys.MetaPort)
 	for i := 0; i < cfg.Replicas; i++ {
 		r.names = append(r.names, fmt.Sprintf("r%d", i+1))
-		r.reps = append(r.reps, fmt.Sprintf("r%d:%d", i+1, replica.ReplicaPort))
+		r.reps = append(r.reps, fmt.Sprintf("r%d:%d", i+1, sys.ReplicaPort))
 	}
-	for _, pc := range replica.InitialConfig(r.reps, cfg.Partitions, 3) {
+	for _, pc := range sys.InitialConfig(r.reps, cfg.Partitions, 3) {
 		r.primaries = append(r.primaries, pc.Primary)
 	}
 	r.refreshCrash = harness.NewChan[struct{}](1)
 
-	meta := harness.NewNode("meta", replica.MetaMain(replica.MetaConfig{
-		Replicas: r.reps, Partitions: cfg.Partitions, Lease: replicaLease,
+	meta := harness.NewNode("meta", sys.MetaMain(sys.MetaConfig{
+		Replicas: r.reps, Partitions: cfg.Partitions, Lease: lease,
 		OnChange: r.onChange,
 	}))
 	nodes := []*harness.Node{meta}
 	for _, name := range r.names {
-		nodes = append(nodes, harness.NewNode(name, replica.ReplicaMain(replica.ReplicaConfig{Meta: metaAddr})))
+		nodes = append(nodes, harness.NewNode(name, sys.ReplicaMain(sys.ReplicaConfig{Meta: metaAddr})))
 	}
 	clientNode := harness.NewNode("client", nil)
 	admin := harness.NewNode("admin", nil)
@@ -222,7 +209,7 @@ func (r *replicaRun) main() {
 	nodes = append(nodes, clientNode, admin, auditor)
 	for _, n := range nodes {
 		if err := n.Start(); err != nil {
-			r.violate(checkers.Invariant, "start %s: %v", n, err)
+			r.Violate(checkers.Invariant, "start %s: %v", n, err)
 			return
 		}
 	}
@@ -240,13 +227,13 @@ func (r *replicaRun) main() {
 	err := clientNode.Go(func() {
 		defer workersDone.Close()
 		harness.Sleep(100 * time.Millisecond) // let primaries sync their secondaries
-		opts := replica.Options{Variant: r.variant, Host: clientNode, Meta: metaAddr,
+		opts := sys.Options{Variant: r.variant, Host: clientNode, Meta: metaAddr,
 			OnRefresh: r.onRefresh, UnsafeRetryIncr: cfg.fault == "blind-incr"}
 		ctx, cancel := harness.WithTimeout(context.Background(), cfg.OpTimeout)
-		c, err := replica.Open(ctx, opts)
+		c, err := sys.Open(ctx, opts)
 		cancel()
 		if err != nil {
-			r.violate(checkers.Invariant, "open the client: %v", err)
+			r.Violate(checkers.Invariant, "open the client: %v", err)
 			return
 		}
 		var wg harness.WaitGroup
@@ -259,12 +246,12 @@ func (r *replicaRun) main() {
 		wg.Wait()
 		c.Close()
 		st := c.Stats()
-		r.mu.Lock()
+		r.Mu.Lock()
 		r.stats = st
-		r.mu.Unlock()
+		r.Mu.Unlock()
 	})
 	if err != nil {
-		r.violate(checkers.Invariant, "start the clients: %v", err)
+		r.Violate(checkers.Invariant, "start the clients: %v", err)
 		return
 	}
 
@@ -278,19 +265,19 @@ func (r *replicaRun) main() {
 		defer auditDone.Close()
 		r.audit(auditor, metaAddr)
 	}); err != nil {
-		r.violate(checkers.Invariant, "start the audit: %v", err)
+		r.Violate(checkers.Invariant, "start the audit: %v", err)
 		return
 	}
 	auditDone.Recv()
-	r.mu.Lock()
-	r.done = true
-	r.mu.Unlock()
+	r.Mu.Lock()
+	r.Complete()
+	r.Mu.Unlock()
 }
 
 // onChange records meta's configuration changes (from meta's goroutines).
-func (r *replicaRun) onChange(c replica.Change) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (r *run) onChange(c sys.Change) {
+	r.Mu.Lock()
+	defer r.Mu.Unlock()
 	r.changes = append(r.changes, c)
 	r.primaries[c.Partition] = c.To
 	harness.Note("meta: partition %d ballot %d: primary %s -> %s (%s %s)", c.Partition, c.Ballot, c.From, c.To, c.Reason, c.Dead)
@@ -298,8 +285,8 @@ func (r *replicaRun) onChange(c replica.Change) {
 
 // onRefresh is told when the client starts a configuration refresh; when
 // armed, it has the nemesis crash a new primary right then.
-func (r *replicaRun) onRefresh(time.Time) {
-	r.mu.Lock()
+func (r *run) onRefresh(time.Time) {
+	r.Mu.Lock()
 	armed := false
 	if r.refreshArmed {
 		for _, c := range r.changes {
@@ -309,163 +296,131 @@ func (r *replicaRun) onRefresh(time.Time) {
 	if armed {
 		r.refreshArmed = false
 	}
-	r.mu.Unlock()
+	r.Mu.Unlock()
 	if armed {
 		harness.Select(r.refreshCrash.SendCase(struct{}{}), harness.Default())
 	}
 }
 
-// replicaStep is one fault of a replica fault plan.
-type replicaStep struct {
-	At   time.Duration
-	Kind string // "move", "crash", "blackhole", "refresh-crash"
-	// Part is the partition whose primary a move moves (to its first live
-	// secondary) or a crash crashes.
-	Part int
-	// Node is the replica server a black hole takes (or, if that one has
-	// crashed already, the next live one).
-	Node string
-}
-
-// replicaPlan is the nemesis of one run. Its notation, for Options.Faults
-// and saved failures, is one step per "; ":
+// The replica case's fault plan is a faults.Plan of the case's own actions
+// (faults.Act), which only this workload can carry out:
 //
-//	move p2 @293ms; crash p1 @642ms; blackhole r3 @1.234s; refresh-crash
+//	+293ms move p2; +642ms crash-primary p1; +1.234s blackhole-replica r3
+//	+0s refresh-crash
 //
-// "refresh-crash" has no time: once meta has moved a primary away from a
-// crashed node, the next configuration refresh of the client crashes the
-// primary that took over, right when the refresh starts.
-type replicaPlan []replicaStep
+// "move pN": the administrator moves the primary of partition N to its
+// first live secondary. "crash-primary pN": the replica server that is the
+// primary of partition N now crashes (peers see resets).
+// "blackhole-replica rN": replica server rN (or, if it has crashed already,
+// the next live one) vanishes. "refresh-crash": once meta has moved a
+// primary away from a crashed node, the client's next configuration refresh
+// crashes the primary that took over, right when the refresh starts; its
+// time does not matter.
+const (
+	actMove         = "move"
+	actCrashPrimary = "crash-primary"
+	actBlackHole    = "blackhole-replica"
+	actRefreshCrash = "refresh-crash"
+)
 
-// String writes the plan in its notation.
-func (p replicaPlan) String() string {
-	var out []string
-	for _, s := range p {
-		switch s.Kind {
-		case "move", "crash":
-			out = append(out, fmt.Sprintf("%s p%d @%v", s.Kind, s.Part, s.At))
-		case "blackhole":
-			out = append(out, fmt.Sprintf("blackhole %s @%v", s.Node, s.At))
-		default:
-			out = append(out, s.Kind)
-		}
-	}
-	return strings.Join(out, "; ")
-}
-
-// parseReplicaPlan reads a plan in its notation.
-func parseReplicaPlan(text string, cfg ReplicaConfig) (replicaPlan, error) {
-	var p replicaPlan
-	for _, part := range strings.Split(text, ";") {
-		f := strings.Fields(part)
-		if len(f) == 0 {
-			continue
-		}
-		bad := fmt.Errorf("replica: bad fault %q: want \"move pN @T\", \"crash pN @T\", \"blackhole rN @T\" or \"refresh-crash\"", strings.TrimSpace(part))
-		s := replicaStep{Kind: f[0]}
-		switch {
-		case s.Kind == "refresh-crash" && len(f) == 1:
-		case (s.Kind == "move" || s.Kind == "crash") && len(f) == 3 && strings.HasPrefix(f[1], "p") && strings.HasPrefix(f[2], "@"):
-			n, err := strconv.Atoi(f[1][1:])
-			if err != nil || n < 0 || n >= cfg.Partitions {
-				return nil, bad
-			}
-			s.Part = n
-			if s.At, err = time.ParseDuration(f[2][1:]); err != nil || s.At < 0 {
-				return nil, bad
-			}
-		case s.Kind == "blackhole" && len(f) == 3 && strings.HasPrefix(f[1], "r") && strings.HasPrefix(f[2], "@"):
-			n, err := strconv.Atoi(f[1][1:])
-			if err != nil || n < 1 || n > cfg.Replicas {
-				return nil, bad
-			}
-			s.Node = f[1]
-			if s.At, err = time.ParseDuration(f[2][1:]); err != nil || s.At < 0 {
-				return nil, bad
-			}
-		default:
-			return nil, bad
-		}
-		p = append(p, s)
-	}
-	return p, nil
-}
-
-// replicaPlanFor returns the plan seed makes: an administrator's move of a
+// planFor returns the plan seed makes: an administrator's move of a
 // primary, a crash of a primary's server, and maybe a second fault, either
 // a black hole (another replica server vanishes) or a crash during refresh
 // (the primary that took over crashes while the client refreshes). At most
 // two replica servers die: every partition keeps a replica.
-func replicaPlanFor(seed int64, cfg ReplicaConfig) replicaPlan {
+func planFor(seed int64, cfg Config) faults.Plan {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x7265706c696361)) // "replica"
 	ms := func(lo, n int) time.Duration { return time.Duration(lo+rng.IntN(n)) * time.Millisecond }
 	moveAt, movePart := ms(200, 2800), rng.IntN(cfg.Partitions)
 	crashAt, crashPart := ms(300, 900), rng.IntN(cfg.Partitions)
-	p := replicaPlan{
-		{At: moveAt, Kind: "move", Part: movePart},
-		{At: crashAt, Kind: "crash", Part: crashPart},
+	p := faults.Plan{
+		{At: moveAt, Fault: faults.Act(actMove, fmt.Sprintf("p%d", movePart))},
+		{At: crashAt, Fault: faults.Act(actCrashPrimary, fmt.Sprintf("p%d", crashPart))},
 	}
 	switch rng.IntN(3) {
 	case 1:
-		p = append(p, replicaStep{At: crashAt + ms(0, 1500), Kind: "blackhole", Node: fmt.Sprintf("r%d", 1+rng.IntN(cfg.Replicas))})
+		p = append(p, faults.Step{At: crashAt + ms(0, 1500), Fault: faults.Act(actBlackHole, fmt.Sprintf("r%d", 1+rng.IntN(cfg.Replicas)))})
 	case 2:
-		p = append(p, replicaStep{Kind: "refresh-crash"})
+		p = append(p, faults.Step{Fault: faults.Act(actRefreshCrash, "")})
 	}
-	slices.SortStableFunc(p, func(a, b replicaStep) int { return int(a.At - b.At) })
+	slices.SortStableFunc(p, func(a, b faults.Step) int { return int(a.At - b.At) })
 	return p
 }
 
-// replicaShrinkFaults shrinks a failing run's plan: it drops steps, one at
-// a time, as long as the violation still shows.
-func replicaShrinkFaults(cfg ReplicaConfig) harness.FaultShrinker {
-	return func(seed int64, plan string, reproduces func(string) bool) (string, error) {
-		p := replicaPlanFor(seed, cfg)
-		if plan != "" {
-			var err error
-			if p, err = parseReplicaPlan(plan, cfg); err != nil {
-				return "", err
-			}
-		}
-		for i := 0; i < len(p); {
-			c := slices.Delete(slices.Clone(p), i, i+1)
-			if reproduces(c.String()) {
-				p = c
-			} else {
-				i++
-			}
-		}
-		return p.String(), nil
+// checkPlan reports what in p this workload cannot carry out: a fault
+// that is not one of its actions, or an argument that names no partition
+// or replica server.
+func checkPlan(p faults.Plan, cfg Config) error {
+	if err := p.Validate(); err != nil {
+		return err
 	}
+	for i, s := range p {
+		f := s.Fault
+		bad := fmt.Errorf("step %d (%s): want %s pN, %s pN (0 <= N < %d), %s rN (1 <= N <= %d) or %s",
+			i+1, s, actMove, actCrashPrimary, cfg.Partitions, actBlackHole, cfg.Replicas, actRefreshCrash)
+		if f.Kind != faults.KindAction {
+			return bad
+		}
+		switch f.Action {
+		case actMove, actCrashPrimary:
+			if _, ok := argIndex(f.Arg, "p", 0, cfg.Partitions-1); !ok {
+				return bad
+			}
+		case actBlackHole:
+			if _, ok := argIndex(f.Arg, "r", 1, cfg.Replicas); !ok {
+				return bad
+			}
+		case actRefreshCrash:
+			if f.Arg != "" {
+				return bad
+			}
+		default:
+			return bad
+		}
+	}
+	return nil
+}
+
+// argIndex reads an action's argument "<prefix>N" with lo <= N <= hi.
+func argIndex(arg, prefix string, lo, hi int) (int, bool) {
+	if !strings.HasPrefix(arg, prefix) {
+		return 0, false
+	}
+	n, err := strconv.Atoi(arg[len(prefix):])
+	return n, err == nil && n >= lo && n <= hi
 }
 
 // nemesis runs the plan.
-func (r *replicaRun) nemesis(admin *harness.Node, metaAddr string, workersDone *harness.Chan[struct{}]) {
+func (r *run) nemesis(admin *harness.Node, metaAddr string, workersDone *harness.Chan[struct{}]) {
 	harness.Note("nemesis plan: %s", r.plan)
 	var crashed string
 	refreshCrash := false
 	for _, s := range r.plan {
-		if s.Kind == "refresh-crash" {
+		f := s.Fault
+		if f.Action == actRefreshCrash {
 			refreshCrash = true
-			r.mu.Lock()
+			r.Mu.Lock()
 			r.refreshArmed = true
-			r.mu.Unlock()
+			r.Mu.Unlock()
 			continue
 		}
-		if d := s.At - r.since(); d > 0 {
+		if d := s.At - r.Since(); d > 0 {
 			harness.Sleep(d)
 		}
-		switch s.Kind {
-		case "move":
-			r.move(admin, metaAddr, s.Part)
-		case "crash":
-			r.mu.Lock()
-			addr := r.primaries[s.Part]
-			r.mu.Unlock()
+		switch f.Action {
+		case actMove:
+			part, _ := argIndex(f.Arg, "p", 0, r.cfg.Partitions-1)
+			r.move(admin, metaAddr, part)
+		case actCrashPrimary:
+			part, _ := argIndex(f.Arg, "p", 0, r.cfg.Partitions-1)
+			r.Mu.Lock()
+			addr := r.primaries[part]
+			r.Mu.Unlock()
 			if c := r.crash(addr, harness.CrashReset); c != "" {
 				crashed = c
 			}
-		case "blackhole":
-			i := slices.Index(r.names, s.Node)
+		case actBlackHole:
+			i := slices.Index(r.names, f.Arg)
 			for j := range r.reps {
 				if addr := r.reps[(i+j)%len(r.reps)]; addr != crashed {
 					r.crash(addr, harness.CrashBlackHole)
@@ -484,7 +439,7 @@ func (r *replicaRun) nemesis(admin *harness.Node, metaAddr string, workersDone *
 	if harness.Select(r.refreshCrash.RecvCase(nil, nil), stop.C.RecvCase(nil, nil), workersDone.RecvCase(nil, nil)) != 0 {
 		return
 	}
-	r.mu.Lock()
+	r.Mu.Lock()
 	target := ""
 	for _, c := range r.changes {
 		if c.Reason == "dead" && c.From == c.Dead && c.To != "" && c.To != crashed {
@@ -492,7 +447,7 @@ func (r *replicaRun) nemesis(admin *harness.Node, metaAddr string, workersDone *
 			break
 		}
 	}
-	r.mu.Unlock()
+	r.Mu.Unlock()
 	if target != "" {
 		r.crash(target, harness.CrashReset)
 	}
@@ -500,14 +455,14 @@ func (r *replicaRun) nemesis(admin *harness.Node, metaAddr string, workersDone *
 
 // move has the administrator move the primary of partition part to its
 // first live secondary (trying the replica servers in order).
-func (r *replicaRun) move(admin *harness.Node, metaAddr string, part int) {
+func (r *run) move(admin *harness.Node, metaAddr string, part int) {
 	for _, to := range r.reps {
 		ctx, cancel := harness.WithTimeout(context.Background(), time.Second)
 		var err error
 		done := harness.NewChan[struct{}](0)
 		if admin.Go(func() {
 			defer done.Close()
-			err = replica.MovePrimary(ctx, admin, metaAddr, part, to)
+			err = sys.MovePrimary(ctx, admin, metaAddr, part, to)
 		}) != nil {
 			cancel()
 			return
@@ -515,14 +470,14 @@ func (r *replicaRun) move(admin *harness.Node, metaAddr string, part int) {
 		done.Recv()
 		cancel()
 		if err == nil {
-			r.record(replicaFault{what: fmt.Sprintf("move the primary of partition %d to %s", part, to), node: to, kind: "move"})
+			r.record(injected{what: fmt.Sprintf("move the primary of partition %d to %s", part, to), node: to, kind: "move"})
 			return
 		}
 	}
 }
 
 // crash crashes the replica server at addr and returns addr.
-func (r *replicaRun) crash(addr string, mode harness.CrashMode) string {
+func (r *run) crash(addr string, mode harness.CrashMode) string {
 	name, _, _ := harness.SplitAddr(addr)
 	f := faults.Crash(name)
 	if mode == harness.CrashBlackHole {
@@ -537,48 +492,48 @@ func (r *replicaRun) crash(addr string, mode harness.CrashMode) string {
 	if mode == harness.CrashBlackHole {
 		kind = "blackhole"
 	}
-	r.record(replicaFault{what: f.String(), node: addr, kind: kind})
+	r.record(injected{what: f.String(), node: addr, kind: kind})
 	return addr
 }
 
-func (r *replicaRun) record(f replicaFault) {
-	f.at = r.since()
-	r.mu.Lock()
+func (r *run) record(f injected) {
+	f.at = r.Since()
+	r.Mu.Lock()
 	r.faults = append(r.faults, f)
-	r.mu.Unlock()
+	r.Mu.Unlock()
 }
 
 // call runs one client call with the run's timeout and records it.
-func (r *replicaRun) call(c *replica.Client, client int, op, key string, f func(ctx context.Context) error) error {
+func (r *run) call(c *sys.Client, client int, op, key string, f func(ctx context.Context) error) error {
 	ctx, cancel := harness.WithTimeout(context.Background(), r.cfg.OpTimeout)
 	defer cancel()
-	rec := replicaCall{client: client, op: op, key: key, part: c.Partition(key), start: r.since(), end: -1}
+	rec := callRecord{client: client, op: op, key: key, part: c.Partition(key), start: r.Since(), end: -1}
 	err := f(ctx)
-	rec.end = r.since()
+	rec.end = r.Since()
 	if r.cfg.fault == "late-return" && err == nil && op == "get" && client == 0 {
 		rec.end += 3 * r.cfg.OpTimeout
 	}
 	if err != nil {
 		rec.err = err.Error()
 	}
-	r.mu.Lock()
+	r.Mu.Lock()
 	r.calls = append(r.calls, rec)
-	r.mu.Unlock()
+	r.Mu.Unlock()
 	return err
 }
 
-func replicaWriterKey(w, k int) string { return fmt.Sprintf("w%d-k%d", w, k) }
-func replicaCounterKey(i int) string   { return fmt.Sprintf("ctr%d", i) }
+func writerKey(w, k int) string { return fmt.Sprintf("w%d-k%d", w, k) }
+func counterKey(i int) string   { return fmt.Sprintf("ctr%d", i) }
 
-// replicaThink pauses between two calls.
-func replicaThink() { harness.Sleep(time.Duration(20+harness.IntN(60)) * time.Millisecond) }
+// think pauses between two calls.
+func think() { harness.Sleep(time.Duration(20+harness.IntN(60)) * time.Millisecond) }
 
 // writer sets, deletes and reads its own keys, and increments counters.
-func (r *replicaRun) writer(c *replica.Client, w int) {
+func (r *run) writer(c *sys.Client, w int) {
 	seq := 0
-	for r.since() < r.cfg.Duration {
-		replicaThink()
-		key := replicaWriterKey(w, harness.IntN(r.cfg.KeysPerWriter))
+	for r.Since() < r.cfg.Duration {
+		think()
+		key := writerKey(w, harness.IntN(r.cfg.KeysPerWriter))
 		x := harness.IntN(10)
 		if r.cfg.fault == "blind-incr" && x < 8 {
 			x = 9 // mostly increments: more of them in flight at the crash
@@ -588,43 +543,43 @@ func (r *replicaRun) writer(c *replica.Client, w int) {
 			seq++
 			v := fmt.Sprintf("%d.%d", w, seq)
 			if r.cfg.fault == "lose-write" && seq%7 == 3 {
-				p := r.h.Call(w, replicaKV.Put(key, v))
-				p.Return(replicaKV.Done())
+				p := r.h.Call(w, kv.Put(key, v))
+				p.Return(kv.Done())
 				continue
 			}
-			p := r.h.Call(w, replicaKV.Put(key, v))
+			p := r.h.Call(w, kv.Put(key, v))
 			err := r.call(c, w, "set", key, func(ctx context.Context) error { return c.Set(ctx, key, v) })
-			replicaFinish(p, err, replicaKV.Done())
+			finish(p, err, kv.Done())
 		case x < 5:
-			p := r.h.Call(w, replicaKV.Delete(key))
+			p := r.h.Call(w, kv.Delete(key))
 			err := r.call(c, w, "del", key, func(ctx context.Context) error { return c.Del(ctx, key) })
-			replicaFinish(p, err, replicaKV.Done())
+			finish(p, err, kv.Done())
 		case x < 8:
 			r.get(c, w, key)
 		default:
-			ck := replicaCounterKey(harness.IntN(r.cfg.Counters))
-			p := r.hi.Call(w, replicaIncr{Key: ck, Delta: 1})
+			ck := counterKey(harness.IntN(r.cfg.Counters))
+			p := r.hi.Call(w, incrInput{Key: ck, Delta: 1})
 			var n int64
 			err := r.call(c, w, "incr", ck, func(ctx context.Context) error {
 				var err error
 				n, err = c.Incr(ctx, ck, 1)
 				return err
 			})
-			replicaFinish(p, err, n)
+			finish(p, err, n)
 		}
 	}
 }
 
 // reader reads every writer's keys.
-func (r *replicaRun) reader(c *replica.Client, id int) {
-	for r.since() < r.cfg.Duration {
-		replicaThink()
-		r.get(c, id, replicaWriterKey(harness.IntN(r.cfg.Writers), harness.IntN(r.cfg.KeysPerWriter)))
+func (r *run) reader(c *sys.Client, id int) {
+	for r.Since() < r.cfg.Duration {
+		think()
+		r.get(c, id, writerKey(harness.IntN(r.cfg.Writers), harness.IntN(r.cfg.KeysPerWriter)))
 	}
 }
 
-func (r *replicaRun) get(c *replica.Client, client int, key string) {
-	p := r.h.Call(client, replicaKV.Get(key))
+func (r *run) get(c *sys.Client, client int, key string) {
+	p := r.h.Call(client, kv.Get(key))
 	var v string
 	var found bool
 	err := r.call(c, client, "get", key, func(ctx context.Context) error {
@@ -632,13 +587,13 @@ func (r *replicaRun) get(c *replica.Client, client int, key string) {
 		v, found, err = c.Get(ctx, key)
 		return err
 	})
-	replicaFinish(p, err, replicaKV.Got(v, found))
+	finish(p, err, kv.Got(v, found))
 }
 
-// replicaFinish records a call's outcome: every failure leaves it unknown (a
+// finish records a call's outcome: every failure leaves it unknown (a
 // failure that proves the call was not applied is recorded the same way,
 // which only loosens the check).
-func replicaFinish(p *harness.Pending, err error, out any) {
+func finish(p *harness.Pending, err error, out any) {
 	if err != nil {
 		p.Unknown()
 	} else {
@@ -648,28 +603,28 @@ func replicaFinish(p *harness.Pending, err error, out any) {
 
 // audit reads every key and counter from a fresh client once the workload
 // is over.
-func (r *replicaRun) audit(n *harness.Node, metaAddr string) {
+func (r *run) audit(n *harness.Node, metaAddr string) {
 	const id = 1000
 	ctx, cancel := harness.WithTimeout(context.Background(), r.cfg.OpTimeout)
-	c, err := replica.Open(ctx, replica.Options{Variant: r.variant, Host: n, Meta: metaAddr})
+	c, err := sys.Open(ctx, sys.Options{Variant: r.variant, Host: n, Meta: metaAddr})
 	cancel()
 	if err != nil {
-		r.violate(checkers.Invariant, "audit: open a fresh client: %v", err)
+		r.Violate(checkers.Invariant, "audit: open a fresh client: %v", err)
 		return
 	}
 	defer c.Close()
 	ok := true
 	for w := 0; w < r.cfg.Writers; w++ {
 		for k := 0; k < r.cfg.KeysPerWriter; k++ {
-			key := replicaWriterKey(w, k)
-			p := r.h.Call(id, replicaKV.Get(key))
+			key := writerKey(w, k)
+			p := r.h.Call(id, kv.Get(key))
 			v, found, err := r.auditGet(c, key)
-			replicaFinish(p, err, replicaKV.Got(v, found))
+			finish(p, err, kv.Got(v, found))
 			ok = ok && err == nil
 		}
 	}
 	for i := 0; i < r.cfg.Counters; i++ {
-		key := replicaCounterKey(i)
+		key := counterKey(i)
 		v, found, err := r.auditGet(c, key)
 		if err != nil {
 			ok = false
@@ -678,21 +633,21 @@ func (r *replicaRun) audit(n *harness.Node, metaAddr string) {
 		n := int64(0)
 		if found {
 			if n, err = strconv.ParseInt(v, 10, 64); err != nil {
-				r.violate(checkers.Invariant, "counter %s holds %q, not an integer", key, v)
+				r.Violate(checkers.Invariant, "counter %s holds %q, not an integer", key, v)
 				continue
 			}
 		}
-		r.mu.Lock()
+		r.Mu.Lock()
 		r.finals[key] = n
-		r.mu.Unlock()
+		r.Mu.Unlock()
 	}
-	r.mu.Lock()
+	r.Mu.Lock()
 	r.auditOK = ok
-	r.mu.Unlock()
+	r.Mu.Unlock()
 }
 
 // auditGet reads key, retrying for a few call timeouts.
-func (r *replicaRun) auditGet(c *replica.Client, key string) (string, bool, error) {
+func (r *run) auditGet(c *sys.Client, key string) (string, bool, error) {
 	var err error
 	for try := 0; try < 3; try++ {
 		ctx, cancel := harness.WithTimeout(context.Background(), r.cfg.OpTimeout)
@@ -708,36 +663,38 @@ func (r *replicaRun) auditGet(c *replica.Client, key string) (string, bool, erro
 }
 
 // check runs the checks over the finished run.
-func (r *replicaRun) check(name string) []harness.Violation {
-	var vs []harness.Violation
+// Check judges the finished run.
+func (r *run) Check() []checkers.Violation {
+	name := r.name
+	var vs []checkers.Violation
 	ops, incrs := r.h.Operations(), r.hi.Operations()
 	vs = append(vs, r.checkDeadlines()...)
 	vs = append(vs, r.checkRecovery()...)
 	vs = append(vs, r.checkPending()...)
 	vs = append(vs, r.checkRefreshRate()...)
-	vs = append(vs, replicaKV.Check(ops, checkers.LinOptions{Name: name, NoVisualization: true})...)
+	vs = append(vs, kv.Check(ops, checkers.LinOptions{Name: name, NoVisualization: true})...)
 	if r.auditOK {
 		vs = append(vs, r.checkCounters(incrs)...)
 	} else {
-		vs = append(vs, checkers.Invariant.Violationf("audit: a fresh client could not read every key once the faults were over"))
+		vs = append(vs, checkers.Violationf(checkers.Invariant, "audit: a fresh client could not read every key once the faults were over"))
 	}
 	return vs
 }
 
 // checkDeadlines: every call returns within its deadline plus epsilon.
-func (r *replicaRun) checkDeadlines() []harness.Violation {
+func (r *run) checkDeadlines() []checkers.Violation {
 	var bad []string
 	for _, c := range r.calls {
-		if c.end < 0 || c.end-c.start > r.cfg.OpTimeout+replicaEpsilon {
+		if c.end < 0 || c.end-c.start > r.cfg.OpTimeout+epsilon {
 			bad = append(bad, fmt.Sprintf("client %d %s(%s) called at %v took %v", c.client, c.op, c.key, c.start, c.end-c.start))
 		}
 	}
 	if len(bad) == 0 {
 		return nil
 	}
-	return []harness.Violation{checkers.Timeliness.Violationf(
+	return []checkers.Violation{checkers.Violationf(checkers.Timeliness,
 		"call deadline: every call must return within its timeout %v + %v; %d of %d did not:%s",
-		r.cfg.OpTimeout, replicaEpsilon, len(bad), len(r.calls), replicaLines(bad))}
+		r.cfg.OpTimeout, epsilon, len(bad), len(r.calls), scenarios.Lines(bad))}
 }
 
 // checkRecovery: once a partition's configuration last changed (meta moved
@@ -745,7 +702,7 @@ func (r *replicaRun) checkDeadlines() []harness.Violation {
 // secondary was dropped) at time t, every call to it issued from t + the
 // recovery bound on, until the next crash, reaches the primary and
 // succeeds.
-func (r *replicaRun) checkRecovery() []harness.Violation {
+func (r *run) checkRecovery() []checkers.Violation {
 	bound := r.cfg.recoveryBound()
 	var crashes []time.Duration
 	crashedAt := map[string]time.Duration{}
@@ -763,7 +720,7 @@ func (r *replicaRun) checkRecovery() []harness.Violation {
 	var bad []string
 	checked := 0
 	for p := 0; p < r.cfg.Partitions; p++ {
-		var last *replica.Change
+		var last *sys.Change
 		var history []string
 		for i := range r.changes {
 			c := &r.changes[i]
@@ -771,7 +728,7 @@ func (r *replicaRun) checkRecovery() []harness.Violation {
 				continue
 			}
 			last = c
-			at := c.At.Sub(r.start)
+			at := c.At.Sub(r.Start())
 			switch {
 			case c.Reason == "move" && wasDead(c.From, at):
 				history = append(history, fmt.Sprintf("moved away from crashed %s to %s by the administrator at %v", c.From, c.To, at))
@@ -786,7 +743,7 @@ func (r *replicaRun) checkRecovery() []harness.Violation {
 		if last == nil {
 			continue
 		}
-		t := last.At.Sub(r.start)
+		t := last.At.Sub(r.Start())
 		from, until := t+bound, time.Duration(1<<62)
 		for _, at := range crashes {
 			if at > t && at < until {
@@ -807,19 +764,19 @@ func (r *replicaRun) checkRecovery() []harness.Violation {
 		checked += n
 		if len(failed) > 0 {
 			bad = append(bad, fmt.Sprintf("partition %d (%s; primary now %s): %d of %d calls issued from %v on failed:%s",
-				p, strings.Join(history, ", "), last.To, len(failed), n, from, replicaIndent(replicaLines(failed))))
+				p, strings.Join(history, ", "), last.To, len(failed), n, from, indent(scenarios.Lines(failed))))
 		}
 	}
 	if len(bad) == 0 {
 		return nil
 	}
-	return []harness.Violation{checkers.Timeliness.Violationf(
+	return []checkers.Violation{checkers.Violationf(checkers.Timeliness,
 		"bounded recovery: once meta has moved a partition's primary (away from a crashed node, or at an administrator's request) at t, "+
 			"calls issued from t + %v (call timeout %v + refresh interval %v + meta round trip %v) must reach the new primary and succeed; "+
-			"faults: %s:%s", bound, r.cfg.OpTimeout, replicaRefreshInterval, replicaMetaRTT, r.faultList(), replicaLines(bad))}
+			"faults: %s:%s", bound, r.cfg.OpTimeout, refreshInterval, metaRTT, r.faultList(), scenarios.Lines(bad))}
 }
 
-func (r *replicaRun) faultList() string {
+func (r *run) faultList() string {
 	var s []string
 	for _, f := range r.faults {
 		s = append(s, fmt.Sprintf("%s at %v", f.what, f.at))
@@ -831,10 +788,10 @@ func (r *replicaRun) faultList() string {
 }
 
 // checkPending: no session's pendingResp grows past the number of callers.
-func (r *replicaRun) checkPending() []harness.Violation {
+func (r *run) checkPending() []checkers.Violation {
 	callers := r.cfg.Writers + r.cfg.Readers
 	if r.stats.MaxPending > callers {
-		return []harness.Violation{checkers.Invariant.Violationf(
+		return []checkers.Violation{checkers.Violationf(checkers.Invariant,
 			"pendingResp bounded: a session held %d pending calls, with only %d callers", r.stats.MaxPending, callers)}
 	}
 	return nil
@@ -842,20 +799,20 @@ func (r *replicaRun) checkPending() []harness.Violation {
 
 // checkRefreshRate: configuration refreshes start at least the refresh
 // interval apart.
-func (r *replicaRun) checkRefreshRate() []harness.Violation {
+func (r *run) checkRefreshRate() []checkers.Violation {
 	var bad []string
 	rs := r.stats.Refreshes
 	for i := 1; i < len(rs); i++ {
-		if gap := rs[i].Sub(rs[i-1]); gap < replicaRefreshInterval {
-			bad = append(bad, fmt.Sprintf("refresh at %v, %v after the one at %v", rs[i].Sub(r.start), gap, rs[i-1].Sub(r.start)))
+		if gap := rs[i].Sub(rs[i-1]); gap < refreshInterval {
+			bad = append(bad, fmt.Sprintf("refresh at %v, %v after the one at %v", rs[i].Sub(r.Start()), gap, rs[i-1].Sub(r.Start())))
 		}
 	}
 	if len(bad) == 0 {
 		return nil
 	}
-	return []harness.Violation{checkers.Invariant.Violationf(
+	return []checkers.Violation{checkers.Violationf(checkers.Invariant,
 		"refresh rate: configuration refreshes must be at least %v apart; %d of %d were not:%s",
-		replicaRefreshInterval, len(bad), len(rs), replicaLines(bad))}
+		refreshInterval, len(bad), len(rs), scenarios.Lines(bad))}
 }
 
 // checkCounters: Incr is applied at most once and never lost. With ok the
@@ -863,14 +820,14 @@ func (r *replicaRun) checkRefreshRate() []harness.Violation {
 // may not have been applied), each counter's final value F satisfies
 // ok <= F <= ok + unknown, and the successful increments returned distinct
 // values no greater than F.
-func (r *replicaRun) checkCounters(ops []harness.Operation) []harness.Violation {
+func (r *run) checkCounters(ops []harness.Operation) []checkers.Violation {
 	var bad []string
 	for i := 0; i < r.cfg.Counters; i++ {
-		key := replicaCounterKey(i)
+		key := counterKey(i)
 		var results []int64
 		unknown := 0
 		for _, op := range ops {
-			if op.Input.(replicaIncr).Key != key {
+			if op.Input.(incrInput).Key != key {
 				continue
 			}
 			if op.Unknown {
@@ -900,22 +857,8 @@ func (r *replicaRun) checkCounters(ops []harness.Operation) []harness.Violation 
 	if len(bad) == 0 {
 		return nil
 	}
-	return []harness.Violation{checkers.NotLinearizable.Violationf(
-		"counters: each Incr must be applied at most once and never lost:%s", replicaLines(bad))}
+	return []checkers.Violation{checkers.Violationf(checkers.NotLinearizable,
+		"counters: each Incr must be applied at most once and never lost:%s", scenarios.Lines(bad))}
 }
 
-func replicaLines(items []string) string {
-	const max = 8
-	var b strings.Builder
-	for i, s := range items {
-		if i == max {
-			fmt.Fprintf(&b, "\n  ... and %d more", len(items)-max)
-			break
-		}
-		b.WriteString("\n  ")
-		b.WriteString(s)
-	}
-	return b.String()
-}
-
-func replicaIndent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
+func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }

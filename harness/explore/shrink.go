@@ -1,9 +1,13 @@
-package harness
+package explore
 
 import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/heddle-go/heddle/checkers"
+	"github.com/heddle-go/heddle/faults"
+	"github.com/heddle-go/heddle/harness"
 )
 
 // Shrinking. A failing run is a seed plus its Result.Schedule: the goroutine
@@ -21,17 +25,16 @@ type ShrinkOptions struct {
 	// schedule does not: select's choices, IntN).
 	Seed int64
 	// Kind is the violation kind that must survive.
-	Kind string
+	Kind harness.Kind
 	// Match, if set, must also accept the surviving violation (the
 	// variant's Match: the same bug, not another of the same kind).
-	Match func(Violation) bool
+	Match func(checkers.Violation) bool
 	// Schedule is the failing run's Result.Schedule.
 	Schedule []int
-	// Faults is the failing run's fault plan ("" for the one its seed
-	// makes), and ShrinkFaults, if set, shrinks it once the schedule is
-	// shrunk (the variant's ShrinkFaults).
-	Faults       string
-	ShrinkFaults FaultShrinker
+	// Faults is the failing run's fault plan (faults.ParsePlan's notation;
+	// nil for a variant without faults). Once the schedule is shrunk, the
+	// plan is shrunk too, by dropping steps (faults.Shrink).
+	Faults *string
 	// Time bounds shrinking; zero means 30 seconds. MaxAttempts bounds the
 	// replays; zero means 2,000.
 	Time        time.Duration
@@ -40,8 +43,8 @@ type ShrinkOptions struct {
 
 // ShrinkResult is the smallest failing schedule found.
 type ShrinkResult struct {
-	Seed int64  `json:"seed"`
-	Kind string `json:"kind"`
+	Seed int64        `json:"seed"`
+	Kind harness.Kind `json:"kind"`
 	// Schedule is the shrunk run's own Result.Schedule: replaying it
 	// reproduces the shrunk run exactly.
 	Schedule []int `json:"schedule"`
@@ -57,8 +60,8 @@ type ShrinkResult struct {
 	Attempts int `json:"attempts"`
 	// Complete is false when the time or attempt bound stopped shrinking.
 	Complete bool `json:"complete"`
-	// Faults describes the shrunk fault plan, when a fault shrinker ran.
-	Faults string `json:"faults,omitempty"`
+	// Faults is the shrunk fault plan, when the run had one.
+	Faults *string `json:"faults,omitempty"`
 }
 
 // Shrink replays candidates of a failing schedule through r and returns the
@@ -145,15 +148,11 @@ func Shrink(ctx context.Context, r Runner, opts ShrinkOptions) (ShrinkResult, er
 			res.Kept++
 		}
 	}
-	if fs := opts.ShrinkFaults; fs != nil && time.Now().Before(deadline) {
-		plan, err := fs(opts.Seed, opts.Faults, func(plan string) bool {
-			out, err := r.Do(ctx, RunSpec{Seed: opts.Seed, Replay: true, Schedule: res.Schedule, Faults: plan})
-			return err == nil && opts.survives(out)
-		})
-		if err != nil {
-			return res, fmt.Errorf("shrinking the fault plan: %w", err)
+	res.Faults = opts.Faults
+	if opts.Faults != nil && time.Now().Before(deadline) {
+		if err := shrinkPlan(ctx, r, opts, &res); err != nil {
+			return res, err
 		}
-		res.Faults = plan
 	}
 	return res, nil
 }
@@ -233,4 +232,37 @@ func (o ShrinkOptions) survives(out Outcome) bool {
 		}
 	}
 	return false
+}
+
+// shrinkPlan drops the steps of the failing run's fault plan that the
+// violation does not need, replaying the shrunk schedule with each
+// candidate plan, and keeps the schedule of the last failing replay (a
+// replay with fewer faults may take other choices where the schedule no
+// longer fits).
+func shrinkPlan(ctx context.Context, r Runner, opts ShrinkOptions, res *ShrinkResult) error {
+	plan, err := faults.ParsePlan(*opts.Faults)
+	if err != nil {
+		return fmt.Errorf("shrinking the fault plan: %w", err)
+	}
+	var lastErr error
+	smaller := faults.Shrink(plan, func(p faults.Plan) bool {
+		text := p.String()
+		out, err := r.Do(ctx, RunSpec{Seed: opts.Seed, Replay: true, Schedule: res.Schedule, Faults: &text})
+		res.Attempts++
+		if err != nil {
+			lastErr = err
+			return false
+		}
+		if !opts.survives(out) {
+			return false
+		}
+		res.Schedule, res.Preemptions = out.Schedule, out.Preemptions
+		return true
+	})
+	if lastErr != nil && len(smaller) == len(plan) {
+		return fmt.Errorf("shrinking the fault plan: %w", lastErr)
+	}
+	text := smaller.String()
+	res.Faults = &text
+	return nil
 }

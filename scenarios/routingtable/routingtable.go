@@ -1,4 +1,4 @@
-package scenarios
+package routingtable
 
 import (
 	"context"
@@ -12,12 +12,12 @@ import (
 	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/faults"
 	"github.com/heddle-go/heddle/harness"
-	"github.com/heddle-go/heddle/systems/routingtable"
+	"github.com/heddle-go/heddle/harness/explore"
+	"github.com/heddle-go/heddle/scenarios"
+	sys "github.com/heddle-go/heddle/systems/routingtable"
 )
 
-func init() { Register(RoutingTable()) }
-
-// RoutingTable is race case 3: Olric v0.5.5, RoutingTable.Start against the
+// Case is race case 3: Olric v0.5.5, RoutingTable.Start against the
 // UPDATEROUTING handler (buraksezer/olric #247, fixed by #248 in v0.5.6).
 // Five members join in a random order at random moments, so that the
 // coordinator's pushes race their joins; then a member leaves and rejoins
@@ -26,34 +26,34 @@ func init() { Register(RoutingTable()) }
 // along. Buggy must show the data race on `this` (Start's write against
 // setOwnedPartitionCount's read) or its consequence, an ownedPartitionCount
 // counted for a zero member; Fixed must pass every check.
-func RoutingTable() harness.Case {
-	return harness.Case{
+func Case() explore.Case {
+	return explore.Case{
 		Name:    "routingtable",
 		Bug:     "buraksezer/olric #247 (fix #248, v0.5.6)",
 		Summary: "Olric v0.5.5: a routing-table push handled while Start joins reads `this` as Start writes it (data race); ownedPartitionCount is then counted for a zero member until the next push",
-		Variants: []harness.Variant{
+		Variants: []explore.Variant{
 			{
 				Name:   "buggy",
-				Expect: []string{string(checkers.DataRace), string(checkers.Invariant)},
-				Match:  rtIsTheBug,
+				Expect: []harness.Kind{harness.DataRace, checkers.Invariant},
+				Match:  isTheBug,
 				Seeds:  100,
-				Check:  RoutingTableCheck(routingtable.Buggy, DefaultRoutingTableConfig),
+				Check:  Check(sys.Buggy, DefaultConfig),
 			},
 			{
 				Name:  "fixed",
 				Seeds: 2000,
-				Check: RoutingTableCheck(routingtable.Fixed, DefaultRoutingTableConfig),
+				Check: Check(sys.Fixed, DefaultConfig),
 			},
 		},
 	}
 }
 
-// rtIsTheBug tells #247 from any other violation of the same kinds: the
+// isTheBug tells #247 from any other violation of the same kinds: the
 // race must be on `this` between join (Start's assignment) and
 // setOwnedPartitionCount, the invariant must be the ownedPartitionCount one.
-func rtIsTheBug(v harness.Violation) bool {
-	switch checkers.Kind(v.Kind) {
-	case checkers.DataRace:
+func isTheBug(v checkers.Violation) bool {
+	switch v.Kind {
+	case harness.DataRace:
 		return strings.Contains(v.Message, "setOwnedPartitionCount") && strings.Contains(v.Message, "(*RoutingTable).join")
 	case checkers.Invariant:
 		return strings.Contains(v.Message, "has ownedPartitionCount")
@@ -61,8 +61,8 @@ func rtIsTheBug(v harness.Violation) bool {
 	return false
 }
 
-// RoutingTableConfig sizes the routingtable workload.
-type RoutingTableConfig struct {
+// Config sizes the routingtable workload.
+type Config struct {
 	// Members is the size of the cluster.
 	Members int
 	// StartSpread: each member starts at a random moment in [0, StartSpread).
@@ -83,28 +83,28 @@ type RoutingTableConfig struct {
 	fault string
 }
 
-// DefaultRoutingTableConfig is the workload the case runs.
-var DefaultRoutingTableConfig = RoutingTableConfig{Members: 5, StartSpread: 2 * time.Second, PushPeriod: 5 * time.Second, Tracked: 3}
+// DefaultConfig is the workload the case runs.
+var DefaultConfig = Config{Members: 5, StartSpread: 2 * time.Second, PushPeriod: 5 * time.Second, Tracked: 3}
 
 const (
-	rtPort = 3320
-	// rtBootstrapTimeout is Olric's default bootstrap timeout: Start fails
+	port = 3320
+	// bootstrapTimeout is Olric's default bootstrap timeout: Start fails
 	// if the member is not bootstrapped by then.
-	rtBootstrapTimeout = 10 * time.Second
-	// rtShutdownBound bounds a member's Shutdown.
-	rtShutdownBound = 10 * time.Second
-	// rtStartBound bounds Start (joins with retries, then the bootstrap
+	bootstrapTimeout = 10 * time.Second
+	// shutdownBound bounds a member's Shutdown.
+	shutdownBound = 10 * time.Second
+	// startBound bounds Start (joins with retries, then the bootstrap
 	// wait); its own bootstrap bound is checked separately.
-	rtStartBound = time.Minute
-	// rtPoll is how often the workload looks for quiescence.
-	rtPoll = 250 * time.Millisecond
+	startBound = time.Minute
+	// poll is how often the workload looks for quiescence.
+	poll = 250 * time.Millisecond
 )
 
-// rtInc is one incarnation of a member: one Instance on a node.
-type rtInc struct {
+// incarnation is one incarnation of a member: one Instance on a node.
+type incarnation struct {
 	node    int
 	name    string
-	in      *routingtable.Instance
+	in      *sys.Instance
 	done    *harness.Chan[struct{}] // closed when Start returned
 	startAt time.Duration
 	endAt   time.Duration // when Start returned
@@ -113,94 +113,69 @@ type rtInc struct {
 	gone    bool          // shut down or crashed
 }
 
-// rtPush is one push the coordinators made, as the Observer saw it.
-type rtPush struct {
-	coordinator routingtable.Member
-	version     routingtable.Version
+// push is one push the coordinators made, as the Observer saw it.
+type push struct {
+	coordinator sys.Member
+	version     sys.Version
 	owners      map[int]string // tracked partition -> primary owner's name
 	writes      []*harness.Pending
 }
 
-// rtLookupOut is the recorded output of a lookup, beside the register's.
-type rtLookup struct {
+// lookupOut is the recorded output of a lookup, beside the register's.
+type lookup struct {
 	part    int
 	member  string
-	version routingtable.Version
+	version sys.Version
 	owner   string
 }
 
-// rtRun is one run of the workload.
-type rtRun struct {
-	variant routingtable.Variant
-	cfg     RoutingTableConfig
-	t0      time.Time
+// run is one run of the workload.
+type run struct {
+	scenarios.Run
+	variant sys.Variant
+	cfg     Config
 	names   []string
 	peers   []string
 	nodes   []*harness.Node
 	tracked []int
 
-	mu      harness.Mutex // guards everything below
-	next    []*rtInc      // per node: the incarnation its next main runs
-	cur     []*rtInc      // per node: the live incarnation, nil if none
-	incs    []*rtInc      // every incarnation, in order of launch
-	vs      []harness.Violation
-	pushes  []*rtPush
-	lookups []rtLookup
-	nextCID int
+	// Mu (of scenarios.Run) guards the fields below.
+	next    []*incarnation // per node: the incarnation its next main runs
+	cur     []*incarnation // per node: the live incarnation, nil if none
+	incs    []*incarnation // every incarnation, in order of launch
+	pushes  []*push
+	lookups []lookup
 
-	h    harness.History // register reads and writes
-	done bool            // main reached its end
+	h harness.History // register reads and writes
 }
 
-// rtRegister: per (tracked partition, member name), the versions a member
+// owners: per (tracked partition, member name), the versions a member
 // returns never go back, and never exceed a version already pushed.
-var rtRegister checkers.Register[string]
+var owners checkers.Register[string]
 
-// RoutingTableCheck returns the Check of a variant: it runs the workload
+// Check returns the Check of a variant: it runs the workload
 // with opts and returns the run's result and every violation found.
-func RoutingTableCheck(v routingtable.Variant, cfg RoutingTableConfig) func(harness.Options) (*harness.Result, []harness.Violation) {
-	return func(opts harness.Options) (*harness.Result, []harness.Violation) {
-		r := &rtRun{variant: v, cfg: cfg}
-		res := harness.Run(opts, r.main)
-		vs := checkers.FromResult(res)
-		vs = append(vs, r.vs...)
-		if r.done && !res.Failed() {
-			vs = append(vs, r.check()...)
-		}
-		return res, vs
-	}
+func Check(v sys.Variant, cfg Config) func(harness.Options, faults.Plan) (*harness.Result, []checkers.Violation) {
+	return scenarios.Check(func(harness.Options, faults.Plan) (scenarios.Workload, error) {
+		return &run{variant: v, cfg: cfg}, nil
+	})
 }
-
-func (r *rtRun) violate(k checkers.Kind, format string, args ...any) {
-	r.mu.Lock()
-	r.vs = append(r.vs, k.Violationf(format, args...))
-	r.mu.Unlock()
-}
-
-func (r *rtRun) clientID() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.nextCID++
-	return r.nextCID
-}
-
-func (r *rtRun) now() time.Duration { return harness.Since(r.t0) }
 
 // versionNumber maps a table version to the register's int64: coordinators'
 // birth dates in microseconds since the run began, then the push count.
-func (r *rtRun) versionNumber(v routingtable.Version) int64 {
-	return (v.Epoch-r.t0.UnixNano())/1000*1_000_000 + v.Seq
+func (r *run) versionNumber(v sys.Version) int64 {
+	return (v.Epoch-r.Start().UnixNano())/1000*1_000_000 + v.Seq
 }
 
-func (r *rtRun) main() {
-	r.t0 = harness.Now()
+// Main runs the workload.
+func (r *run) Main() {
 	n := r.cfg.Members
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("m%d", i+1)
 		r.names = append(r.names, name)
-		r.peers = append(r.peers, fmt.Sprintf("%s:%d", name, rtPort))
+		r.peers = append(r.peers, fmt.Sprintf("%s:%d", name, port))
 	}
-	r.next, r.cur = make([]*rtInc, n), make([]*rtInc, n)
+	r.next, r.cur = make([]*incarnation, n), make([]*incarnation, n)
 	for i, name := range r.names {
 		r.nodes = append(r.nodes, harness.NewNode(name, func(nd *harness.Node) { r.incarnate(i, nd) }))
 	}
@@ -223,11 +198,11 @@ func (r *rtRun) main() {
 	stopClient()
 	clientDone.Recv()
 	r.shutdownAll()
-	r.done = true
+	r.Complete()
 }
 
 // joinPhase starts every member at a random moment, in a random order.
-func (r *rtRun) joinPhase() {
+func (r *run) joinPhase() {
 	harness.Note("phase: joins")
 	type start struct {
 		at time.Duration
@@ -244,14 +219,14 @@ func (r *rtRun) joinPhase() {
 		starts = append(starts, start{at, i})
 	}
 	sort.Slice(starts, func(a, b int) bool { return starts[a].at < starts[b].at })
-	var incs []*rtInc
+	var incs []*incarnation
 	for _, s := range starts {
-		if d := s.at - r.now(); d > 0 {
+		if d := s.at - r.Since(); d > 0 {
 			harness.Sleep(d)
 		}
 		inc := r.prepare(s.i, false)
 		if err := r.nodes[s.i].Start(); err != nil {
-			r.violate(checkers.Invariant, "starting node %s: %v", r.names[s.i], err)
+			r.Violate(checkers.Invariant, "starting node %s: %v", r.names[s.i], err)
 			return
 		}
 		incs = append(incs, inc)
@@ -266,7 +241,7 @@ func (r *rtRun) joinPhase() {
 // starts it again on the same node (a new instance in the same process);
 // one time in three that instance is shut down in the middle of its join
 // and started once more.
-func (r *rtRun) leavePhase() {
+func (r *run) leavePhase() {
 	live := r.live()
 	if len(live) < 2 {
 		return
@@ -294,7 +269,7 @@ func (r *rtRun) leavePhase() {
 
 // crashPhase crashes the coordinator (a reset or a black hole), lets the
 // others find out and settle, then restarts it.
-func (r *rtRun) crashPhase() {
+func (r *run) crashPhase() {
 	live := r.live()
 	if len(live) < 2 {
 		return
@@ -311,19 +286,19 @@ func (r *rtRun) crashPhase() {
 	}
 	harness.Note("phase: the coordinator %s crashes", c.name)
 	if err := faults.Apply(f); err != nil {
-		r.violate(checkers.Invariant, "%s: %v", f, err)
+		r.Violate(checkers.Invariant, "%s: %v", f, err)
 		return
 	}
-	r.mu.Lock()
+	r.Mu.Lock()
 	c.gone = true
 	r.cur[c.node] = nil
-	r.mu.Unlock()
+	r.Mu.Unlock()
 	r.settle(fmt.Sprintf("after the coordinator %s crashed", c.name))
 
 	harness.Note("phase: %s restarts", c.name)
 	inc := r.prepare(c.node, false)
 	if err := faults.Apply(faults.Restart(c.name)); err != nil {
-		r.violate(checkers.Invariant, "restart %s: %v", c.name, err)
+		r.Violate(checkers.Invariant, "restart %s: %v", c.name, err)
 		return
 	}
 	r.awaitStart(inc)
@@ -332,52 +307,52 @@ func (r *rtRun) crashPhase() {
 
 // prepare makes the incarnation the next main (or Go) of node i runs;
 // aborted marks one the workload will shut down during its Start.
-func (r *rtRun) prepare(i int, aborted bool) *rtInc {
-	inc := &rtInc{node: i, name: r.names[i], done: harness.NewChan[struct{}](0), aborted: aborted}
-	r.mu.Lock()
+func (r *run) prepare(i int, aborted bool) *incarnation {
+	inc := &incarnation{node: i, name: r.names[i], done: harness.NewChan[struct{}](0), aborted: aborted}
+	r.Mu.Lock()
 	r.next[i] = inc
 	r.incs = append(r.incs, inc)
-	r.mu.Unlock()
+	r.Mu.Unlock()
 	return inc
 }
 
 // incarnate runs on node i: it makes the prepared instance and starts it.
-func (r *rtRun) incarnate(i int, nd *harness.Node) {
-	r.mu.Lock()
+func (r *run) incarnate(i int, nd *harness.Node) {
+	r.Mu.Lock()
 	inc := r.next[i]
 	r.next[i] = nil
-	r.mu.Unlock()
+	r.Mu.Unlock()
 	if inc == nil {
 		return
 	}
-	in := routingtable.New(nd.Context(), routingtable.Config{
+	in := sys.New(nd.Context(), sys.Config{
 		Variant:          r.variant,
 		Name:             inc.name,
 		Host:             nd,
-		Port:             rtPort,
+		Port:             port,
 		Peers:            r.peers,
 		PushPeriod:       r.cfg.PushPeriod,
-		BootstrapTimeout: rtBootstrapTimeout,
+		BootstrapTimeout: bootstrapTimeout,
 		Observer:         r,
 	})
-	r.mu.Lock()
+	r.Mu.Lock()
 	inc.in = in
 	if !inc.aborted {
 		r.cur[i] = inc
 	}
-	r.mu.Unlock()
-	inc.startAt = r.now()
+	r.Mu.Unlock()
+	inc.startAt = r.Since()
 	err := in.Start()
-	inc.endAt, inc.err = r.now(), err
+	inc.endAt, inc.err = r.Since(), err
 	inc.done.Close()
 }
 
 // waitInstance waits until inc's instance exists.
-func (r *rtRun) waitInstance(inc *rtInc) {
+func (r *run) waitInstance(inc *incarnation) {
 	for {
-		r.mu.Lock()
+		r.Mu.Lock()
 		made := inc.in != nil
-		r.mu.Unlock()
+		r.Mu.Unlock()
 		if made {
 			return
 		}
@@ -386,37 +361,37 @@ func (r *rtRun) waitInstance(inc *rtInc) {
 }
 
 // awaitStart waits for inc's Start to return and judges it.
-func (r *rtRun) awaitStart(inc *rtInc) {
-	if harness.Select(inc.done.RecvCase(nil, nil), harness.After(rtStartBound).RecvCase(nil, nil)) == 1 {
-		r.violate(checkers.Timeliness, "%s: Start had not returned %v after it was called", inc.name, rtStartBound)
+func (r *run) awaitStart(inc *incarnation) {
+	if harness.Select(inc.done.RecvCase(nil, nil), harness.After(startBound).RecvCase(nil, nil)) == 1 {
+		r.Violate(checkers.Timeliness, "%s: Start had not returned %v after it was called", inc.name, startBound)
 		return
 	}
 	if inc.aborted || inc.err == nil {
 		return
 	}
-	if errors.Is(inc.err, routingtable.ErrOperationTimeout) {
+	if errors.Is(inc.err, sys.ErrOperationTimeout) {
 		return // a late bootstrap: the Timeliness check reports it
 	}
-	r.violate(checkers.Invariant, "%s: Start failed: %v", inc.name, inc.err)
+	r.Violate(checkers.Invariant, "%s: Start failed: %v", inc.name, inc.err)
 }
 
 // shutdown shuts inc down and checks that it returned in time.
-func (r *rtRun) shutdown(inc *rtInc) {
-	r.mu.Lock()
+func (r *run) shutdown(inc *incarnation) {
+	r.Mu.Lock()
 	inc.gone = true
 	if r.cur[inc.node] == inc {
 		r.cur[inc.node] = nil
 	}
-	r.mu.Unlock()
-	ctx, cancel := harness.WithTimeout(context.Background(), rtShutdownBound)
+	r.Mu.Unlock()
+	ctx, cancel := harness.WithTimeout(context.Background(), shutdownBound)
 	defer cancel()
 	if err := inc.in.Shutdown(ctx); err != nil {
-		r.violate(checkers.Timeliness, "%s: Shutdown did not finish within %v: %v", inc.name, rtShutdownBound, err)
+		r.Violate(checkers.Timeliness, "%s: Shutdown did not finish within %v: %v", inc.name, shutdownBound, err)
 	}
 }
 
 // shutdownAll shuts every live member down, in a random order.
-func (r *rtRun) shutdownAll() {
+func (r *run) shutdownAll() {
 	live := r.live()
 	for len(live) > 0 {
 		i := harness.IntN(len(live))
@@ -430,10 +405,10 @@ func (r *rtRun) shutdownAll() {
 }
 
 // live returns the live incarnations whose Start succeeded, by node.
-func (r *rtRun) live() []*rtInc {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []*rtInc
+func (r *run) live() []*incarnation {
+	r.Mu.Lock()
+	defer r.Mu.Unlock()
+	var out []*incarnation
 	for _, inc := range r.cur {
 		if inc != nil && !inc.gone && inc.in != nil {
 			out = append(out, inc)
@@ -447,8 +422,8 @@ func (r *rtRun) live() []*rtInc {
 // is bootstrapped, all have applied the same table (same signature, same
 // members), and each member's ownedPartitionCount is the number of
 // partitions whose primary owner it is in that table.
-func (r *rtRun) settle(when string) {
-	var live []*rtInc
+func (r *run) settle(when string) {
+	var live []*incarnation
 	for _, inc := range r.live() {
 		if inc.err == nil {
 			live = append(live, inc)
@@ -458,18 +433,18 @@ func (r *rtRun) settle(when string) {
 		return
 	}
 	bound := r.cfg.PushPeriod*2 + 10*time.Second
-	deadline := r.now() + bound
+	deadline := r.Since() + bound
 	var why string
-	var views []routingtable.View
+	var views []sys.View
 	for {
 		views, why = r.agree(live)
-		if why == "" || r.now() >= deadline {
+		if why == "" || r.Since() >= deadline {
 			break
 		}
-		harness.Sleep(rtPoll)
+		harness.Sleep(poll)
 	}
 	if why != "" {
-		r.violate(checkers.Invariant, "%s, the cluster did not settle within %v: %s", when, bound, why)
+		r.Violate(checkers.Invariant, "%s, the cluster did not settle within %v: %s", when, bound, why)
 		return
 	}
 	for i, inc := range live {
@@ -481,7 +456,7 @@ func (r *rtRun) settle(when string) {
 			}
 		}
 		if uint64(owned) != v.OwnedPartitionCount {
-			r.violate(checkers.Invariant, "%s: %s has ownedPartitionCount %d, but it is the primary owner of %d of the %d partitions of its table (signature %x)",
+			r.Violate(checkers.Invariant, "%s: %s has ownedPartitionCount %d, but it is the primary owner of %d of the %d partitions of its table (signature %x)",
 				when, inc.name, v.OwnedPartitionCount, owned, len(v.Table.Owners), v.Signature)
 		}
 	}
@@ -489,7 +464,7 @@ func (r *rtRun) settle(when string) {
 
 // agree returns the live members' views and "" if they agree, or what
 // they disagree on.
-func (r *rtRun) agree(live []*rtInc) ([]routingtable.View, string) {
+func (r *run) agree(live []*incarnation) ([]sys.View, string) {
 	oldest := live[0].in.Self()
 	var want []string
 	for _, inc := range live {
@@ -500,7 +475,7 @@ func (r *rtRun) agree(live []*rtInc) ([]routingtable.View, string) {
 		}
 	}
 	sort.Strings(want)
-	views := make([]routingtable.View, len(live))
+	views := make([]sys.View, len(live))
 	var sigs []string
 	for i, inc := range live {
 		v := inc.in.View()
@@ -540,32 +515,32 @@ func (r *rtRun) agree(live []*rtInc) ([]routingtable.View, string) {
 
 // PushBegin records a push: a write of the register of every tracked
 // partition, for every member name.
-func (r *rtRun) PushBegin(c routingtable.Member, v routingtable.Version, t *routingtable.Table) {
-	p := &rtPush{coordinator: c, version: v, owners: map[int]string{}}
+func (r *run) PushBegin(c sys.Member, v sys.Version, t *sys.Table) {
+	p := &push{coordinator: c, version: v, owners: map[int]string{}}
 	num := r.versionNumber(v)
 	for _, part := range r.tracked {
 		owner := t.Owner(part).Name
 		p.owners[part] = owner
 		for _, name := range r.names {
-			p.writes = append(p.writes, r.h.Call(r.clientID(), rtRegister.Write(rtKey(part, name), num, owner)))
+			p.writes = append(p.writes, r.h.Call(r.ClientID(), owners.Write(ownerKey(part, name), num, owner)))
 		}
 	}
-	r.mu.Lock()
+	r.Mu.Lock()
 	r.pushes = append(r.pushes, p)
-	r.mu.Unlock()
+	r.Mu.Unlock()
 }
 
 // PushEnd completes the writes of a push: done, or of unknown outcome if
 // some member did not apply it.
-func (r *rtRun) PushEnd(c routingtable.Member, v routingtable.Version, err error) {
-	r.mu.Lock()
-	var p *rtPush
+func (r *run) PushEnd(c sys.Member, v sys.Version, err error) {
+	r.Mu.Lock()
+	var p *push
 	for _, x := range r.pushes {
 		if x.coordinator.ID == c.ID && x.version == v {
 			p = x
 		}
 	}
-	r.mu.Unlock()
+	r.Mu.Unlock()
 	if p == nil {
 		return
 	}
@@ -577,27 +552,27 @@ func (r *rtRun) PushEnd(c routingtable.Member, v routingtable.Version, err error
 		}
 	}
 	if r.cfg.fault == "forget-push" && err == nil {
-		r.mu.Lock()
-		r.pushes = slices.DeleteFunc(r.pushes, func(x *rtPush) bool { return x == p })
-		r.mu.Unlock()
+		r.Mu.Lock()
+		r.pushes = slices.DeleteFunc(r.pushes, func(x *push) bool { return x == p })
+		r.Mu.Unlock()
 	}
 }
 
-func rtKey(part int, member string) string { return fmt.Sprintf("p%d@%s", part, member) }
+func ownerKey(part int, member string) string { return fmt.Sprintf("p%d@%s", part, member) }
 
 // startClient looks owners up, from a client node, until stop is done.
-func (r *rtRun) startClient(stop context.Context) *harness.Chan[struct{}] {
+func (r *run) startClient(stop context.Context) *harness.Chan[struct{}] {
 	done := harness.NewChan[struct{}](1)
 	nd := harness.NewNode("client", nil)
 	if err := nd.Start(); err != nil {
-		r.violate(checkers.Invariant, "client node: %v", err)
+		r.Violate(checkers.Invariant, "client node: %v", err)
 		done.Send(struct{}{})
 		return done
 	}
-	cid := r.clientID()
+	cid := r.ClientID()
 	nd.Go(func() {
 		defer done.Send(struct{}{})
-		cl := routingtable.NewClient(nd)
+		cl := sys.NewClient(nd)
 		defer cl.Close()
 		seen := map[string]bool{}
 		for {
@@ -609,7 +584,7 @@ func (r *rtRun) startClient(stop context.Context) *harness.Chan[struct{}] {
 			i := harness.IntN(len(r.names))
 			part := r.tracked[harness.IntN(len(r.tracked))]
 			ctx, cancel := harness.WithTimeout(stop, time.Second)
-			p := r.h.Call(cid, rtRegister.Read(rtKey(part, r.names[i])))
+			p := r.h.Call(cid, owners.Read(ownerKey(part, r.names[i])))
 			res, err := cl.Lookup(ctx, r.peers[i], part)
 			cancel()
 			if err != nil {
@@ -620,17 +595,17 @@ func (r *rtRun) startClient(stop context.Context) *harness.Chan[struct{}] {
 			owner := res.Owner.Name
 			switch r.cfg.fault {
 			case "stale-lookup": // a key read before answers the initial version
-				if seen[rtKey(part, r.names[i])] {
+				if seen[ownerKey(part, r.names[i])] {
 					num = 0
 				}
-				seen[rtKey(part, r.names[i])] = true
+				seen[ownerKey(part, r.names[i])] = true
 			case "wrong-owner":
 				owner += "x"
 			}
-			p.Return(rtRegister.Returned(num, owner))
-			r.mu.Lock()
-			r.lookups = append(r.lookups, rtLookup{part: part, member: res.Member, version: res.Version, owner: owner})
-			r.mu.Unlock()
+			p.Return(owners.Returned(num, owner))
+			r.Mu.Lock()
+			r.lookups = append(r.lookups, lookup{part: part, member: res.Member, version: res.Version, owner: owner})
+			r.Mu.Unlock()
 		}
 	})
 	return done
@@ -639,9 +614,10 @@ func (r *rtRun) startClient(stop context.Context) *harness.Chan[struct{}] {
 // check runs the checks over the finished run: bootstrap times, the
 // register of lookups, and every lookup's owner against the table of its
 // version.
-func (r *rtRun) check() []harness.Violation {
-	var vs []harness.Violation
-	bound := rtBootstrapTimeout
+// Check judges the finished run.
+func (r *run) Check() []checkers.Violation {
+	var vs []checkers.Violation
+	bound := bootstrapTimeout
 	if r.cfg.fault == "tight-bootstrap" {
 		bound = time.Millisecond
 	}
@@ -655,10 +631,10 @@ func (r *rtRun) check() []harness.Violation {
 		}
 		vs = append(vs, checkers.Within(inc.name+" Start", []time.Duration{inc.startAt}, inc.name+" bootstrapped", boot, bound)...)
 	}
-	vs = append(vs, rtRegister.Check(r.h.Operations(), checkers.LinOptions{Name: "routingtable-lookups", NoVisualization: true})...)
+	vs = append(vs, owners.Check(r.h.Operations(), checkers.LinOptions{Name: "routingtable-lookups", NoVisualization: true})...)
 	var bad []string
 	for _, l := range r.lookups {
-		var p *rtPush
+		var p *push
 		for _, x := range r.pushes {
 			if x.version == l.version {
 				p = x
@@ -675,7 +651,7 @@ func (r *rtRun) check() []harness.Violation {
 		if len(bad) > 5 {
 			bad = append(bad[:5], fmt.Sprintf("... and %d more", len(bad)-5))
 		}
-		vs = append(vs, checkers.NotLinearizable.Violationf("owner lookups that no pushed table explains:\n  %s", strings.Join(bad, "\n  ")))
+		vs = append(vs, checkers.Violationf(checkers.NotLinearizable, "owner lookups that no pushed table explains:\n  %s", strings.Join(bad, "\n  ")))
 	}
 	return vs
 }

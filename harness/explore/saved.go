@@ -1,4 +1,4 @@
-package harness
+package explore
 
 import (
 	"encoding/json"
@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/heddle-go/heddle/harness"
 )
 
 // Saved failures. Like go test's fuzzing corpus, every failing schedule the
@@ -27,13 +29,14 @@ type SavedFailure struct {
 	Seed     int64  `json:"seed"`
 	Strategy string `json:"strategy,omitempty"`
 	// Kind is the violation kind the schedule shows.
-	Kind string `json:"kind"`
+	Kind harness.Kind `json:"kind"`
 	// Schedule is the run's Result.Schedule (shrunk when Shrunk).
 	Schedule    []int `json:"schedule"`
 	Preemptions int   `json:"preemptions"`
 	Shrunk      bool  `json:"shrunk"`
-	// Faults is the (shrunk) fault plan, when a fault shrinker ran.
-	Faults string `json:"faults,omitempty"`
+	// Faults is the run's (shrunk) fault plan in faults.ParsePlan's
+	// notation; nil for a variant without faults.
+	Faults *string `json:"faults,omitempty"`
 	// Message is the first line of the violation, for a reader.
 	Message string `json:"message,omitempty"`
 	// Path is where the file was read from or written to.
@@ -125,8 +128,11 @@ func (s *SavedFailure) Save(root string) (string, error) {
 		return "", err
 	}
 	h := fnv.New32a()
-	fmt.Fprint(h, s.Seed, s.Schedule, s.Faults)
-	name := fmt.Sprintf("%s-seed%d-%08x.json", strings.ToLower(s.Kind), s.Seed, h.Sum32())
+	fmt.Fprint(h, s.Seed, s.Schedule)
+	if s.Faults != nil {
+		fmt.Fprint(h, *s.Faults)
+	}
+	name := fmt.Sprintf("%s-seed%d-%08x.json", strings.ToLower(string(s.Kind)), s.Seed, h.Sum32())
 	path := filepath.Join(dir, name)
 	if s.Schedule == nil {
 		s.Schedule = []int{}

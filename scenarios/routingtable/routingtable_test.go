@@ -1,4 +1,4 @@
-package scenarios
+package routingtable
 
 import (
 	"strings"
@@ -8,20 +8,22 @@ import (
 
 	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/harness"
-	"github.com/heddle-go/heddle/systems/routingtable"
+	"github.com/heddle-go/heddle/harness/explore"
+	"github.com/heddle-go/heddle/scenarios"
+	sys "github.com/heddle-go/heddle/systems/routingtable"
 )
 
-// TestRoutingTableWorkload checks that the workload does what it says:
+// TestWorkload checks that the workload does what it says:
 // every phase ran, the coordinator pushed, the client's lookups were
 // answered, and the aborted rejoin happens on some seeds.
-func TestRoutingTableWorkload(t *testing.T) {
+func TestWorkload(t *testing.T) {
 	aborted, lookups := 0, 0
 	for seed := int64(0); seed < 20; seed++ {
-		r := &rtRun{variant: routingtable.Fixed, cfg: DefaultRoutingTableConfig}
-		res := harness.Run(harness.Options{Seed: seed}, r.main)
+		r := &run{variant: sys.Fixed, cfg: DefaultConfig}
+		res := scenarios.Execute(harness.Options{Seed: seed}, r)
 		require.NoError(t, res.Err())
-		require.True(t, r.done)
-		require.Empty(t, r.vs)
+		require.True(t, r.Completed())
+		require.Empty(t, r.Violations())
 		require.GreaterOrEqual(t, len(r.pushes), 5, "seed %d", seed)
 		require.GreaterOrEqual(t, len(r.lookups), 3, "seed %d", seed)
 		lookups += len(r.lookups)
@@ -33,7 +35,7 @@ func TestRoutingTableWorkload(t *testing.T) {
 				require.Error(t, inc.err, "seed %d: the aborted Start succeeded", seed)
 			}
 		}
-		versions := map[routingtable.Version]bool{}
+		versions := map[sys.Version]bool{}
 		for _, l := range r.lookups {
 			versions[l.version] = true
 		}
@@ -44,50 +46,57 @@ func TestRoutingTableWorkload(t *testing.T) {
 	t.Logf("20 seeds: %d lookups answered, %d aborted rejoins", lookups, aborted)
 }
 
-// TestRoutingTableBuggyInvariant: without the race detector the buggy
+// TestBuggyInvariant: without the race detector the buggy
 // variant is still caught, by its consequence: a member counts its
 // partitions against a zero `this`. (Under -race the race detector would
 // report the race in this process; the explorer's child processes
 // attribute it instead.)
-func TestRoutingTableBuggyInvariant(t *testing.T) {
+func TestBuggyInvariant(t *testing.T) {
 	if harness.RaceEnabled() {
 		t.Skip("the buggy variant races on purpose")
 	}
-	c, _ := Lookup("routingtable")
-	buggy, _ := c.Variant("buggy")
+	buggy := mustVariant(t, "buggy")
 	for seed := int64(0); seed < 10; seed++ {
-		_, vs := buggy.Check(harness.Options{Seed: seed})
+		_, vs := buggy.Check(harness.Options{Seed: seed}, nil)
 		v := checkers.Verdict{Violations: vs}
-		require.Equal(t, []string{"Invariant"}, v.Kinds(), "seed %d: %v", seed, v)
+		require.Equal(t, []harness.Kind{checkers.Invariant}, v.Kinds(), "seed %d: %v", seed, v)
 		for _, x := range vs {
 			require.Contains(t, x.Message, "has ownedPartitionCount 0", "seed %d", seed)
 		}
 	}
 }
 
-// TestRoutingTableChecksHaveTeeth runs the fixed variant with a fault in
+// TestChecksHaveTeeth runs the fixed variant with a fault in
 // the workload's own code, to show that each check sees it, as the right
 // kind.
-func TestRoutingTableChecksHaveTeeth(t *testing.T) {
+func TestChecksHaveTeeth(t *testing.T) {
 	for _, c := range []struct {
 		fault string
-		kind  checkers.Kind
+		kind  harness.Kind
 		says  string
 	}{
 		{"stale-lookup", checkers.NotLinearizable, "register"},
 		{"wrong-owner", checkers.NotLinearizable, "that table says"},
 		{"forget-push", checkers.NotLinearizable, "which no coordinator pushed"},
 		{"tight-bootstrap", checkers.Timeliness, "bootstrapped"},
-		{"no-shutdown", checkers.Leak, "leak"},
+		{"no-shutdown", harness.Leak, "leak"},
 	} {
 		t.Run(c.fault, func(t *testing.T) {
-			cfg := DefaultRoutingTableConfig
+			cfg := DefaultConfig
 			cfg.fault = c.fault
-			check := RoutingTableCheck(routingtable.Fixed, cfg)
-			_, vs := check(harness.Options{Seed: 1})
+			check := Check(sys.Fixed, cfg)
+			_, vs := check(harness.Options{Seed: 1}, nil)
 			v := checkers.Verdict{Violations: vs}
-			require.Equal(t, []string{string(c.kind)}, v.Kinds(), "%v", v)
+			require.Equal(t, []harness.Kind{c.kind}, v.Kinds(), "%v", v)
 			require.True(t, strings.Contains(v.String(), c.says), "%v", v)
 		})
 	}
+}
+
+// mustVariant returns the case's variant of that name, or fails the test.
+func mustVariant(t *testing.T, name string) explore.Variant {
+	t.Helper()
+	v, err := Case().Variant(name)
+	require.NoError(t, err)
+	return v
 }

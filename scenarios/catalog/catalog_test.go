@@ -1,13 +1,14 @@
-package scenarios
+package catalog
 
 import (
 	"os"
 	"slices"
 	"testing"
 
-	"github.com/heddle-go/heddle/checkers"
-	"github.com/heddle-go/heddle/harness"
 	"github.com/stretchr/testify/require"
+
+	"github.com/heddle-go/heddle/checkers"
+	"github.com/heddle-go/heddle/harness/heddletest"
 )
 
 // TestCases explores every registered race case the way a user's go test
@@ -19,17 +20,13 @@ import (
 // at least 2,000 seeds); by default the sweep is shortened to keep make test
 // quick.
 func TestCases(t *testing.T) {
-	cases := All()
-	if len(cases) == 0 {
-		t.Skip("no cases registered")
-	}
-	for _, c := range cases {
+	for _, c := range All() {
 		t.Run(c.Name, func(t *testing.T) {
-			opts := harness.ExploreOptions{NoSave: true, NoShrink: true, ParseRaces: checkers.ParseRaceReports}
+			opts := heddletest.Options{NoSave: true, NoShrink: true}
 			if os.Getenv("HEDDLE_LONG") == "" {
 				opts.Seeds = 200
 			}
-			harness.Explore(t, c, opts)
+			heddletest.Explore(t, c, opts)
 		})
 	}
 }
@@ -45,38 +42,30 @@ func TestEveryCaseIsWellFormed(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			require.Contains(t, c.Bug, "#", "names the upstream report")
 			require.NotEmpty(t, c.Summary)
-			buggy, ok := c.Variant("buggy")
-			require.True(t, ok)
+			require.NoError(t, c.Validate())
+			buggy, err := c.Variant("buggy")
+			require.NoError(t, err)
 			require.NotEmpty(t, buggy.Expect)
 			for _, k := range buggy.Expect {
-				require.True(t, slices.Contains(checkers.Kinds, checkers.Kind(k)), "unknown kind %q", k)
+				require.True(t, slices.Contains(checkers.Kinds, k), "unknown kind %q", k)
 			}
 			require.NotNil(t, buggy.Match, "detection must be the reported bug, not any violation of the kind")
 			require.Positive(t, buggy.Seeds)
-			fixed, ok := c.Variant("fixed")
-			require.True(t, ok)
+			fixed, err := c.Variant("fixed")
+			require.NoError(t, err)
 			require.Empty(t, fixed.Expect)
 			require.GreaterOrEqual(t, fixed.Seeds, 2000)
 		})
 	}
 }
 
-// firstCaught runs check on seeds 0, 1, ... (with the options opts makes for
-// a seed; nil: only the seed) until one shows a violation, and returns that
-// seed and its verdict. It fails the test if none does within n seeds: the
-// "checks have teeth" tests use it to show a deliberately broken workload
-// is caught.
-func firstCaught(t *testing.T, check func(harness.Options) (*harness.Result, []harness.Violation), n int, opts func(seed int64) harness.Options) (int64, checkers.Verdict) {
-	t.Helper()
-	for seed := int64(0); seed < int64(n); seed++ {
-		o := harness.Options{Seed: seed}
-		if opts != nil {
-			o = opts(seed)
-		}
-		if _, vs := check(o); len(vs) > 0 {
-			return seed, checkers.Verdict{Violations: vs}
-		}
-	}
-	t.Fatalf("went unnoticed for %d seeds", n)
-	return 0, checkers.Verdict{}
+func TestLookup(t *testing.T) {
+	names := Names()
+	require.True(t, slices.IsSorted(names))
+	require.Equal(t, []string{"duplicator", "metaclient", "mq", "replica", "routingtable"}, names)
+	c, err := Lookup("mq")
+	require.NoError(t, err)
+	require.Equal(t, "mq", c.Name)
+	_, err = Lookup("nope")
+	require.EqualError(t, err, `unknown case "nope"; known cases: duplicator, metaclient, mq, replica, routingtable`)
 }

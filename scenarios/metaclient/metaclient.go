@@ -1,4 +1,4 @@
-package scenarios
+package metaclient
 
 import (
 	"context"
@@ -11,12 +11,12 @@ import (
 	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/faults"
 	"github.com/heddle-go/heddle/harness"
-	"github.com/heddle-go/heddle/systems/metaclient"
+	"github.com/heddle-go/heddle/harness/explore"
+	"github.com/heddle-go/heddle/scenarios"
+	sys "github.com/heddle-go/heddle/systems/metaclient"
 )
 
-func init() { Register(MetaClient()) }
-
-// MetaClient is race case 1: the Pegasus Go client's meta query fan-out
+// Case is race case 1: the Pegasus Go client's meta query fan-out
 // (apache/incubator-pegasus #2256, fixed by #2257). Four meta servers,
 // of which the clients know three; leadership moves, leaders vanish
 // (black-hole crashes: a connect to them hangs until cancelled) and come
@@ -25,15 +25,15 @@ func init() { Register(MetaClient()) }
 // Buggy must show the data race (backup goroutines append to the meta
 // lists while others read them unlocked) or the leak (goroutines of Run
 // still running after it returned); Fixed must pass every check.
-func MetaClient() harness.Case {
-	return harness.Case{
+func Case() explore.Case {
+	return explore.Case{
 		Name:    "metaclient",
 		Bug:     "apache/incubator-pegasus #2256 (fix #2257)",
 		Summary: "meta query fan-out goroutines outlive the call and append to the meta list while the caller reads it",
-		Variants: []harness.Variant{
+		Variants: []explore.Variant{
 			{
 				Name:   "buggy",
-				Expect: []string{string(checkers.DataRace), string(checkers.Leak)},
+				Expect: []harness.Kind{harness.DataRace, harness.Leak},
 				// The reported bug: a backup appending to the meta list while
 				// another call goroutine (the leader's, the fan-out's) or the
 				// caller reads it unlocked, or a fan-out goroutine outliving Run.
@@ -41,21 +41,21 @@ func MetaClient() harness.Case {
 					checkers.RaceBetween("(*metaCall).issueSingleMeta", "(*metaCall).issueSingleMeta"),
 					checkers.RaceBetween("(*metaCall).issueSingleMeta", "(*MetaManager).call"),
 					checkers.RaceBetween("(*metaCall).issueSingleMeta", "(*metaCall).issueBackupMetas"),
-					checkers.MessageContains(checkers.Leak, "still running after Run returned")),
+					checkers.MessageContains(harness.Leak, "still running after Run returned")),
 				Seeds: 300,
-				Check: MetaClientCheck(metaclient.Buggy, DefaultMetaClientConfig),
+				Check: Check(sys.Buggy, DefaultConfig),
 			},
 			{
 				Name:  "fixed",
 				Seeds: 2000,
-				Check: MetaClientCheck(metaclient.Fixed, DefaultMetaClientConfig),
+				Check: Check(sys.Fixed, DefaultConfig),
 			},
 		},
 	}
 }
 
-// MetaClientConfig sizes the metaclient workload.
-type MetaClientConfig struct {
+// Config sizes the metaclient workload.
+type Config struct {
 	// Metas is how many meta servers run (meta0, meta1, ...); clients
 	// know the first three. With three, no forward ever names an unknown
 	// address, so nothing is appended.
@@ -83,94 +83,82 @@ type MetaClientConfig struct {
 	fault string
 }
 
-// DefaultMetaClientConfig is the workload the case runs.
-var DefaultMetaClientConfig = MetaClientConfig{Metas: 4, Clients: 2, Cancellers: 1, Calls: 6, FreshEvery: 2, Actions: 6, SlowLinks: 0.3}
+// DefaultConfig is the workload the case runs.
+var DefaultConfig = Config{Metas: 4, Clients: 2, Cancellers: 1, Calls: 6, FreshEvery: 2, Actions: 6, SlowLinks: 0.3}
 
 const (
-	mcTable = "temp"
-	// mcTimeout is the ordinary clients' per-call timeout.
-	mcTimeout = 3 * time.Second
-	// mcEpsilon is the slack, in virtual time, for a call to return once
+	table = "temp"
+	// callTimeout is the ordinary clients' per-call timeout.
+	callTimeout = 3 * time.Second
+	// epsilon is the slack, in virtual time, for a call to return once
 	// its context is done (the goroutines it waits for only need to run),
 	// or beyond its latency bound. Real mode (a stress run) allows
-	// mcRealEpsilon, for the real scheduler.
-	mcEpsilon     = time.Millisecond
-	mcRealEpsilon = 100 * time.Millisecond
-	// mcSlowLatency bounds the one-way latency of a slow link.
-	mcSlowLatency = 20 * time.Millisecond
+	// realEpsilon, for the real scheduler.
+	epsilon     = time.Millisecond
+	realEpsilon = 100 * time.Millisecond
+	// slowLatency bounds the one-way latency of a slow link.
+	slowLatency = 20 * time.Millisecond
 )
 
-var mcClientList = []string{metaclient.MetaAddr("meta0"), metaclient.MetaAddr("meta1"), metaclient.MetaAddr("meta2")}
+var clientList = []string{sys.MetaAddr("meta0"), sys.MetaAddr("meta1"), sys.MetaAddr("meta2")}
 
-// mcReg is the table's configuration as a versioned register: the
+// configs is the table's configuration as a versioned register: the
 // administrator writes versions, clients read them. Strict: at most one
 // meta answers ERR_OK at any moment and a new leader gets every version
 // written before, so a read returns the newest version written (which
 // implies the monotonic reads CASES.md asks for).
-var mcReg = checkers.Register[string]{Strict: true}
+var configs = checkers.Register[string]{Strict: true}
 
-// mcTimed is the input of an operation of the timing history: a call
+// timedCall is the input of an operation of the timing history: a call
 // whose context is done after Deadline.
-type mcTimed struct {
+type timedCall struct {
 	Client   string
 	Deadline time.Duration
 }
 
-// mcRun is one run of the workload.
-type mcRun struct {
-	cfg     MetaClientConfig
-	variant metaclient.Variant
+// run is one run of the workload.
+type run struct {
+	scenarios.Run
+	cfg     Config
+	variant sys.Variant
 	reg     harness.History // configuration reads and writes
 	timed   harness.History // every call, with its deadline
 
-	mu       harness.Mutex // guards the fields below
-	vs       []harness.Violation
+	// Mu (of scenarios.Run) guards the fields below.
 	leader   string          // the node that leads (the administrator's truth)
 	alive    map[string]bool // metas up
 	epoch    int             // bumped at the start and end of every change
 	settled  bool            // no change under way: every live meta knows the leader
-	managers []*metaclient.MetaManager
+	managers []*sys.MetaManager
 	// query bounds one query (dial and request) over the slowest link.
 	query time.Duration
 	eps   time.Duration
-	done  bool
 
 	// tables is the administrator's truth (its goroutine only).
-	tables map[string]metaclient.TableConfig
+	tables map[string]sys.TableConfig
 }
 
-func (r *mcRun) violate(k checkers.Kind, format string, args ...any) {
-	r.mu.Lock()
-	r.vs = append(r.vs, k.Violationf(format, args...))
-	r.mu.Unlock()
-}
-
-// MetaClientCheck returns the Check of a variant: it runs the workload
+// Check returns the Check of a variant: it runs the workload
 // with opts and returns the run's result and every violation its checks
 // found.
-func MetaClientCheck(v metaclient.Variant, cfg MetaClientConfig) func(harness.Options) (*harness.Result, []harness.Violation) {
-	return func(opts harness.Options) (*harness.Result, []harness.Violation) {
-		r := &mcRun{cfg: cfg, variant: v, alive: map[string]bool{}, eps: mcEpsilon}
+func Check(v sys.Variant, cfg Config) func(harness.Options, faults.Plan) (*harness.Result, []checkers.Violation) {
+	return scenarios.Check(func(opts harness.Options, _ faults.Plan) (scenarios.Workload, error) {
+		r := &run{cfg: cfg, variant: v, alive: map[string]bool{}, eps: epsilon}
 		if opts.Mode == harness.Real {
-			r.eps = mcRealEpsilon
+			r.eps = realEpsilon
 		}
-		res := harness.Run(opts, r.main)
-		vs := checkers.FromResult(res)
-		vs = append(vs, r.vs...)
-		if r.done && !res.Failed() {
-			vs = append(vs, r.check()...)
-		}
-		return res, vs
-	}
+		return r, nil
+	})
 }
 
-func mcMetaName(i int) string { return fmt.Sprintf("meta%d", i) }
+func metaName(i int) string { return fmt.Sprintf("meta%d", i) }
 
-func (r *mcRun) main() {
+// Main runs the workload.
+func (r *run) Main() {
 	for i := 0; i < r.cfg.Metas; i++ {
-		n := harness.NewNode(mcMetaName(i), metaclient.MetaMain)
+		n := harness.NewNode(metaName(i), sys.MetaMain)
 		if err := n.Start(); err != nil {
-			r.violate(checkers.Invariant, "start %s: %v", n, err)
+			r.Violate(checkers.Invariant, "start %s: %v", n, err)
 			return
 		}
 		r.alive[n.Name()] = true
@@ -182,7 +170,7 @@ func (r *mcRun) main() {
 	}
 	for _, n := range append([]*harness.Node{zk}, clients...) {
 		if err := n.Start(); err != nil {
-			r.violate(checkers.Invariant, "start %s: %v", n, err)
+			r.Violate(checkers.Invariant, "start %s: %v", n, err)
 			return
 		}
 	}
@@ -191,10 +179,10 @@ func (r *mcRun) main() {
 	for _, c := range clients {
 		for i := 0; i < r.cfg.Metas; i++ {
 			if harness.Float64() < r.cfg.SlowLinks {
-				d := harness.MaxLatency + time.Duration(harness.IntN(int(mcSlowLatency-harness.MaxLatency)))
+				d := harness.MaxLatency + time.Duration(harness.IntN(int(slowLatency-harness.MaxLatency)))
 				slowest = max(slowest, d)
-				if err := faults.Apply(faults.Delay(c.Name(), mcMetaName(i), d)); err != nil {
-					r.violate(checkers.Invariant, "%v", err)
+				if err := faults.Apply(faults.Delay(c.Name(), metaName(i), d)); err != nil {
+					r.Violate(checkers.Invariant, "%v", err)
 					return
 				}
 			}
@@ -204,33 +192,33 @@ func (r *mcRun) main() {
 	// one-way trips of at most the latency plus a quarter of jitter.
 	r.query = 2 * 2 * (slowest + harness.MaxLatency/4)
 
-	admin := metaclient.Admin{Host: zk}
+	admin := sys.Admin{Host: zk}
 	if !r.bootstrap(admin) {
 		return
 	}
 	var wg harness.WaitGroup
 	wg.Add(1)
 	if err := zk.Go(func() { defer wg.Done(); r.administrator(admin) }); err != nil {
-		r.violate(checkers.Invariant, "zk: %v", err)
+		r.Violate(checkers.Invariant, "zk: %v", err)
 		return
 	}
 	for i, c := range clients {
 		wg.Add(1)
 		cancels := i >= r.cfg.Clients
 		if err := c.Go(func() { defer wg.Done(); r.client(c, i+1, cancels) }); err != nil {
-			r.violate(checkers.Invariant, "%s: %v", c, err)
+			r.Violate(checkers.Invariant, "%s: %v", c, err)
 			return
 		}
 	}
 	wg.Wait()
 
-	r.mu.Lock()
+	r.Mu.Lock()
 	managers := slices.Clone(r.managers)
-	r.mu.Unlock()
+	r.Mu.Unlock()
 	for i, m := range managers {
 		metas, addrs := m.Lists()
 		if !slices.Equal(metas, addrs) {
-			r.violate(checkers.Invariant, "list consistency: manager %d ends with sessions %v but addresses %v", i, metas, addrs)
+			r.Violate(checkers.Invariant, "list consistency: manager %d ends with sessions %v but addresses %v", i, metas, addrs)
 		}
 	}
 	for _, n := range harness.Nodes() {
@@ -238,7 +226,7 @@ func (r *mcRun) main() {
 			_ = n.Crash(harness.CrashReset)
 		}
 	}
-	r.done = true
+	r.Complete()
 }
 
 // adminCtx bounds one administrative request.
@@ -248,25 +236,25 @@ func adminCtx() (context.Context, context.CancelFunc) {
 
 // bootstrap makes meta0 the leader with version 1 of the table and tells
 // the others.
-func (r *mcRun) bootstrap(admin metaclient.Admin) bool {
+func (r *run) bootstrap(admin sys.Admin) bool {
 	ctx, cancel := adminCtx()
 	defer cancel()
-	cfg := metaclient.TableConfig{Version: 1, Primary: "r1"}
-	p := r.reg.Call(0, mcReg.Write(mcTable, cfg.Version, cfg.Primary))
-	err := admin.Promote(ctx, metaclient.MetaAddr("meta0"), map[string]metaclient.TableConfig{mcTable: cfg})
+	cfg := sys.TableConfig{Version: 1, Primary: "r1"}
+	p := r.reg.Call(0, configs.Write(table, cfg.Version, cfg.Primary))
+	err := admin.Promote(ctx, sys.MetaAddr("meta0"), map[string]sys.TableConfig{table: cfg})
 	p.Return(nil)
 	if err != nil {
-		r.violate(checkers.Invariant, "promote meta0: %v", err)
+		r.Violate(checkers.Invariant, "promote meta0: %v", err)
 		return false
 	}
 	for i := 1; i < r.cfg.Metas; i++ {
-		if err := admin.SetLeader(ctx, metaclient.MetaAddr(mcMetaName(i)), metaclient.MetaAddr("meta0")); err != nil {
-			r.violate(checkers.Invariant, "set leader on meta%d: %v", i, err)
+		if err := admin.SetLeader(ctx, sys.MetaAddr(metaName(i)), sys.MetaAddr("meta0")); err != nil {
+			r.Violate(checkers.Invariant, "set leader on meta%d: %v", i, err)
 			return false
 		}
 	}
 	r.leader, r.settled = "meta0", true
-	r.tables = map[string]metaclient.TableConfig{mcTable: cfg}
+	r.tables = map[string]sys.TableConfig{table: cfg}
 	return true
 }
 
@@ -274,20 +262,20 @@ func (r *mcRun) bootstrap(admin metaclient.Admin) bool {
 // apart: configuration writes, leadership moves, leader crashes (black
 // holes) and restarts of crashed metas. Followers learn of a new leader
 // after a random delay each: until then they forward to the old one.
-func (r *mcRun) administrator(admin metaclient.Admin) {
+func (r *run) administrator(admin sys.Admin) {
 	for a := 0; a < r.cfg.Actions; a++ {
 		harness.Sleep(100*time.Millisecond + time.Duration(harness.IntN(800))*time.Millisecond)
-		r.mu.Lock()
+		r.Mu.Lock()
 		leader := r.leader
 		var up, down []string
 		for i := 0; i < r.cfg.Metas; i++ {
-			if n := mcMetaName(i); r.alive[n] {
+			if n := metaName(i); r.alive[n] {
 				up = append(up, n)
 			} else {
 				down = append(down, n)
 			}
 		}
-		r.mu.Unlock()
+		r.Mu.Unlock()
 		action := harness.IntN(4)
 		if action == 2 && len(up) < 3 || action == 3 && len(down) == 0 {
 			action = 1
@@ -306,35 +294,35 @@ func (r *mcRun) administrator(admin metaclient.Admin) {
 }
 
 // write installs the table's next version on the leader.
-func (r *mcRun) write(admin metaclient.Admin, leader string) {
-	cfg := r.tables[mcTable]
-	cfg = metaclient.TableConfig{Version: cfg.Version + 1, Primary: fmt.Sprintf("r%d", cfg.Version+1)}
+func (r *run) write(admin sys.Admin, leader string) {
+	cfg := r.tables[table]
+	cfg = sys.TableConfig{Version: cfg.Version + 1, Primary: fmt.Sprintf("r%d", cfg.Version+1)}
 	ctx, cancel := adminCtx()
 	defer cancel()
-	p := r.reg.Call(0, mcReg.Write(mcTable, cfg.Version, cfg.Primary))
-	err := admin.Write(ctx, metaclient.MetaAddr(leader), mcTable, cfg)
+	p := r.reg.Call(0, configs.Write(table, cfg.Version, cfg.Primary))
+	err := admin.Write(ctx, sys.MetaAddr(leader), table, cfg)
 	p.Return(nil)
 	if err != nil {
-		r.violate(checkers.Invariant, "write %v to leader %s: %v", cfg, leader, err)
+		r.Violate(checkers.Invariant, "write %v to leader %s: %v", cfg, leader, err)
 		return
 	}
-	r.tables[mcTable] = cfg
+	r.tables[table] = cfg
 }
 
 // unsettle marks the start of a change.
-func (r *mcRun) unsettle() {
-	r.mu.Lock()
+func (r *run) unsettle() {
+	r.Mu.Lock()
 	r.epoch++
 	r.settled = false
-	r.mu.Unlock()
+	r.Mu.Unlock()
 }
 
 // settle marks the end of a change: leader leads, alive says who is up.
-func (r *mcRun) settle(leader string) {
-	r.mu.Lock()
+func (r *run) settle(leader string) {
+	r.Mu.Lock()
 	r.epoch++
 	r.settled, r.leader = true, leader
-	r.mu.Unlock()
+	r.Mu.Unlock()
 }
 
 func pickOther(names []string, not string) string {
@@ -348,39 +336,39 @@ func pickOther(names []string, not string) string {
 }
 
 // move hands leadership from leader to another live meta.
-func (r *mcRun) move(admin metaclient.Admin, leader string, up []string) {
+func (r *run) move(admin sys.Admin, leader string, up []string) {
 	to := pickOther(up, leader)
 	r.unsettle()
 	harness.Note("admin: leadership %s -> %s", leader, to)
 	ctx, cancel := adminCtx()
 	defer cancel()
-	if err := admin.Demote(ctx, metaclient.MetaAddr(leader), metaclient.MetaAddr(to)); err != nil {
-		r.violate(checkers.Invariant, "demote %s: %v", leader, err)
+	if err := admin.Demote(ctx, sys.MetaAddr(leader), sys.MetaAddr(to)); err != nil {
+		r.Violate(checkers.Invariant, "demote %s: %v", leader, err)
 	}
 	r.promote(admin, to, up, leader)
 }
 
 // crashLeader black-holes the leader and promotes another live meta.
-func (r *mcRun) crashLeader(admin metaclient.Admin, leader string, up []string) {
+func (r *run) crashLeader(admin sys.Admin, leader string, up []string) {
 	to := pickOther(up, leader)
 	r.unsettle()
 	if err := faults.Apply(faults.BlackHole(leader)); err != nil {
-		r.violate(checkers.Invariant, "%v", err)
+		r.Violate(checkers.Invariant, "%v", err)
 	}
-	r.mu.Lock()
+	r.Mu.Lock()
 	r.alive[leader] = false
-	r.mu.Unlock()
+	r.Mu.Unlock()
 	harness.Note("admin: leader %s vanished; %s leads", leader, to)
 	r.promote(admin, to, up, leader)
 }
 
 // promote makes to the leader, then tells every other live meta but old
 // (which knows already, or is dead), each after a random delay.
-func (r *mcRun) promote(admin metaclient.Admin, to string, up []string, old string) {
+func (r *run) promote(admin sys.Admin, to string, up []string, old string) {
 	ctx, cancel := adminCtx()
 	defer cancel()
-	if err := admin.Promote(ctx, metaclient.MetaAddr(to), r.tables); err != nil {
-		r.violate(checkers.Invariant, "promote %s: %v", to, err)
+	if err := admin.Promote(ctx, sys.MetaAddr(to), r.tables); err != nil {
+		r.Violate(checkers.Invariant, "promote %s: %v", to, err)
 	}
 	var wg harness.WaitGroup
 	for _, f := range up {
@@ -389,8 +377,8 @@ func (r *mcRun) promote(admin metaclient.Admin, to string, up []string, old stri
 		}
 		wg.Go(func() {
 			harness.Sleep(time.Duration(harness.IntN(100)) * time.Millisecond)
-			if err := admin.SetLeader(ctx, metaclient.MetaAddr(f), metaclient.MetaAddr(to)); err != nil {
-				r.violate(checkers.Invariant, "tell %s that %s leads: %v", f, to, err)
+			if err := admin.SetLeader(ctx, sys.MetaAddr(f), sys.MetaAddr(to)); err != nil {
+				r.Violate(checkers.Invariant, "tell %s that %s leads: %v", f, to, err)
 			}
 		})
 	}
@@ -399,32 +387,32 @@ func (r *mcRun) promote(admin metaclient.Admin, to string, up []string, old stri
 }
 
 // restart brings a crashed meta back and tells it who leads.
-func (r *mcRun) restart(admin metaclient.Admin, leader, name string) {
+func (r *run) restart(admin sys.Admin, leader, name string) {
 	r.unsettle()
 	if err := faults.Apply(faults.Restart(name)); err != nil {
-		r.violate(checkers.Invariant, "%v", err)
+		r.Violate(checkers.Invariant, "%v", err)
 	}
-	r.mu.Lock()
+	r.Mu.Lock()
 	r.alive[name] = true
-	r.mu.Unlock()
+	r.Mu.Unlock()
 	ctx, cancel := adminCtx()
 	defer cancel()
-	if err := admin.SetLeader(ctx, metaclient.MetaAddr(name), metaclient.MetaAddr(leader)); err != nil {
-		r.violate(checkers.Invariant, "tell restarted %s that %s leads: %v", name, leader, err)
+	if err := admin.SetLeader(ctx, sys.MetaAddr(name), sys.MetaAddr(leader)); err != nil {
+		r.Violate(checkers.Invariant, "tell restarted %s that %s leads: %v", name, leader, err)
 	}
 	r.settle(leader)
 }
 
 // client makes cfg.Calls calls from node c, starting over with a fresh
 // manager every cfg.FreshEvery calls.
-func (r *mcRun) client(c *harness.Node, id int, cancels bool) {
-	var m *metaclient.MetaManager
+func (r *run) client(c *harness.Node, id int, cancels bool) {
+	var m *sys.MetaManager
 	for call := 0; call < r.cfg.Calls; call++ {
 		if call%max(r.cfg.FreshEvery, 1) == 0 {
-			m = metaclient.NewMetaManager(c, mcClientList, metaclient.Options{Variant: r.variant, Observe: r.observe(c.Name())})
-			r.mu.Lock()
+			m = sys.NewMetaManager(c, clientList, sys.Options{Variant: r.variant, Observe: r.observe(c.Name())})
+			r.Mu.Lock()
 			r.managers = append(r.managers, m)
-			r.mu.Unlock()
+			r.Mu.Unlock()
 		}
 		harness.Sleep(time.Duration(harness.IntN(400)) * time.Millisecond)
 		r.call(c.Name(), id, m, cancels)
@@ -432,8 +420,8 @@ func (r *mcRun) client(c *harness.Node, id int, cancels bool) {
 }
 
 // call makes one QueryConfig and checks its timing.
-func (r *mcRun) call(client string, id int, m *metaclient.MetaManager, cancels bool) {
-	deadline := mcTimeout
+func (r *run) call(client string, id int, m *sys.MetaManager, cancels bool) {
+	deadline := callTimeout
 	ctx, cancel := harness.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	if cancels {
@@ -454,65 +442,65 @@ func (r *mcRun) call(client string, id int, m *metaclient.MetaManager, cancels b
 	}
 
 	_, believed := m.Leader()
-	r.mu.Lock()
+	r.Mu.Lock()
 	epoch, settled := r.epoch, r.settled
 	host, _, _ := harness.SplitAddr(believed)
 	believedUp, leader := r.alive[host], r.leader
-	r.mu.Unlock()
+	r.Mu.Unlock()
 
-	p := r.reg.Call(id, mcReg.Read(mcTable))
-	tp := r.timed.Call(id, mcTimed{Client: client, Deadline: deadline})
+	p := r.reg.Call(id, configs.Read(table))
+	tp := r.timed.Call(id, timedCall{Client: client, Deadline: deadline})
 	start := harness.Now()
-	resp, err := m.QueryConfig(ctx, mcTable)
+	resp, err := m.QueryConfig(ctx, table)
 	if r.cfg.fault == "slow-call" && err == nil {
 		harness.Sleep(r.query)
 	}
 	took := harness.Since(start)
 	tp.Return(nil)
 	switch {
-	case err == nil && resp.Err == metaclient.ErrOK:
+	case err == nil && resp.Err == sys.ErrOK:
 		v := resp.Config.Version
 		if r.cfg.fault == "stale-read" && v > 1 {
 			v--
 		}
-		p.Return(mcReg.Returned(v, fmt.Sprintf("r%d", v)))
+		p.Return(configs.Returned(v, fmt.Sprintf("r%d", v)))
 	case err == nil:
 		p.Unknown()
-		r.violate(checkers.Invariant, "answer: %s's QueryConfig returned %s from %s, not ERR_OK", client, resp.Err, resp.From)
+		r.Violate(checkers.Invariant, "answer: %s's QueryConfig returned %s from %s, not ERR_OK", client, resp.Err, resp.From)
 	default:
 		p.Unknown()
 		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-			r.violate(checkers.Invariant, "answer: %s's QueryConfig failed with %v, not its context's error", client, err)
+			r.Violate(checkers.Invariant, "answer: %s's QueryConfig failed with %v, not its context's error", client, err)
 		}
 	}
 
-	r.mu.Lock()
+	r.Mu.Lock()
 	stable := settled && r.epoch == epoch
-	r.mu.Unlock()
+	r.Mu.Unlock()
 	if !stable || err != nil {
 		return
 	}
 	// The cluster was settled for the whole call: the latency bounds hold.
 	switch {
 	case believedUp && host == leader && took > r.query+r.eps:
-		r.violate(checkers.Timeliness, "latency with a live leader: %s's call to leader %s took %v, more than one query (%v)", client, believed, took, r.query)
+		r.Violate(checkers.Timeliness, "latency with a live leader: %s's call to leader %s took %v, more than one query (%v)", client, believed, took, r.query)
 	case believedUp && took > 2*r.query+r.eps:
-		r.violate(checkers.Timeliness, "latency with a live follower believed leader: %s's call through %s took %v, more than two queries (%v)", client, believed, took, 2*r.query)
-	case !believedUp && took < metaclient.DefaultBackupDelay:
-		r.violate(checkers.Timeliness, "latency with a dead leader: %s's call through dead %s returned after %v, before the backup delay (%v)", client, believed, took, metaclient.DefaultBackupDelay)
-	case !believedUp && took > metaclient.DefaultBackupDelay+2*r.query+r.eps:
-		r.violate(checkers.Timeliness, "latency with a dead leader: %s's call through dead %s took %v, more than the backup delay and two queries (%v)", client, believed, took, metaclient.DefaultBackupDelay+2*r.query)
+		r.Violate(checkers.Timeliness, "latency with a live follower believed leader: %s's call through %s took %v, more than two queries (%v)", client, believed, took, 2*r.query)
+	case !believedUp && took < sys.DefaultBackupDelay:
+		r.Violate(checkers.Timeliness, "latency with a dead leader: %s's call through dead %s returned after %v, before the backup delay (%v)", client, believed, took, sys.DefaultBackupDelay)
+	case !believedUp && took > sys.DefaultBackupDelay+2*r.query+r.eps:
+		r.Violate(checkers.Timeliness, "latency with a dead leader: %s's call through dead %s took %v, more than the backup delay and two queries (%v)", client, believed, took, sys.DefaultBackupDelay+2*r.query)
 	}
 }
 
 // observe returns the Observe hook of a client's managers: it checks what
 // each call saw and recorded.
-func (r *mcRun) observe(client string) func(metaclient.CallReport) {
-	return func(rep metaclient.CallReport) {
+func (r *run) observe(client string) func(sys.CallReport) {
+	return func(rep sys.CallReport) {
 		if rep.Running > 0 {
-			r.violate(checkers.Leak, "%d goroutine(s) started by Run of %s's QueryConfig still running after Run returned (%v)", rep.Running, client, errOrOK(rep.Err))
+			r.Violate(harness.Leak, "%d goroutine(s) started by Run of %s's QueryConfig still running after Run returned (%v)", rep.Running, client, errOrOK(rep.Err))
 		}
-		if rep.Err != nil || rep.Resp.Err != metaclient.ErrOK {
+		if rep.Err != nil || rep.Resp.Err != sys.ErrOK {
 			return
 		}
 		if r.cfg.fault == "wrong-leader" && len(rep.Metas) > 1 {
@@ -520,15 +508,15 @@ func (r *mcRun) observe(client string) func(metaclient.CallReport) {
 		}
 		switch {
 		case rep.Leader < 0 || rep.Leader >= len(rep.Metas):
-			r.violate(checkers.Invariant, "leader index: %s's call recorded leader index %d outside its list %v", client, rep.Leader, rep.Metas)
+			r.Violate(checkers.Invariant, "leader index: %s's call recorded leader index %d outside its list %v", client, rep.Leader, rep.Metas)
 		case rep.Metas[rep.Leader] != rep.Resp.From:
-			r.violate(checkers.Invariant, "leader index: %s's call recorded leader %d (%s), but the ERR_OK came from %s", client, rep.Leader, rep.Metas[rep.Leader], rep.Resp.From)
+			r.Violate(checkers.Invariant, "leader index: %s's call recorded leader %d (%s), but the ERR_OK came from %s", client, rep.Leader, rep.Metas[rep.Leader], rep.Resp.From)
 		}
 		if r.cfg.fault == "short-addrs" && len(rep.Addrs) > 3 {
 			rep.Addrs = rep.Addrs[:len(rep.Addrs)-1]
 		}
 		if !slices.Equal(rep.Metas, rep.Addrs) {
-			r.violate(checkers.Invariant, "list consistency: %s's call recorded sessions %v but addresses %v", client, rep.Metas, rep.Addrs)
+			r.Violate(checkers.Invariant, "list consistency: %s's call recorded sessions %v but addresses %v", client, rep.Metas, rep.Addrs)
 		}
 	}
 }
@@ -541,10 +529,11 @@ func errOrOK(err error) string {
 }
 
 // check runs the checks over the finished run's histories.
-func (r *mcRun) check() []harness.Violation {
-	vs := mcReg.Check(r.reg.Operations(), checkers.LinOptions{Name: "metaclient-" + r.variant.String()})
+// Check judges the finished run's histories.
+func (r *run) Check() []checkers.Violation {
+	vs := configs.Check(r.reg.Operations(), checkers.LinOptions{Name: "metaclient-" + r.variant.String()})
 	vs = append(vs, checkers.ReturnsWithinFunc(r.timed.Operations(), func(op harness.Operation) time.Duration {
-		return op.Input.(mcTimed).Deadline
+		return op.Input.(timedCall).Deadline
 	}, r.eps)...)
 	return vs
 }

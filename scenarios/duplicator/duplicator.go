@@ -1,4 +1,4 @@
-package scenarios
+package duplicator
 
 import (
 	"context"
@@ -9,12 +9,12 @@ import (
 	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/faults"
 	"github.com/heddle-go/heddle/harness"
-	"github.com/heddle-go/heddle/systems/duplicator"
+	"github.com/heddle-go/heddle/harness/explore"
+	"github.com/heddle-go/heddle/scenarios"
+	sys "github.com/heddle-go/heddle/systems/duplicator"
 )
 
-func init() { Register(Duplicator()) }
-
-// Duplicator is race case 5: Pegasus duplication ships the last mutation
+// Case is race case 5: Pegasus duplication ships the last mutation
 // minutes late (apache/incubator-pegasus #2050, fixed by #2048). Clients
 // write in bursts separated by silences; during the second burst the remote
 // cluster is unreachable for a while, during the third the primary crashes
@@ -22,32 +22,32 @@ func init() { Register(Duplicator()) }
 // must reach the remote cluster within a few load polls: Buggy waits for the
 // group check's empty write, 100-200 s, and is found as Timeliness; Fixed
 // must pass every check.
-func Duplicator() harness.Case {
-	return harness.Case{
+func Case() explore.Case {
+	return explore.Case{
 		Name:    "duplicator",
 		Bug:     "apache/incubator-pegasus #2050 (fix #2048)",
 		Summary: "Pegasus duplication loads the private log only up to max_commit_on_disk, so the last write reaches the remote cluster only after the next empty write, 100-200 s later",
-		Variants: []harness.Variant{
+		Variants: []explore.Variant{
 			{
 				Name:   "buggy",
-				Expect: []string{string(checkers.Timeliness)},
+				Expect: []harness.Kind{checkers.Timeliness},
 				Match:  checkers.MessageContains(checkers.Timeliness, "duplication lag after burst"),
 				Seeds:  20,
-				Check:  DuplicatorCheck(duplicator.Buggy, DefaultDuplicatorConfig()),
+				Check:  Check(sys.Buggy, DefaultConfig()),
 			},
 			{
 				Name:  "fixed",
 				Seeds: 2000,
-				Check: DuplicatorCheck(duplicator.Fixed, DefaultDuplicatorConfig()),
+				Check: Check(sys.Fixed, DefaultConfig()),
 			},
 		},
 	}
 }
 
-// DuplicatorConfig sizes the duplicator workload.
-type DuplicatorConfig struct {
+// Config sizes the duplicator workload.
+type Config struct {
 	// System is the duplicator's own configuration.
-	System duplicator.Config
+	System sys.Config
 	// Clients write concurrently during each of Bursts bursts of
 	// BurstLength, pausing up to WriteGap between writes.
 	Clients, Bursts int
@@ -67,12 +67,12 @@ type DuplicatorConfig struct {
 	Partition, Crash bool
 }
 
-// DefaultDuplicatorConfig is the workload the case runs: Pegasus' timings
+// DefaultConfig is the workload the case runs: Pegasus' timings
 // (100 s group checks, 100 ms load polls), two partitions, two clients,
 // three bursts of 5 s, and a lag bound of five polls.
-func DefaultDuplicatorConfig() DuplicatorConfig {
-	return DuplicatorConfig{
-		System:      duplicator.DefaultConfig(),
+func DefaultConfig() Config {
+	return Config{
+		System:      sys.DefaultConfig(),
 		Clients:     2,
 		Bursts:      3,
 		BurstLength: 5 * time.Second,
@@ -89,7 +89,7 @@ func DefaultDuplicatorConfig() DuplicatorConfig {
 // scaledForReal shrinks the durations so that a run on the wall clock
 // takes seconds: a group check every 2 s, a load poll every 5 ms, a lag
 // bound of 500 ms (generous: real runs share the processors).
-func (c DuplicatorConfig) scaledForReal() DuplicatorConfig {
+func (c Config) scaledForReal() Config {
 	s := &c.System
 	s.GroupCheckInterval = 2 * time.Second
 	s.LoadDelay = 5 * time.Millisecond
@@ -105,10 +105,10 @@ func (c DuplicatorConfig) scaledForReal() DuplicatorConfig {
 	return c
 }
 
-// DuplicatorReport is one run of the workload.
-type DuplicatorReport struct {
+// Report is one run of the workload.
+type Report struct {
 	Result     *harness.Result
-	Violations []harness.Violation
+	Violations []checkers.Violation
 	// Lags holds, for each burst, how long after its commit the burst's last
 	// write of any partition reached the remote cluster (the longest over
 	// partitions); -1 when it never did during the run.
@@ -117,82 +117,81 @@ type DuplicatorReport struct {
 	Writes int
 }
 
-// DuplicatorCheck returns the Check of a variant: it runs the workload with
-// opts and returns the run's result and every violation its checks found.
-// In real mode the workload runs with scaled-down timings.
-func DuplicatorCheck(v duplicator.Variant, cfg DuplicatorConfig) func(harness.Options) (*harness.Result, []harness.Violation) {
-	return func(opts harness.Options) (*harness.Result, []harness.Violation) {
-		r := RunDuplicator(v, cfg, opts)
-		return r.Result, r.Violations
-	}
+// Check returns the Check of a variant: it runs the workload with the
+// run's options and returns the run's result and every violation its checks
+// found. In real mode the workload runs with scaled-down timings.
+func Check(v sys.Variant, cfg Config) func(harness.Options, faults.Plan) (*harness.Result, []checkers.Violation) {
+	return scenarios.Check(func(opts harness.Options, _ faults.Plan) (scenarios.Workload, error) {
+		return newRun(v, cfg, opts), nil
+	})
 }
 
-// dupKey names one write: partition and decree.
-type dupKey struct {
+// writeKey names one write: partition and decree.
+type writeKey struct {
 	P      int
 	Decree int64
 }
 
-type dupStamped struct {
-	m  duplicator.Mutation
+type stamped struct {
+	m  sys.Mutation
 	at time.Duration
 }
 
-// dupRecorder keeps every event the checks need. Its methods are the
+// recorder keeps every event the checks need. Its methods are the
 // system's observer; they take its own lock only.
-type dupRecorder struct {
+type recorder struct {
 	t0        time.Time
 	mu        harness.Mutex
-	committed []map[int64]dupStamped // per partition, by decree
-	remote    [][]dupStamped         // per partition, in order applied
-	delivered map[dupKey]bool
+	committed []map[int64]stamped // per partition, by decree
+	remote    [][]stamped         // per partition, in order applied
+	delivered map[writeKey]bool
 	shipped   map[[2]int][]int64 // per (partition, incarnation): decrees in ship order
 	lasts     map[[2]int][]int64 // per (partition, incarnation): last_decree over time
 	confirmed [][]int64          // per partition: confirmed_decree over time
-	bad       []harness.Violation
+	bad       []checkers.Violation
 }
 
-func newDupRecorder(partitions int) *dupRecorder {
-	r := &dupRecorder{t0: harness.Now(), committed: make([]map[int64]dupStamped, partitions),
-		remote: make([][]dupStamped, partitions), delivered: map[dupKey]bool{},
+func newRecorder(partitions int) *recorder {
+	r := &recorder{t0: harness.Now(), committed: make([]map[int64]stamped, partitions),
+		remote: make([][]stamped, partitions), delivered: map[writeKey]bool{},
 		shipped: map[[2]int][]int64{}, lasts: map[[2]int][]int64{}, confirmed: make([][]int64, partitions)}
 	for p := range r.committed {
-		r.committed[p] = map[int64]dupStamped{}
+		r.committed[p] = map[int64]stamped{}
 	}
 	return r
 }
 
-func (r *dupRecorder) now() time.Duration { return harness.Since(r.t0) }
+func (r *recorder) now() time.Duration { return harness.Since(r.t0) }
 
-func (r *dupRecorder) observer() *duplicator.Observer {
-	return &duplicator.Observer{
-		Committed: func(p int, m duplicator.Mutation) {
+func (r *recorder) observer() *sys.Observer {
+	return &sys.Observer{
+		Committed: func(p int, m sys.Mutation) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			if old, ok := r.committed[p][m.Decree]; ok {
 				if old.m != m {
-					r.bad = append(r.bad, checkers.Invariant.Violationf(
+					r.bad = append(r.bad, checkers.Violationf(checkers.Invariant,
 						"the committed history of partition %d must never change: decree %d was %v, a restarted primary committed %v",
 						p, m.Decree, old.m, m))
 				}
 				return
 			}
-			r.committed[p][m.Decree] = dupStamped{m, r.now()}
+			r.committed[p][m.Decree] = stamped{m, r.now()}
 		},
-		Shipped: func(p, inc int, muts []duplicator.Mutation, last, applied int64) {
+		Shipped: func(p, inc int, muts []sys.Mutation, last, applied int64) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			k := [2]int{p, inc}
 			for _, m := range muts {
 				if m.Decree > applied || m.Decree > last {
-					r.bad = append(r.bad, checkers.Invariant.Violationf(
+					r.bad = append(r.bad, checkers.Violationf(checkers.Invariant,
 						"every shipped decree must be <= last_applied_decree at ship time: partition %d shipped %v at %v while the replica had applied up to %d (batch up to %d)",
 						p, m, r.now(), applied, last))
 				}
 				r.shipped[k] = append(r.shipped[k], m.Decree)
 			}
 		},
-		Progressed: func(p, inc int, pr duplicator.Progress) {
+		Progressed: func(p, inc int, pr sys.Progress) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			k := [2]int{p, inc}
@@ -201,27 +200,27 @@ func (r *dupRecorder) observer() *duplicator.Observer {
 				r.confirmed[p] = append(r.confirmed[p], pr.ConfirmedDecree)
 			}
 			if pr.ConfirmedDecree > pr.LastDecree {
-				r.bad = append(r.bad, checkers.Invariant.Violationf(
+				r.bad = append(r.bad, checkers.Violationf(checkers.Invariant,
 					"duplication progress of partition %d: confirmed_decree %d must not pass last_decree %d",
 					p, pr.ConfirmedDecree, pr.LastDecree))
 			}
 		},
-		RemoteApplied: func(p int, m duplicator.Mutation) {
+		RemoteApplied: func(p int, m sys.Mutation) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			r.remote[p] = append(r.remote[p], dupStamped{m, r.now()})
-			r.delivered[dupKey{p, m.Decree}] = true
+			r.remote[p] = append(r.remote[p], stamped{m, r.now()})
+			r.delivered[writeKey{p, m.Decree}] = true
 		},
 	}
 }
 
 // allDelivered reports whether every committed write reached the remote.
-func (r *dupRecorder) allDelivered() bool {
+func (r *recorder) allDelivered() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for p, ms := range r.committed {
 		for d, s := range ms {
-			if !s.m.Empty && !r.delivered[dupKey{p, d}] {
+			if !s.m.Empty && !r.delivered[writeKey{p, d}] {
 				return false
 			}
 		}
@@ -231,56 +230,60 @@ func (r *dupRecorder) allDelivered() bool {
 
 // history returns partition p's committed writes (no empty writes), in
 // decree order.
-func (r *dupRecorder) history(p int) []dupStamped {
-	var out []dupStamped
+func (r *recorder) history(p int) []stamped {
+	var out []stamped
 	for _, s := range r.committed[p] {
 		if !s.m.Empty {
 			out = append(out, s)
 		}
 	}
-	slices.SortFunc(out, func(a, b dupStamped) int { return int(a.m.Decree - b.m.Decree) })
+	slices.SortFunc(out, func(a, b stamped) int { return int(a.m.Decree - b.m.Decree) })
 	return out
 }
 
-// dupRun is one run of the workload.
-type dupRun struct {
-	v       duplicator.Variant
-	cfg     DuplicatorConfig
-	rec     *dupRecorder
-	quiet   []time.Duration // when each burst's writes had all returned
-	done    bool
+// run is one run of the workload.
+type run struct {
+	scenarios.Run
+	v     sys.Variant
+	cfg   Config
+	rec   *recorder
+	quiet []time.Duration // when each burst's writes had all returned
+	// lags and writes are measured by Check (see Report).
+	lags    []time.Duration
+	writes  int
 	primary *harness.Node
 	client  *harness.Node
 	remote  *harness.Node
 }
 
-// RunDuplicator runs the workload once with opts and checks it.
-func RunDuplicator(v duplicator.Variant, cfg DuplicatorConfig, opts harness.Options) DuplicatorReport {
+func newRun(v sys.Variant, cfg Config, opts harness.Options) *run {
 	if opts.Mode == harness.Real {
 		cfg = cfg.scaledForReal()
 	}
-	r := &dupRun{v: v, cfg: cfg}
-	res := harness.Run(opts, r.main)
-	rep := DuplicatorReport{Result: res, Violations: checkers.FromResult(res)}
-	if r.rec == nil {
-		return rep
-	}
-	rep.Violations = append(rep.Violations, r.rec.bad...)
-	if r.done && !res.Failed() {
-		vs, lags, writes := r.check()
-		rep.Violations = append(rep.Violations, vs...)
-		rep.Lags, rep.Writes = lags, writes
+	return &run{v: v, cfg: cfg}
+}
+
+// Measure runs the workload once with opts, checks it, and reports the lag
+// of each burst.
+func Measure(v sys.Variant, cfg Config, opts harness.Options) Report {
+	r := newRun(v, cfg, opts)
+	res := scenarios.Execute(opts, r)
+	rep := Report{Result: res, Violations: append(checkers.FromResult(res), r.Violations()...)}
+	if r.Completed() && !res.Failed() {
+		rep.Violations = append(rep.Violations, r.Check()...)
+		rep.Lags, rep.Writes = r.lags, r.writes
 	}
 	return rep
 }
 
-func (r *dupRun) main() {
-	sys := r.cfg.System
-	r.rec = newDupRecorder(sys.Partitions)
-	disk := duplicator.NewDisk(sys.Partitions)
+// Main runs the workload.
+func (r *run) Main() {
+	cfg := r.cfg.System
+	r.rec = newRecorder(cfg.Partitions)
+	disk := sys.NewDisk(cfg.Partitions)
 	obs := r.rec.observer()
-	r.primary = harness.NewNode("primary", duplicator.Primary(r.v, sys, disk, obs))
-	r.remote = harness.NewNode("remote", duplicator.Remote(sys, obs))
+	r.primary = harness.NewNode("primary", sys.Primary(r.v, cfg, disk, obs))
+	r.remote = harness.NewNode("remote", sys.Remote(cfg, obs))
 	r.client = harness.NewNode("client", nil)
 	for _, n := range []*harness.Node{r.remote, r.primary, r.client} {
 		if err := n.Start(); err != nil {
@@ -305,11 +308,11 @@ func (r *dupRun) main() {
 			}
 		}
 	}
-	r.done = true
+	r.Complete()
 }
 
 // stop crashes every node: their goroutines end with the run.
-func (r *dupRun) stop() {
+func (r *run) stop() {
 	for _, n := range []*harness.Node{r.primary, r.remote, r.client} {
 		if n.Alive() {
 			_ = n.Crash(harness.CrashReset)
@@ -318,7 +321,7 @@ func (r *dupRun) stop() {
 }
 
 // burst runs one burst of writes, with its fault.
-func (r *dupRun) burst(b int) {
+func (r *run) burst(b int) {
 	end := harness.Now().Add(r.cfg.BurstLength)
 	var wg harness.WaitGroup
 	for c := range r.cfg.Clients {
@@ -352,7 +355,7 @@ func (r *dupRun) burst(b int) {
 	wg.Wait()
 }
 
-func (r *dupRun) fault(f faults.Fault) {
+func (r *run) fault(f faults.Fault) {
 	harness.Note("nemesis: %s", f)
 	if err := faults.Apply(f); err != nil {
 		panic(err)
@@ -362,8 +365,8 @@ func (r *dupRun) fault(f faults.Fault) {
 // writer is one client: it writes until end, reconnecting after errors (a
 // write whose call failed has an unknown outcome; the checks use what the
 // primary committed).
-func (r *dupRun) writer(c, b int, end time.Time) {
-	var cl *duplicator.Client
+func (r *run) writer(c, b int, end time.Time) {
+	var cl *sys.Client
 	defer func() {
 		if cl != nil {
 			cl.Close()
@@ -374,7 +377,7 @@ func (r *dupRun) writer(c, b int, end time.Time) {
 		ctx, cancel := harness.WithTimeout(context.Background(), time.Second)
 		if cl == nil {
 			var err error
-			cl, err = duplicator.Dial(ctx, r.client, "primary:"+fmt.Sprint(r.cfg.System.Port))
+			cl, err = sys.Dial(ctx, r.client, "primary:"+fmt.Sprint(r.cfg.System.Port))
 			if err != nil {
 				cl = nil
 			}
@@ -395,8 +398,17 @@ func (r *dupRun) writer(c, b int, end time.Time) {
 	}
 }
 
-// check runs every property over the recorded run.
-func (r *dupRun) check() (vs []harness.Violation, lags []time.Duration, writes int) {
+// Check judges the recorded run: the violations its observer saw during the
+// run, and every property over the whole of it.
+func (r *run) Check() []checkers.Violation {
+	vs, lags, writes := r.check()
+	r.lags, r.writes = lags, writes
+	return append(slices.Clone(r.rec.bad), vs...)
+}
+
+// check runs every property over the recorded run, and measures the lag
+// of each burst.
+func (r *run) check() (vs []checkers.Violation, lags []time.Duration, writes int) {
 	rec := r.rec
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -404,10 +416,10 @@ func (r *dupRun) check() (vs []harness.Violation, lags []time.Duration, writes i
 
 	// Timeliness, per burst: once its writes stop, each reaches the remote
 	// within LagBound.
-	var all []checkers.Stamped[dupKey]
+	var all []checkers.Stamped[writeKey]
 	for p := range parts {
 		for _, s := range rec.remote[p] {
-			all = append(all, checkers.Stamp(s.at, dupKey{p, s.m.Decree}))
+			all = append(all, checkers.Stamp(s.at, writeKey{p, s.m.Decree}))
 		}
 	}
 	burstOf := func(at time.Duration) int {
@@ -418,20 +430,20 @@ func (r *dupRun) check() (vs []harness.Violation, lags []time.Duration, writes i
 		}
 		return len(r.quiet) - 1
 	}
-	committed := make([][]checkers.Stamped[dupKey], len(r.quiet))
-	lastOf := make([]map[int]dupStamped, len(r.quiet)) // per burst, per partition
+	committed := make([][]checkers.Stamped[writeKey], len(r.quiet))
+	lastOf := make([]map[int]stamped, len(r.quiet)) // per burst, per partition
 	for b := range lastOf {
-		lastOf[b] = map[int]dupStamped{}
+		lastOf[b] = map[int]stamped{}
 	}
 	for p := range parts {
 		for _, s := range rec.history(p) {
 			writes++
 			b := burstOf(s.at)
-			committed[b] = append(committed[b], checkers.Stamp(s.at, dupKey{p, s.m.Decree}))
+			committed[b] = append(committed[b], checkers.Stamp(s.at, writeKey{p, s.m.Decree}))
 			lastOf[b][p] = s
 		}
 	}
-	firstDelivery := map[dupKey]time.Duration{}
+	firstDelivery := map[writeKey]time.Duration{}
 	for _, d := range all {
 		if t, ok := firstDelivery[d.Value]; !ok || d.At < t {
 			firstDelivery[d.Value] = d.At
@@ -440,7 +452,7 @@ func (r *dupRun) check() (vs []harness.Violation, lags []time.Duration, writes i
 	for b := range r.quiet {
 		lag := time.Duration(0)
 		for p, s := range lastOf[b] {
-			t, ok := firstDelivery[dupKey{p, s.m.Decree}]
+			t, ok := firstDelivery[writeKey{p, s.m.Decree}]
 			if !ok {
 				lag = -1
 				break
@@ -448,18 +460,18 @@ func (r *dupRun) check() (vs []harness.Violation, lags []time.Duration, writes i
 			lag = max(lag, t-s.at)
 		}
 		lags = append(lags, lag)
-		in := map[dupKey]bool{}
+		in := map[writeKey]bool{}
 		for _, c := range committed[b] {
 			in[c.Value] = true
 		}
-		var mine []checkers.Stamped[dupKey]
+		var mine []checkers.Stamped[writeKey]
 		for _, d := range all {
 			if in[d.Value] {
 				mine = append(mine, d)
 			}
 		}
 		for _, v := range checkers.DeliveredWithin(committed[b], mine, r.cfg.LagBound) {
-			if v.Kind == string(checkers.Timeliness) {
+			if v.Kind == checkers.Timeliness {
 				lagText := "never, during the run"
 				if lag >= 0 {
 					lagText = lag.String()
@@ -474,12 +486,12 @@ func (r *dupRun) check() (vs []harness.Violation, lags []time.Duration, writes i
 	for p := range parts {
 		hist := rec.history(p)
 		pos := map[int64]int{}
-		var want []duplicator.Mutation
+		var want []sys.Mutation
 		for i, s := range hist {
 			pos[s.m.Decree] = i
 			want = append(want, s.m)
 		}
-		var got []duplicator.Mutation
+		var got []sys.Mutation
 		var idx []int
 		for _, s := range rec.remote[p] {
 			got = append(got, s.m)
@@ -489,7 +501,7 @@ func (r *dupRun) check() (vs []harness.Violation, lags []time.Duration, writes i
 			}
 			idx = append(idx, i)
 			if c, ok := rec.committed[p][s.m.Decree]; !ok || c.at > s.at {
-				vs = append(vs, checkers.Invariant.Violationf(
+				vs = append(vs, checkers.Violationf(checkers.Invariant,
 					"the remote cluster must only apply committed writes: partition %d, %v applied at %v before the primary committed it",
 					p, s.m, s.at))
 			}
