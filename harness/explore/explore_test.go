@@ -222,3 +222,29 @@ func TestSavedFailuresRunFirst(t *testing.T) {
 	require.Contains(t, rep3.Reason, "saved schedule")
 	require.Zero(t, rep3.SeedsTried, "a failing saved schedule decides without a sweep")
 }
+
+// TestLoadSavedKeepsTheGoodFiles: a corrupt file, a file of another case
+// and a file without a kind are each named in the error, and the good file
+// is still returned.
+func TestLoadSavedKeepsTheGoodFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := SavedFailure{Case: "c", Variant: "buggy", Seed: 3, Kind: checkers.Invariant, Schedule: []int{1, 2}}
+	path, err := good.Save(dir)
+	require.NoError(t, err)
+	vdir := SavedDir(dir, "c", "buggy")
+	require.NoError(t, os.WriteFile(filepath.Join(vdir, "a-corrupt.json"), []byte("{not json"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(vdir, "b-nokind.json"), []byte(`{"case":"c","variant":"buggy","seed":1}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(vdir, "c-other.json"), []byte(`{"case":"d","variant":"buggy","seed":1,"kind":"Leak"}`), 0o644))
+
+	saved, err := LoadSaved(dir, "c", "buggy")
+	require.Len(t, saved, 1)
+	require.Equal(t, path, saved[0].Path)
+	require.Error(t, err)
+	var bad *BadSavedError
+	require.ErrorAs(t, err, &bad)
+	for _, name := range []string{"a-corrupt.json", "b-nokind.json", "c-other.json"} {
+		require.Contains(t, err.Error(), name)
+	}
+	require.Contains(t, err.Error(), "no violation kind")
+	require.Contains(t, err.Error(), "not c/buggy")
+}
