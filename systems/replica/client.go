@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -64,6 +65,10 @@ type Stats struct {
 	Refreshes []time.Time
 	// Sessions counts the node sessions made (replacements included).
 	Sessions int
+	// SessionsClosed counts the sessions closed for good: their loops have
+	// returned. Close closes every session the client made, so once it
+	// has returned SessionsClosed equals Sessions.
+	SessionsClosed int
 }
 
 // stats is Stats under a lock: every session updates it.
@@ -285,6 +290,7 @@ func (c *Client) handleReplicaError(err error, idempotent bool) (refresh, retry 
 // retries as handleReplicaError says, with backoff, until ctx is done.
 func (c *Client) do(ctx context.Context, op *msg, idempotent bool) (*msg, error) {
 	backoff := c.opts.RetryBackoff
+	applied := false // an attempt may have been applied
 	for {
 		part, addr := c.route(op.Key)
 		var resp *msg
@@ -294,7 +300,7 @@ func (c *Client) do(ctx context.Context, op *msg, idempotent bool) (*msg, error)
 		} else {
 			s := c.session(addr)
 			if s == nil {
-				return nil, ErrClientClosed
+				return nil, outcome(ErrClientClosed, applied)
 			}
 			req := *op
 			req.Type, req.Part = tReq, part
@@ -306,18 +312,29 @@ func (c *Client) do(ctx context.Context, op *msg, idempotent bool) (*msg, error)
 		if err == nil {
 			return resp, nil
 		}
+		applied = applied || Ambiguous(err)
 		refresh, retry := c.handleReplicaError(err, idempotent)
 		if refresh {
 			c.requestRefresh()
 		}
 		if !retry {
-			return nil, err
+			return nil, outcome(err, applied)
 		}
 		if !sleepCtx(ctx, backoff) {
-			return nil, ctx.Err()
+			return nil, outcome(ctx.Err(), applied)
 		}
 		backoff = min(2*backoff, c.opts.MaxRetryBackoff)
 	}
+}
+
+// outcome returns the error a call gives up with: err, wrapped in
+// ErrNotApplied when no attempt can have been applied (applied false)
+// although err alone leaves it unknown.
+func outcome(err error, applied bool) error {
+	if applied || !Ambiguous(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrNotApplied, err)
 }
 
 // Set writes value to key.

@@ -20,14 +20,21 @@ type MetaConfig struct {
 	// ReplicaCount is how many replicas each partition has (primary
 	// included); 0 means 3, and it is at most len(Replicas).
 	ReplicaCount int
-	// Lease is how long a replica server may stay silent before meta
-	// declares it dead; 0 means one second.
-	Lease time.Duration
+	// Grace is how long a replica server may stay silent before meta
+	// declares it dead; 0 means one second. It must be longer than the
+	// replica servers' Lease (Pegasus: fd_grace_seconds 22 >
+	// fd_lease_seconds 20).
+	Grace time.Duration
 	// CheckInterval is how often meta looks for expired leases; 0 means 100ms.
 	CheckInterval time.Duration
 	// OnChange, if set, is told of every configuration change, from meta's
 	// goroutines, after the change is made and pushed to the replicas.
 	OnChange func(Change)
+	// UnsafeJoinAsSecondary adds a rejoining replica server as a secondary
+	// at once rather than as a learner. It is wrong (meta may then make a
+	// replica that has not been synced the primary, and its empty memory
+	// wins); tests use it to show that they notice.
+	UnsafeJoinAsSecondary bool
 }
 
 // Change is one change of a partition's configuration.
@@ -40,8 +47,15 @@ type Change struct {
 	From, To string
 	// Dead is the replica declared dead and removed, for a failover.
 	Dead string
-	// Reason is "dead" (a replica server's lease expired) or "move" (an
-	// administrator moved the primary).
+	// Joined is the replica server added as a learner, or made a
+	// secondary.
+	Joined string
+	// Reason is "dead" (a replica server went silent for Grace), "restart"
+	// (it came back with a new incarnation before that: its memory is gone,
+	// so it is removed as if dead), "learn" (a replica server declared dead
+	// beacons again and is added as a learner of a partition short of
+	// replicas), "join" (the primary synced a learner, which becomes a
+	// secondary) or "move" (an administrator moved the primary).
 	Reason string
 }
 
@@ -53,8 +67,8 @@ func (c MetaConfig) withDefaults() MetaConfig {
 		c.ReplicaCount = 3
 	}
 	c.ReplicaCount = min(c.ReplicaCount, len(c.Replicas))
-	if c.Lease <= 0 {
-		c.Lease = time.Second
+	if c.Grace <= 0 {
+		c.Grace = time.Second
 	}
 	if c.CheckInterval <= 0 {
 		c.CheckInterval = 100 * time.Millisecond
@@ -88,7 +102,9 @@ type meta struct {
 	parts    []PartitionConfig
 	lastSeen map[string]time.Time
 	dead     map[string]bool
+	boot     map[string]int64        // each replica's incarnation, from its beacons
 	push     map[string]harness.Conn // each replica's beacon connection
+	version  int64                   // the configuration's version: one more at every change
 }
 
 // ServeMeta runs a meta server on host until ctx is done (on a node: its
@@ -101,7 +117,9 @@ func ServeMeta(ctx context.Context, host harness.Host, cfg MetaConfig) error {
 		parts:    InitialConfig(cfg.Replicas, cfg.Partitions, cfg.ReplicaCount),
 		lastSeen: map[string]time.Time{},
 		dead:     map[string]bool{},
+		boot:     map[string]int64{},
 		push:     map[string]harness.Conn{},
+		version:  1,
 	}
 	now := harness.Now()
 	for _, r := range cfg.Replicas {
@@ -144,23 +162,24 @@ func (m *meta) serveConn(ctx context.Context, c harness.Conn) {
 		}
 		switch req.Type {
 		case tBeacon:
-			m.mu.Lock()
-			if m.dead[req.From] {
-				// Declared dead: it stays out of every configuration.
-				m.mu.Unlock()
-				continue
-			}
-			m.lastSeen[req.From] = harness.Now()
-			m.push[req.From] = c
-			reply := &msg{Type: tConfig, Config: m.config()}
-			m.mu.Unlock()
-			if c.Send(ctx, encode(reply)) != nil {
+			reply, changes := m.beacon(ctx, req, c)
+			m.tell(changes)
+			if reply != nil && c.Send(ctx, encode(reply)) != nil {
 				return
 			}
 		case tQuery:
 			m.mu.Lock()
 			reply := &msg{Type: tResp, Seq: req.Seq, Config: m.config()}
 			m.mu.Unlock()
+			if c.Send(ctx, encode(reply)) != nil {
+				return
+			}
+		case tUpgrade:
+			reply := &msg{Type: tResp, Seq: req.Seq}
+			if err := m.upgrade(ctx, req); err != nil {
+				reply.Err = CodeInvalidParameters
+				reply.Value = err.Error()
+			}
 			if c.Send(ctx, encode(reply)) != nil {
 				return
 			}
@@ -177,6 +196,110 @@ func (m *meta) serveConn(ctx context.Context, c harness.Conn) {
 	}
 }
 
+// beacon handles a replica server's beacon on connection c, and returns
+// the answer (nil for a server meta does not know) and the changes it
+// made. A server that comes back with a new incarnation (it restarted and
+// lost its memory) is removed from every partition as if it had died; a
+// server that meta had declared dead, or that was just so removed, joins
+// again as a secondary of the partitions short of replicas (the primary
+// syncs it before it serves again).
+func (m *meta) beacon(ctx context.Context, req *msg, c harness.Conn) (*msg, []Change) {
+	r := req.From
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.lastSeen[r]; !ok {
+		return nil, nil
+	}
+	now := harness.Now()
+	var changes []Change
+	if !m.dead[r] && m.boot[r] != 0 && m.boot[r] != req.Boot {
+		changes = m.declareDead(r, now, "restart")
+	}
+	if m.dead[r] {
+		m.dead[r] = false
+		changes = append(changes, m.join(r, now)...)
+	}
+	m.lastSeen[r], m.boot[r], m.push[r] = now, req.Boot, c
+	if len(changes) > 0 {
+		m.pushConfig(ctx)
+	}
+	reply := &msg{Type: tConfig, Sent: req.Sent, Version: m.version}
+	if req.Version != m.version {
+		reply.Config = m.config()
+	}
+	return reply, changes
+}
+
+// tell hands changes to OnChange; m.mu is not held.
+func (m *meta) tell(changes []Change) {
+	if m.cfg.OnChange != nil {
+		for _, ch := range changes {
+			m.cfg.OnChange(ch)
+		}
+	}
+}
+
+// join adds replica r as a learner of every partition that has a primary
+// and fewer than ReplicaCount replicas; m.mu is held.
+func (m *meta) join(r string, now time.Time) []Change {
+	var out []Change
+	for i := range m.parts {
+		pc := &m.parts[i]
+		if pc.Primary == "" || pc.Primary == r || slices.Contains(pc.Secondaries, r) || slices.Contains(pc.Learners, r) ||
+			1+len(pc.Secondaries)+len(pc.Learners) >= m.cfg.ReplicaCount {
+			continue
+		}
+		reason := "learn"
+		if m.cfg.UnsafeJoinAsSecondary {
+			pc.Secondaries, reason = append(pc.Secondaries, r), "join"
+		} else {
+			pc.Learners = append(pc.Learners, r)
+		}
+		pc.Ballot++
+		out = append(out, Change{At: now, Partition: i, Ballot: pc.Ballot, From: pc.Primary, To: pc.Primary, Joined: r, Reason: reason})
+	}
+	return out
+}
+
+// upgrade makes a learner a secondary, at its primary's request: the
+// primary has synced it (its incarnation req.Boot) and replicates to it.
+func (m *meta) upgrade(ctx context.Context, req *msg) error {
+	m.mu.Lock()
+	if req.Part < 0 || req.Part >= len(m.parts) {
+		m.mu.Unlock()
+		return fmt.Errorf("no partition %d", req.Part)
+	}
+	pc := &m.parts[req.Part]
+	i := slices.Index(pc.Learners, req.To)
+	if pc.Primary != req.From || i < 0 || m.dead[req.To] || m.boot[req.To] != req.Boot {
+		m.mu.Unlock()
+		return fmt.Errorf("%s is not a learner of partition %d led by %s (incarnation %d)", req.To, req.Part, req.From, req.Boot)
+	}
+	pc.Learners = slices.Delete(pc.Learners, i, i+1)
+	pc.Secondaries = append(pc.Secondaries, req.To)
+	pc.Ballot++
+	ch := Change{At: harness.Now(), Partition: req.Part, Ballot: pc.Ballot, From: pc.Primary, To: pc.Primary, Joined: req.To, Reason: "join"}
+	m.pushConfig(ctx)
+	m.mu.Unlock()
+	m.tell([]Change{ch})
+	return nil
+}
+
+// declareDead marks replica r dead, drops its beacon connection and takes
+// it out of every partition; m.mu is held.
+func (m *meta) declareDead(r string, now time.Time, reason string) []Change {
+	m.dead[r] = true
+	if c := m.push[r]; c != nil {
+		c.Close()
+		delete(m.push, r)
+	}
+	changes := m.removeDead(r, now)
+	for i := range changes {
+		changes[i].Reason = reason
+	}
+	return changes
+}
+
 // config returns a copy of the configuration; m.mu is held.
 func (m *meta) config() []PartitionConfig {
 	out := make([]PartitionConfig, len(m.parts))
@@ -186,10 +309,12 @@ func (m *meta) config() []PartitionConfig {
 	return out
 }
 
-// pushConfig sends the configuration to every replica server that beacons;
-// m.mu is held (sends only queue).
+// pushConfig makes a new version of the configuration, which just changed,
+// and sends it to every replica server that beacons; m.mu is held (sends
+// only queue).
 func (m *meta) pushConfig(ctx context.Context) {
-	b := encode(&msg{Type: tConfig, Config: m.config()})
+	m.version++
+	b := encode(&msg{Type: tConfig, Version: m.version, Config: m.config()})
 	for _, r := range m.cfg.Replicas {
 		if c := m.push[r]; c != nil && !m.dead[r] {
 			_ = c.Send(ctx, b)
@@ -219,9 +344,7 @@ func (m *meta) move(ctx context.Context, part int, to string) error {
 	ch := Change{At: harness.Now(), Partition: part, Ballot: pc.Ballot, From: from, To: to, Reason: "move"}
 	m.pushConfig(ctx)
 	m.mu.Unlock()
-	if m.cfg.OnChange != nil {
-		m.cfg.OnChange(ch)
-	}
+	m.tell([]Change{ch})
 	return nil
 }
 
@@ -238,25 +361,16 @@ func (m *meta) checkLeases(ctx context.Context) {
 		now := harness.Now()
 		var changes []Change
 		for _, r := range m.cfg.Replicas {
-			if m.dead[r] || now.Sub(m.lastSeen[r]) <= m.cfg.Lease {
+			if m.dead[r] || now.Sub(m.lastSeen[r]) <= m.cfg.Grace {
 				continue
 			}
-			m.dead[r] = true
-			if c := m.push[r]; c != nil {
-				c.Close()
-				delete(m.push, r)
-			}
-			changes = append(changes, m.removeDead(r, now)...)
+			changes = append(changes, m.declareDead(r, now, "dead")...)
 		}
 		if len(changes) > 0 {
 			m.pushConfig(ctx)
 		}
 		m.mu.Unlock()
-		if m.cfg.OnChange != nil {
-			for _, ch := range changes {
-				m.cfg.OnChange(ch)
-			}
-		}
+		m.tell(changes)
 	}
 }
 
@@ -276,8 +390,9 @@ func (m *meta) removeDead(r string, now time.Time) []Change {
 					break
 				}
 			}
-		case slices.Contains(pc.Secondaries, r):
+		case slices.Contains(pc.Secondaries, r) || slices.Contains(pc.Learners, r):
 			pc.Secondaries = slices.DeleteFunc(pc.Secondaries, func(s string) bool { return s == r })
+			pc.Learners = slices.DeleteFunc(pc.Learners, func(s string) bool { return s == r })
 		default:
 			continue
 		}

@@ -4,12 +4,18 @@
 //
 // A table is split into partitions. Each partition has a primary replica
 // and secondaries on replica servers; the meta server assigns them, detects
-// dead replica servers by their beacons and moves primaries away from them
-// (ServeMeta). A replica server (ServeReplica) serves reads from its
-// committed data and replicates every write to the partition's secondaries
-// before it applies and acknowledges it; a primary newly assigned first
-// pushes its data to its secondaries, which also makes the old primary step
-// down.
+// dead replica servers by their beacons (silent for Grace) and moves
+// primaries away from them (ServeMeta). A replica server (ServeReplica)
+// serves reads from its committed data and replicates every write to the
+// partition's secondaries before it applies and acknowledges it; a primary
+// newly assigned first pushes its data to its secondaries, which also makes
+// the old primary step down. A replica server serves only while it holds
+// meta's lease (renewed by the answers to its beacons, and shorter than
+// meta's grace), so that one cut off from meta stops before meta gives its
+// partitions to others. A replica server that meta declared dead, or that
+// restarted with its memory lost, rejoins as a learner of the partitions
+// short of replicas: the primary syncs it, then asks meta to make it a
+// secondary, and only secondaries are ever made primary.
 //
 // The client (Open) caches, per partition, the primary's address from the
 // meta server. Each address has a node session with a dialing loop, a
@@ -41,7 +47,6 @@ package replica
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -92,6 +97,11 @@ var (
 	ErrSendFailed = errors.New("replica: failed to send the request")
 	// ErrClientClosed: the client was closed.
 	ErrClientClosed = errors.New("replica: client closed")
+	// ErrNotApplied wraps the error of a call that gave up (its context
+	// done, the client closed) when none of its attempts can have been
+	// applied: none reached a server, or each was refused. The error still
+	// matches the cause (errors.Is(err, context.DeadlineExceeded)).
+	ErrNotApplied = errors.New("replica: not applied")
 )
 
 // Error codes servers reply with.
@@ -138,6 +148,8 @@ func Ambiguous(err error) bool {
 	switch {
 	case err == nil:
 		return false
+	case errors.Is(err, ErrNotApplied):
+		return false
 	case errors.As(err, &re):
 		return re.Code == CodeAborted
 	case errors.Is(err, ErrSessionClosed), errors.Is(err, ErrSendFailed):
@@ -153,10 +165,16 @@ type PartitionConfig struct {
 	Ballot      int64    `json:"ballot"`
 	Primary     string   `json:"primary,omitempty"`
 	Secondaries []string `json:"secondaries,omitempty"`
+	// Learners are replicas that (re)joined the partition: the primary
+	// syncs each one, replicates to it from then on and asks meta to make
+	// it a secondary. Until then a learner may lack data, so meta never
+	// makes it the primary.
+	Learners []string `json:"learners,omitempty"`
 }
 
 func (pc PartitionConfig) clone() PartitionConfig {
 	pc.Secondaries = slices.Clone(pc.Secondaries)
+	pc.Learners = slices.Clone(pc.Learners)
 	return pc
 }
 
@@ -176,6 +194,7 @@ const (
 	tResp     = "resp"     // reply to req, query, move
 	tQuery    = "query"    // client -> meta: the table's configuration
 	tMove     = "move"     // admin -> meta: move a primary
+	tUpgrade  = "upgrade"  // primary -> meta: a learner is synced, make it a secondary
 	tBeacon   = "beacon"   // replica -> meta: I am alive
 	tConfig   = "config"   // meta -> replica: the configuration
 	tPrepare  = "prepare"  // primary -> secondary: a write
@@ -192,41 +211,35 @@ const (
 	opIncr = "incr"
 )
 
-// msg is every message on the wire, encoded as JSON.
+// msg is every message on the wire (see encode for the format).
 type msg struct {
-	Type   string            `json:"type"`
-	Seq    uint64            `json:"seq,omitempty"`
-	Part   int               `json:"part,omitempty"`
-	Ballot int64             `json:"ballot,omitempty"`
-	Decree int64             `json:"decree,omitempty"`
-	Op     string            `json:"op,omitempty"`
-	Key    string            `json:"key,omitempty"`
-	Value  string            `json:"value,omitempty"`
-	Found  bool              `json:"found,omitempty"`
-	Delta  int64             `json:"delta,omitempty"`
-	N      int64             `json:"n,omitempty"`
-	OK     bool              `json:"ok,omitempty"`
-	Err    string            `json:"err,omitempty"`
-	From   string            `json:"from,omitempty"`
-	To     string            `json:"to,omitempty"`
-	Config []PartitionConfig `json:"config,omitempty"`
-	Data   map[string]string `json:"data,omitempty"`
-}
-
-func encode(m *msg) []byte {
-	b, err := json.Marshal(m)
-	if err != nil {
-		panic(fmt.Sprintf("replica: encoding %s: %v", m.Type, err)) // cannot happen: plain fields
-	}
-	return b
-}
-
-func decode(b []byte) (*msg, error) {
-	m := &msg{}
-	if err := json.Unmarshal(b, m); err != nil {
-		return nil, fmt.Errorf("replica: bad message: %w", err)
-	}
-	return m, nil
+	Type   string
+	Seq    uint64
+	Part   int
+	Ballot int64
+	Decree int64
+	Op     string
+	Key    string
+	Value  string
+	Found  bool
+	Delta  int64
+	N      int64
+	OK     bool
+	Err    string
+	From   string
+	// Sent is when a beacon was sent (Unix nanoseconds); meta's answer
+	// carries it back, and the replica server's lease runs from it.
+	Sent int64
+	// Boot identifies the incarnation of the replica server that beacons:
+	// a new one has lost its memory.
+	Boot int64
+	// Version is meta's configuration version: a config message carries
+	// the one it holds, a beacon the one its sender last applied (meta
+	// answers with the configuration only when they differ).
+	Version int64
+	To      string
+	Config  []PartitionConfig
+	Data    map[string]string
 }
 
 // sleepCtx sleeps for d or until ctx is done; it reports whether ctx is

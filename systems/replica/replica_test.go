@@ -58,7 +58,7 @@ func runCluster(t *testing.T, mode harness.Mode, seed int64, v Variant, body fun
 			addrs = append(addrs, fmt.Sprintf("r%d:%d", i, ReplicaPort))
 		}
 		cl.meta = harness.NewNode("meta", served(MetaMain(MetaConfig{Replicas: addrs, Partitions: 4,
-			Lease: testLease, CheckInterval: testBeacon, OnChange: func(c Change) {
+			Grace: testLease, CheckInterval: testBeacon, OnChange: func(c Change) {
 				cl.mu.Lock()
 				cl.changes = append(cl.changes, c)
 				cl.mu.Unlock()
@@ -66,7 +66,7 @@ func runCluster(t *testing.T, mode harness.Mode, seed int64, v Variant, body fun
 		nodes := []*harness.Node{cl.meta}
 		for i := 1; i <= 4; i++ {
 			n := harness.NewNode(fmt.Sprintf("r%d", i), served(ReplicaMain(ReplicaConfig{
-				Meta: fmt.Sprintf("meta:%d", MetaPort), BeaconInterval: testBeacon})))
+				Meta: fmt.Sprintf("meta:%d", MetaPort), BeaconInterval: testBeacon, Lease: testLease - testBeacon})))
 			cl.reps = append(cl.reps, n)
 			nodes = append(nodes, n)
 		}

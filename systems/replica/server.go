@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -25,6 +26,18 @@ type ReplicaConfig struct {
 	ReplicationTimeout time.Duration
 	// DialTimeout bounds a dial to a peer or to meta; 0 means 200ms.
 	DialTimeout time.Duration
+	// Lease is how long the server may act as a primary after sending a
+	// beacon that meta answered: once it runs out (meta unreachable), the
+	// server serves no reads or writes until meta answers again, and it
+	// redials meta. It must be shorter than meta's Grace, so that the
+	// server stops before meta gives its partitions to others (Pegasus:
+	// fd_lease_seconds 20 < fd_grace_seconds 22). 0 means 900ms.
+	Lease time.Duration
+	// UnsafeNoLease makes the server serve as a primary whatever its
+	// lease. It is wrong (a primary cut from meta serves stale reads after
+	// meta has given its partitions to others); tests use it to show that
+	// they notice.
+	UnsafeNoLease bool
 }
 
 func (c ReplicaConfig) withDefaults() ReplicaConfig {
@@ -42,6 +55,9 @@ func (c ReplicaConfig) withDefaults() ReplicaConfig {
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 200 * time.Millisecond
+	}
+	if c.Lease <= 0 {
+		c.Lease = 900 * time.Millisecond
 	}
 	return c
 }
@@ -72,9 +88,13 @@ type partState struct {
 	// term counts the times this replica became the partition's primary:
 	// a new configuration that keeps it primary (a dead secondary
 	// removed) keeps the term, and writes in flight go on.
-	term        int
-	ready       bool     // primary: its secondaries are synced in this term
-	secondaries []string // primary: at ballot
+	term  int
+	ready bool // primary: its secondaries are synced in this term
+	// secondaries is the primary's replication set at ballot: the
+	// partition's secondaries and the learners synced since.
+	secondaries []string
+	learners    []string        // primary: the partition's learners at ballot
+	learning    map[string]bool // primary: learners being synced in this term
 	data        map[string]string
 	decree      int64
 	// writeMu orders the primary's writes and syncs: one at a time.
@@ -87,6 +107,7 @@ type server struct {
 	self string
 	host harness.Host
 	ctx  context.Context
+	boot int64 // this incarnation's id: when it started
 
 	wg harness.WaitGroup // every goroutine of the server
 
@@ -94,8 +115,12 @@ type server struct {
 	changed *harness.Chan[struct{}] // closed (and replaced) on every ack, config change and close
 	parts   map[int]*partState
 	acks    map[ack]bool
+	boots   map[ack]int64 // the incarnation of the replica that acked a sync
 	peers   map[string]*peer
 	closed  bool
+	// leaseUntil is when the lease meta last granted runs out.
+	leaseUntil time.Time
+	version    int64 // the version of meta's configuration last applied
 }
 
 // peer is an outgoing connection to another replica server.
@@ -109,8 +134,9 @@ type peer struct {
 // server's address as meta and its peers know it.
 func ServeReplica(ctx context.Context, host harness.Host, self string, cfg ReplicaConfig) error {
 	cfg = cfg.withDefaults()
-	s := &server{cfg: cfg, self: self, host: host, ctx: ctx, changed: harness.NewChan[struct{}](0),
-		parts: map[int]*partState{}, acks: map[ack]bool{}, peers: map[string]*peer{}}
+	s := &server{cfg: cfg, self: self, host: host, ctx: ctx, boot: harness.Now().UnixNano(),
+		changed: harness.NewChan[struct{}](0),
+		parts:   map[int]*partState{}, acks: map[ack]bool{}, boots: map[ack]int64{}, peers: map[string]*peer{}}
 	ln, err := host.Listen(cfg.Port)
 	if err != nil {
 		return err
@@ -152,7 +178,12 @@ func ReplicaMain(cfg ReplicaConfig) func(n *harness.Node) {
 	}
 }
 
-// metaLink beacons to meta and applies the configurations meta sends.
+// metaLink beacons to meta and applies the configurations meta sends. Each
+// answer to a beacon extends the server's lease from the time that beacon
+// was sent. A connection that brings no answer for a lease is given up and
+// meta is dialed again: a message sent on a connection whose other end
+// meta has closed (declaring this server dead behind a partition) is lost
+// without a trace.
 func (s *server) metaLink() {
 	for s.ctx.Err() == nil {
 		dctx, cancel := harness.WithTimeout(s.ctx, s.cfg.DialTimeout)
@@ -162,31 +193,65 @@ func (s *server) metaLink() {
 			sleepCtx(s.ctx, s.cfg.BeaconInterval)
 			continue
 		}
-		done := harness.NewChan[struct{}](0)
-		s.wg.Go(func() {
-			defer done.Close()
-			for {
-				b, err := c.Recv(s.ctx)
-				if err != nil {
-					return
-				}
-				if m, err := decode(b); err == nil && m.Type == tConfig {
-					s.applyConfig(m.Config)
-				}
-			}
-		})
-		beacon := encode(&msg{Type: tBeacon, From: s.self})
-		for c.Send(s.ctx, beacon) == nil {
-			t := harness.NewTimer(s.cfg.BeaconInterval)
-			if harness.Select(t.C.RecvCase(nil, nil), done.RecvCase(nil, nil), harness.Done(s.ctx)) != 0 {
-				t.Stop()
-				break
-			}
-		}
-		c.Close()
-		done.Recv()
+		s.beaconOn(c)
 	}
 }
+
+// beaconOn beacons on connection c until it fails or goes a lease without
+// an answer, and closes it.
+func (s *server) beaconOn(c harness.Conn) {
+	done := harness.NewChan[struct{}](0)
+	s.mu.Lock()
+	heard := harness.Now() // the last answer on c (or when it opened)
+	s.mu.Unlock()
+	s.wg.Go(func() {
+		defer done.Close()
+		for {
+			b, err := c.Recv(s.ctx)
+			if err != nil {
+				return
+			}
+			m, err := decode(b)
+			if err != nil || m.Type != tConfig {
+				continue
+			}
+			s.mu.Lock()
+			heard = harness.Now()
+			if m.Sent != 0 {
+				if until := time.Unix(0, m.Sent).Add(s.cfg.Lease); until.After(s.leaseUntil) {
+					s.leaseUntil = until
+				}
+			}
+			if len(m.Config) > 0 {
+				s.applyConfig(m.Config)
+				s.version = max(s.version, m.Version)
+			}
+			s.mu.Unlock()
+		}
+	})
+	for {
+		s.mu.Lock()
+		silent, version := harness.Since(heard), s.version
+		s.mu.Unlock()
+		if silent > s.cfg.Lease {
+			break
+		}
+		beacon := encode(&msg{Type: tBeacon, From: s.self, Sent: harness.Now().UnixNano(), Boot: s.boot, Version: version})
+		if c.Send(s.ctx, beacon) != nil {
+			break
+		}
+		t := harness.NewTimer(s.cfg.BeaconInterval)
+		if harness.Select(t.C.RecvCase(nil, nil), done.RecvCase(nil, nil), harness.Done(s.ctx)) != 0 {
+			t.Stop()
+			break
+		}
+	}
+	c.Close()
+	done.Recv()
+}
+
+// leased reports whether meta's lease still runs; s.mu is held.
+func (s *server) leased() bool { return s.cfg.UnsafeNoLease || harness.Now().Before(s.leaseUntil) }
 
 // part returns the state of partition i, made if missing; s.mu is held.
 func (s *server) part(i int) *partState {
@@ -205,34 +270,55 @@ func (s *server) follower(ps *partState, ballot int64, primary string, r role) {
 	s.notify()
 }
 
-// applyConfig adopts every partition configuration newer than ours.
+// applyConfig adopts every partition configuration newer than ours; s.mu
+// is held.
 func (s *server) applyConfig(cfg []PartitionConfig) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, pc := range cfg {
 		ps := s.part(pc.Index)
 		if pc.Ballot <= ps.ballot {
 			continue
 		}
 		switch {
-		case pc.Primary == s.self && ps.role == rolePrimary:
-			// Still primary, with fewer secondaries: same term.
-			ps.ballot = pc.Ballot
-			ps.secondaries = slices.Clone(pc.Secondaries)
+		case pc.Primary == s.self && ps.role == rolePrimary && !joined(ps.secondaries, pc.Secondaries):
+			// Still primary, with secondaries dropped, learners added, or
+			// a synced learner made a secondary: same term. The
+			// replication set keeps the synced learners.
+			set := slices.Clone(pc.Secondaries)
+			for _, r := range ps.secondaries {
+				if slices.Contains(pc.Learners, r) {
+					set = append(set, r)
+				}
+			}
+			ps.ballot, ps.secondaries, ps.learners = pc.Ballot, set, slices.Clone(pc.Learners)
 			s.notify()
+			s.startLearning(pc.Index, ps)
 		case pc.Primary == s.self:
+			// Newly primary (or primary again with a secondary it does not
+			// know): a new term, which syncs every secondary before it
+			// serves, then each learner.
 			ps.term++
 			ps.ballot, ps.primary, ps.role, ps.ready = pc.Ballot, s.self, rolePrimary, false
-			ps.secondaries = slices.Clone(pc.Secondaries)
+			ps.secondaries, ps.learners, ps.learning = slices.Clone(pc.Secondaries), slices.Clone(pc.Learners), nil
 			s.notify()
 			term := ps.term
 			s.wg.Go(func() { s.syncSecondaries(pc.Index, ps, term) })
-		case slices.Contains(pc.Secondaries, s.self):
+			s.startLearning(pc.Index, ps)
+		case slices.Contains(pc.Secondaries, s.self) || slices.Contains(pc.Learners, s.self):
 			s.follower(ps, pc.Ballot, pc.Primary, roleSecondary)
 		default:
 			s.follower(ps, pc.Ballot, pc.Primary, roleNone)
 		}
 	}
+}
+
+// joined reports whether next holds a secondary that prev does not.
+func joined(prev, next []string) bool {
+	for _, r := range next {
+		if !slices.Contains(prev, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // inTerm reports whether ps is still primary in term; s.mu is held.
@@ -267,6 +353,7 @@ func (s *server) syncSecondaries(part int, ps *partState, term int) {
 			ps.ready = true
 			for sec, b := range sent {
 				delete(s.acks, ack{from: sec, part: part, ballot: b, sync: true})
+				delete(s.boots, ack{from: sec, part: part, ballot: b, sync: true})
 			}
 			s.mu.Unlock()
 			return
@@ -281,6 +368,109 @@ func (s *server) syncSecondaries(part int, ps *partState, term int) {
 		}
 		s.waitAcks(ps, term, s.cfg.ReplicationTimeout, func() bool { return len(synced()) == 0 })
 	}
+}
+
+// startLearning starts syncing each learner of ps that is neither synced
+// nor being synced in this term; s.mu is held.
+func (s *server) startLearning(part int, ps *partState) {
+	for _, l := range ps.learners {
+		if slices.Contains(ps.secondaries, l) || ps.learning[l] {
+			continue
+		}
+		if ps.learning == nil {
+			ps.learning = map[string]bool{}
+		}
+		ps.learning[l] = true
+		term := ps.term
+		s.wg.Go(func() { s.learn(part, ps, term, l) })
+	}
+}
+
+// learn syncs learner l of partition part, writes held back meanwhile (a
+// write after the sync reaches l, one before is in the data it gets), adds
+// it to the replication set and asks meta to make it a secondary. It
+// retries until l acknowledges, the term ends or l is no longer a learner.
+func (s *server) learn(part int, ps *partState, term int, l string) {
+	defer func() {
+		s.mu.Lock()
+		if ps.term == term {
+			delete(ps.learning, l)
+		}
+		s.mu.Unlock()
+	}()
+	for {
+		ps.writeMu.Lock()
+		s.mu.Lock()
+		if !s.inTerm(ps, term) || !slices.Contains(ps.learners, l) {
+			s.mu.Unlock()
+			ps.writeMu.Unlock()
+			return
+		}
+		key := ack{from: l, part: part, ballot: ps.ballot, sync: true}
+		m := &msg{Type: tSync, Part: part, Ballot: ps.ballot, From: s.self, Data: maps.Clone(ps.data)}
+		s.mu.Unlock()
+		s.sendPeer(l, m)
+		s.waitAcks(ps, term, s.cfg.ReplicationTimeout, func() bool { return s.acks[key] })
+		s.mu.Lock()
+		ok := s.inTerm(ps, term) && s.acks[key] && slices.Contains(ps.learners, l)
+		boot := s.boots[key]
+		delete(s.acks, key)
+		delete(s.boots, key)
+		if ok {
+			ps.secondaries = append(ps.secondaries, l)
+			s.notify()
+		}
+		s.mu.Unlock()
+		ps.writeMu.Unlock()
+		if ok {
+			s.upgrade(part, l, boot)
+			return
+		}
+		if !sleepCtx(s.ctx, s.cfg.BeaconInterval) {
+			return
+		}
+	}
+}
+
+// upgrade asks meta to make the synced learner l of partition part (its
+// incarnation boot) a secondary, a few times if meta cannot be reached; a
+// learner meta does not upgrade stays one (it is never made primary).
+func (s *server) upgrade(part int, l string, boot int64) {
+	for try := 0; try < 3; try++ {
+		if s.ask(&msg{Type: tUpgrade, Seq: 1, Part: part, From: s.self, To: l, Boot: boot}) == nil {
+			return
+		}
+		if !sleepCtx(s.ctx, s.cfg.BeaconInterval) {
+			return
+		}
+	}
+}
+
+// ask sends one request to meta on a connection of its own and waits for
+// the answer; it returns an error for no answer or a refusal.
+func (s *server) ask(req *msg) error {
+	ctx, cancel := harness.WithTimeout(s.ctx, s.cfg.DialTimeout+s.cfg.Lease)
+	defer cancel()
+	c, err := s.host.Dial(ctx, s.cfg.Meta)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Send(ctx, encode(req)); err != nil {
+		return err
+	}
+	b, err := c.Recv(ctx)
+	if err != nil {
+		return err
+	}
+	resp, err := decode(b)
+	if err != nil {
+		return err
+	}
+	if resp.Err != "" {
+		return fmt.Errorf("replica: %s: %s: %s", req.Type, resp.Err, resp.Value)
+	}
+	return nil
 }
 
 // waitAcks waits until done() holds, ps leaves term, the server closes, or
@@ -355,7 +545,11 @@ func (s *server) readPeer(p *peer, c harness.Conn) {
 			continue // a refusal: the peer has a newer ballot; meta will tell us
 		}
 		s.mu.Lock()
-		s.acks[ack{from: m.From, part: m.Part, ballot: m.Ballot, decree: m.Decree, sync: m.Type == tSynced}] = true
+		k := ack{from: m.From, part: m.Part, ballot: m.Ballot, decree: m.Decree, sync: m.Type == tSynced}
+		s.acks[k] = true
+		if k.sync {
+			s.boots[k] = m.Boot
+		}
 		s.notify()
 		s.mu.Unlock()
 	}
@@ -396,7 +590,7 @@ func (s *server) serveConn(c harness.Conn) {
 func (s *server) follow(m *msg) *msg {
 	reply := &msg{Type: tPrepared, Part: m.Part, Ballot: m.Ballot, Decree: m.Decree, From: s.self}
 	if m.Type == tSync {
-		reply.Type = tSynced
+		reply.Type, reply.Boot = tSynced, s.boot
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -445,7 +639,7 @@ func (s *server) handle(m *msg) *msg {
 		return reply
 	}
 	if m.Op == opGet {
-		if ps.role != rolePrimary || !ps.ready {
+		if ps.role != rolePrimary || !ps.ready || !s.leased() {
 			reply.Err = CodeInvalidState
 		} else {
 			reply.Value, reply.Found = ps.data[m.Key]
@@ -463,7 +657,7 @@ func (s *server) write(ps *partState, m, reply *msg) *msg {
 	ps.writeMu.Lock()
 	defer ps.writeMu.Unlock()
 	s.mu.Lock()
-	if ps.role != rolePrimary || !ps.ready {
+	if ps.role != rolePrimary || !ps.ready || !s.leased() {
 		s.mu.Unlock()
 		reply.Err = CodeInvalidState
 		return reply

@@ -236,11 +236,13 @@ func (s *session) connBroken(gen int, cause error) {
 		// pendingResp are not failed: each waits for its own deadline. The
 		// session is not torn down either: it only stops being ready, and
 		// its dialing loop lives on to redial the dead node for later calls.
-		s.state = stateIdle
+		conn := s.conn
+		s.state, s.conn = stateIdle, nil
 		s.connDone.Close()
 		s.connDone = nil
 		s.notify()
 		s.mu.Unlock()
+		conn.Close() // the broken connection itself is let go
 		return
 	}
 	s.mu.Unlock()
@@ -286,6 +288,9 @@ func (s *session) teardown(closeErr, pendingErr error) {
 func (s *session) close() {
 	s.teardown(ErrClientClosed, ErrClientClosed)
 	s.wg.Wait()
+	s.stats.mu.Lock()
+	s.stats.s.SessionsClosed++
+	s.stats.mu.Unlock()
 }
 
 // waitUntilReady waits until the session is connected, asking for a dial.
@@ -308,9 +313,13 @@ func (s *session) waitUntilReady(ctx context.Context) error {
 }
 
 // CallWithGpid sends req (for partition req.Part) and waits for its
-// response or for ctx to be done.
+// response or for ctx to be done. When ctx is done before the request was
+// handed to the connection, the error wraps ErrNotApplied.
 func (s *session) CallWithGpid(ctx context.Context, req *msg) (*msg, error) {
 	if err := s.waitUntilReady(ctx); err != nil {
+		if ctx.Err() != nil && err == ctx.Err() {
+			return nil, fmt.Errorf("%w: %w", ErrNotApplied, err)
+		}
 		return nil, err
 	}
 	c := &call{req: req, done: harness.NewChan[callResult](1)}
@@ -320,7 +329,7 @@ func (s *session) CallWithGpid(ctx context.Context, req *msg) (*msg, error) {
 	s.mu.Unlock()
 	switch harness.Select(s.reqc.SendCase(c), harness.Done(ctx), s.dead.RecvCase(nil, nil)) {
 	case 1:
-		return nil, ctx.Err()
+		return nil, fmt.Errorf("%w: %w", ErrNotApplied, ctx.Err())
 	case 2:
 		s.mu.Lock()
 		err := s.closeErr
