@@ -1,0 +1,259 @@
+package replica
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/heddle-go/heddle/checkers"
+	"github.com/heddle-go/heddle/harness"
+	"github.com/heddle-go/heddle/scenarios"
+	sys "github.com/heddle-go/heddle/systems/replica"
+)
+
+// Check judges the finished run: the system's promises (CASES.md, replica)
+// and the resources it must give back.
+func (r *run) Check() []checkers.Violation {
+	calls := r.h.Operations()
+	var vs []checkers.Violation
+	vs = append(vs, r.checkDeadlines(calls)...)
+	vs = append(vs, r.checkRecovery(calls)...)
+	vs = append(vs, r.checkClients()...)
+	vs = append(vs, r.checkRoutes()...)
+	vs = append(vs, checkLinearizable(r.name, calls)...)
+	vs = append(vs, checkResources(r.ledger.Operations(), r.crashed)...)
+	return vs
+}
+
+// checkDeadlines: every call returns within its deadline plus epsilon.
+func (r *run) checkDeadlines(calls []harness.Operation) []checkers.Violation {
+	var bad []string
+	for _, op := range calls {
+		in := op.Input.(kvIn)
+		if !op.Returned() {
+			bad = append(bad, fmt.Sprintf("caller %d %s called at %v never returned", op.Client, describeIn(in), op.CallTime))
+		} else if took := op.ReturnTime - op.CallTime; took > r.cfg.OpTimeout+epsilon {
+			bad = append(bad, fmt.Sprintf("caller %d %s called at %v took %v", op.Client, describeIn(in), op.CallTime, took))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return []checkers.Violation{checkers.Violationf(checkers.Timeliness,
+		"call deadline: every call must return within its timeout %v + %v; %d of %d did not:%s",
+		r.cfg.OpTimeout, epsilon, len(bad), len(calls), scenarios.Lines(bad))}
+}
+
+// checkRecovery: once a partition's configuration last changed at t (meta
+// moved its primary away from a dead server, an administrator moved it, a
+// dead secondary was dropped, a server rejoined), each client's calls to
+// it succeed again from a recovery bound after the client first called it
+// at or after t, until the next fault: that call may fail or time out, but
+// it must make the client refresh its routing (within the rate limit) and
+// go to the partition's primary from then on. A call in flight at t may
+// have asked for a refresh that came too early to see the change, and a
+// client that never called the partition since t has had no reason to
+// refresh: neither starts the clock. Calls in flight when their client
+// was being closed are not judged.
+func (r *run) checkRecovery(calls []harness.Operation) []checkers.Violation {
+	bound := r.cfg.recoveryBound()
+	var faultTimes []time.Duration
+	for _, op := range r.injected.Operations() {
+		faultTimes = append(faultTimes, op.CallTime)
+	}
+	var bad []string
+	for p := range r.cfg.Partitions {
+		last, history := r.partitionHistory(p)
+		if last == nil || last.To == "" {
+			continue
+		}
+		t := last.At.Sub(r.Start())
+		until := time.Duration(1<<62 - 1)
+		for _, at := range faultTimes {
+			if at > t && at < until {
+				until = at
+			}
+		}
+		for cl := range r.cfg.Clients {
+			if line := r.recovered(calls, cl, p, t, until, bound); line != "" {
+				bad = append(bad, fmt.Sprintf("partition %d (%s; primary now %s), client %d: %s", p, strings.Join(history, ", "), last.To, cl+1, line))
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return []checkers.Violation{checkers.Violationf(checkers.Timeliness,
+		"bounded recovery: once meta has changed a partition's configuration (moved its primary away from a crashed node, "+
+			"at an administrator's request, ...) at t, a client's calls issued from %v (call timeout %v + refresh interval %v + "+
+			"meta round trip %v) after its first call to the partition issued at or after t must reach the new primary and succeed; "+
+			"faults: %s:%s", bound, r.cfg.OpTimeout, r.cfg.RefreshInterval, metaRTT, r.faultList(), scenarios.Lines(bad))}
+}
+
+// recovered checks client cl's calls to partition p after a change at t
+// (see checkRecovery), and describes the failures, or returns "".
+func (r *run) recovered(calls []harness.Operation, cl, p int, t, until, bound time.Duration) string {
+	closing := r.closing[cl]
+	anchor := time.Duration(-1)
+	for _, op := range calls {
+		in := op.Input.(kvIn)
+		if in.Client != cl || in.Part != p || op.CallTime < t {
+			continue
+		}
+		if anchor < 0 || op.CallTime < anchor {
+			anchor = op.CallTime
+		}
+	}
+	if anchor < 0 {
+		return ""
+	}
+	from := max(t, anchor) + bound
+	var failed []string
+	n := 0
+	for _, op := range calls {
+		in := op.Input.(kvIn)
+		if in.Client != cl || in.Part != p || op.CallTime < from || op.CallTime >= until ||
+			(closing > 0 && (!op.Returned() || op.ReturnTime >= closing)) {
+			continue
+		}
+		n++
+		if out, _ := op.Output.(kvOut); !op.Returned() || out.Err != "" {
+			failed = append(failed, fmt.Sprintf("caller %d %s at %v: %s", op.Client, describeIn(in), op.CallTime, out.Err))
+		}
+	}
+	if len(failed) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d of its %d calls issued from %v on failed:%s", len(failed), n, from, indent(scenarios.Lines(failed)))
+}
+
+// partitionHistory returns the last change of partition p and a
+// description of every change of it.
+func (r *run) partitionHistory(p int) (*sys.Change, []string) {
+	crashedAt := map[string]time.Duration{}
+	for _, op := range r.injected.Operations() {
+		f := op.Input.(injected)
+		if _, ok := crashedAt[f.Node]; !ok && f.Node != "" && (f.Kind == "crash" || f.Kind == "blackhole" || f.Kind == "restart") {
+			crashedAt[f.Node] = op.CallTime
+		}
+	}
+	crashed := func(node string, at time.Duration) bool {
+		t, ok := crashedAt[node]
+		return ok && t <= at
+	}
+	var last *sys.Change
+	var history []string
+	for _, op := range r.changes.Operations() {
+		c := op.Input.(sys.Change)
+		if c.Partition != p {
+			continue
+		}
+		last = &c
+		at := c.At.Sub(r.Start())
+		switch {
+		case c.Reason == "move" && crashed(c.From, at):
+			history = append(history, fmt.Sprintf("moved away from crashed %s to %s by the administrator at %v", c.From, c.To, at))
+		case c.Reason == "move":
+			history = append(history, fmt.Sprintf("moved by the administrator from %s to %s at %v", c.From, c.To, at))
+		case c.Reason == "join":
+			history = append(history, fmt.Sprintf("%s rejoined as a secondary at %v", c.Joined, at))
+		case c.From == c.Dead && crashed(c.Dead, at):
+			history = append(history, fmt.Sprintf("moved away from crashed %s to %s at %v (%s)", c.Dead, c.To, at, c.Reason))
+		case c.From == c.Dead:
+			history = append(history, fmt.Sprintf("moved away from %s, silent (cut from meta), to %s at %v", c.Dead, c.To, at))
+		default:
+			history = append(history, fmt.Sprintf("dropped secondary %s at %v (%s)", c.Dead, at, c.Reason))
+		}
+	}
+	return last, history
+}
+
+func (r *run) faultList() string {
+	var s []string
+	for _, op := range r.injected.Operations() {
+		s = append(s, fmt.Sprintf("%s at %v", op.Input.(injected).What, op.CallTime))
+	}
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// checkClients: per client, pendingResp never held more calls than the
+// client has callers; configuration refreshes started at least the refresh
+// interval apart; once closed, every session it made is closed.
+func (r *run) checkClients() []checkers.Violation {
+	var vs []checkers.Violation
+	for i, st := range r.stats {
+		if st.MaxPending > r.cfg.Callers {
+			vs = append(vs, checkers.Violationf(checkers.Invariant,
+				"pendingResp bounded: a session of client %d held %d pending calls, with only %d callers", i+1, st.MaxPending, r.cfg.Callers))
+		}
+		var bad []string
+		for j := 1; j < len(st.Refreshes); j++ {
+			if gap := st.Refreshes[j].Sub(st.Refreshes[j-1]); gap < r.cfg.RefreshInterval {
+				bad = append(bad, fmt.Sprintf("refresh at %v, %v after the one at %v", st.Refreshes[j].Sub(r.Start()), gap, st.Refreshes[j-1].Sub(r.Start())))
+			}
+		}
+		if len(bad) > 0 {
+			vs = append(vs, checkers.Violationf(checkers.Invariant,
+				"refresh rate: client %d's configuration refreshes must be at least %v apart; %d of %d were not:%s",
+				i+1, r.cfg.RefreshInterval, len(bad), len(st.Refreshes), scenarios.Lines(bad)))
+		}
+		if st.SessionsClosed != st.Sessions {
+			vs = append(vs, checkers.Violationf(harness.Leak,
+				"sessions: client %d made %d node sessions and closed %d by the time Close returned", i+1, st.Sessions, st.SessionsClosed))
+		}
+	}
+	return vs
+}
+
+// checkRoutes: a client's routing table is meta's: the primary it holds
+// for a partition at a ballot is the one meta gave that ballot, and the
+// ballot it holds never goes back (between two of its callers' looks that
+// did not overlap).
+func (r *run) checkRoutes() []checkers.Violation {
+	type pb struct {
+		part   int
+		ballot int64
+	}
+	meta := map[pb]string{}
+	for _, pc := range sys.InitialConfig(r.addrs, r.cfg.Partitions, r.cfg.ReplicaCount) {
+		meta[pb{pc.Index, pc.Ballot}] = pc.Primary
+	}
+	for _, op := range r.changes.Operations() {
+		c := op.Input.(sys.Change)
+		meta[pb{c.Partition, c.Ballot}] = c.To
+	}
+	var bad []string
+	looks := r.routes.Operations()
+	for _, op := range looks {
+		seen := op.Input.(routeSeen)
+		for _, pc := range op.Output.([]sys.PartitionConfig) {
+			if want, ok := meta[pb{pc.Index, pc.Ballot}]; !ok || want != pc.Primary {
+				bad = append(bad, fmt.Sprintf("client %d at %v routes p%d at ballot %d to %q; meta gave that ballot to %q",
+					seen.Client+1, op.CallTime, pc.Index, pc.Ballot, pc.Primary, want))
+			}
+		}
+	}
+	for i, a := range looks {
+		for _, b := range looks[i+1:] {
+			if a.Input.(routeSeen).Client != b.Input.(routeSeen).Client || a.Return > b.Call {
+				continue
+			}
+			for _, pa := range a.Output.([]sys.PartitionConfig) {
+				j := slices.IndexFunc(b.Output.([]sys.PartitionConfig), func(pc sys.PartitionConfig) bool { return pc.Index == pa.Index })
+				if j < 0 || b.Output.([]sys.PartitionConfig)[j].Ballot < pa.Ballot {
+					bad = append(bad, fmt.Sprintf("client %d held p%d at ballot %d at %v, and an older one at %v",
+						a.Input.(routeSeen).Client+1, pa.Index, pa.Ballot, a.ReturnTime, b.CallTime))
+				}
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return []checkers.Violation{checkers.Violationf(checkers.Invariant,
+		"routing: a client's routing table must be one meta gave, and never go back:%s", scenarios.Lines(bad))}
+}

@@ -1,0 +1,204 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heddle-go/heddle/faults"
+	"github.com/heddle-go/heddle/harness"
+	sys "github.com/heddle-go/heddle/systems/replica"
+)
+
+// startNemesis runs the plan (faults.Run, with the case's actions) on a
+// goroutine of its own; when the plan is over it sets when the callers stop:
+// a window later, time for meta to react to the last fault and for the
+// clients to recover and show it. A run without faults lasts Quiet rounds.
+func (r *run) startNemesis() {
+	ctx, cancel := harness.WithCancel(context.Background())
+	actions := faults.Actions{
+		actMove:         r.actMove,
+		actCrashPrimary: r.aimed(harness.CrashReset, "crash"),
+		actBlackHole:    r.aimed(harness.CrashBlackHole, "blackhole"),
+		actRestart:      r.aimed(-1, "restart"),
+		actCut:          r.actCut,
+		actRejoin:       r.actRejoin,
+		actRefreshCrash: r.actRefreshCrash,
+	}
+	r.nemesis.Go(func() {
+		defer cancel()
+		if err := faults.Run(ctx, r.plan, actions); err != nil {
+			harness.Note("nemesis: %v", err)
+		}
+		r.stopAt = r.Since() + r.cfg.window()
+		if len(r.plan) == 0 {
+			r.stopAt = settle + time.Duration(r.cfg.Quiet)*r.cfg.Gap
+		}
+		r.planDone.Close()
+	})
+}
+
+// record notes a fault carried out, for the checks.
+func (r *run) record(f injected) { r.injected.Call(0, f).Return(nil) }
+
+// actMove has the administrator move the primary of a partition to its
+// first live secondary.
+func (r *run) actMove(ctx context.Context, arg string) error {
+	t, err := parseTarget(arg, r.cfg.Partitions, false)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, to := range r.addrs {
+		if err := r.move(ctx, t.part, to); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.record(injected{What: fmt.Sprintf("move the primary of p%d to %s", t.part, to), Kind: "move"})
+		return nil
+	}
+	return errors.Join(errs...)
+}
+
+// move asks meta, from the administrator's node, to make to the primary of
+// part.
+func (r *run) move(ctx context.Context, part int, to string) error {
+	ctx, cancel := harness.WithTimeout(ctx, time.Second)
+	defer cancel()
+	done := harness.NewChan[error](1)
+	host := r.host(r.admin, r.cfg.fault == "leak-conn")
+	if err := r.admin.Go(func() { done.Send(sys.MovePrimary(ctx, host, r.meta, part, to)) }); err != nil {
+		return err
+	}
+	err, _ := done.Recv()
+	return err
+}
+
+// aimed returns the handler of an action that strikes the primary of a
+// partition: crash it (mode), or restart it (mode -1).
+func (r *run) aimed(mode harness.CrashMode, kind string) func(context.Context, string) error {
+	return func(ctx context.Context, arg string) error {
+		t, err := parseTarget(arg, r.cfg.Partitions, true)
+		if err != nil {
+			return err
+		}
+		if t.inCall {
+			r.waitCall(ctx, t.part)
+			if t.delay > 0 {
+				harness.Sleep(t.delay)
+			}
+		}
+		addr := r.primaryOf(t.part)
+		if addr == "" {
+			return fmt.Errorf("p%d has no primary", t.part)
+		}
+		name, _, _ := harness.SplitAddr(addr)
+		f := faults.Restart(name)
+		switch {
+		case mode == harness.CrashReset:
+			f = faults.Crash(name)
+		case mode == harness.CrashBlackHole:
+			f = faults.BlackHole(name)
+		}
+		if err := faults.Apply(f); err != nil {
+			return err
+		}
+		if mode >= 0 {
+			r.downs = append(r.downs, name)
+		}
+		r.record(injected{What: fmt.Sprintf("%s (primary of p%d)", f, t.part), Node: addr, Kind: kind})
+		return nil
+	}
+}
+
+// waitCall waits until a caller is about to call partition part, for at
+// most a call timeout and two rounds.
+func (r *run) waitCall(ctx context.Context, part int) {
+	limit := harness.NewTimer(r.cfg.OpTimeout + 2*r.cfg.Gap)
+	defer limit.Stop()
+	harness.Select(r.calling.RecvCase(nil, nil), harness.Default()) // a call announced earlier is over
+	for {
+		var p int
+		if harness.Select(r.calling.RecvCase(&p, nil), limit.C.RecvCase(nil, nil), harness.Done(ctx)) != 0 || p == part {
+			return
+		}
+	}
+}
+
+// actCut cuts the primary of a partition from meta, both ways.
+func (r *run) actCut(_ context.Context, arg string) error {
+	t, err := parseTarget(arg, r.cfg.Partitions, false)
+	if err != nil {
+		return err
+	}
+	addr := r.primaryOf(t.part)
+	if addr == "" {
+		return fmt.Errorf("p%d has no primary", t.part)
+	}
+	name, _, _ := harness.SplitAddr(addr)
+	f := faults.Partition(name, "meta")
+	if err := faults.Apply(f); err != nil {
+		return err
+	}
+	r.record(injected{What: fmt.Sprintf("%s (primary of p%d)", f, t.part), Node: addr, Kind: "cut"})
+	return nil
+}
+
+// actRejoin restarts the first replica server the plan crashed that is
+// still down.
+func (r *run) actRejoin(_ context.Context, _ string) error {
+	for i, name := range r.downs {
+		n := harness.LookupNode(name)
+		if n == nil || n.Alive() {
+			continue
+		}
+		r.downs = append(r.downs[:i:i], r.downs[i+1:]...)
+		if err := n.Restart(); err != nil {
+			return err
+		}
+		r.record(injected{What: "restart crashed " + name, Node: n.Addr(sys.ReplicaPort), Kind: "rejoin"})
+		return nil
+	}
+	return fmt.Errorf("no replica server is down")
+}
+
+// actRefreshCrash waits until meta has moved a primary away from a crashed
+// server and a client then starts a refresh, and crashes the primary that
+// took over; it gives up after two graces and a recovery bound.
+func (r *run) actRefreshCrash(ctx context.Context, _ string) error {
+	limit := harness.NewTimer(2*r.cfg.Grace + r.cfg.recoveryBound())
+	defer limit.Stop()
+	harness.Select(r.refreshing.RecvCase(nil, nil), harness.Default()) // a refresh announced earlier
+	for {
+		if harness.Select(r.refreshing.RecvCase(nil, nil), limit.C.RecvCase(nil, nil), harness.Done(ctx)) != 0 {
+			return fmt.Errorf("no refresh after a failover away from a crashed server")
+		}
+		if to := r.tookOver(); to != "" {
+			name, _, _ := harness.SplitAddr(to)
+			f := faults.Crash(name)
+			if err := faults.Apply(f); err != nil {
+				return err
+			}
+			r.downs = append(r.downs, name)
+			r.record(injected{What: fmt.Sprintf("%s (took over from a crashed server; a client is refreshing)", f), Node: to, Kind: "crash"})
+			return nil
+		}
+	}
+}
+
+// tookOver returns a live replica server that meta made primary in place
+// of a crashed one, or "".
+func (r *run) tookOver() string {
+	for _, op := range r.changes.Operations() {
+		c := op.Input.(sys.Change)
+		if c.Reason != "dead" || c.From != c.Dead || c.To == "" {
+			continue
+		}
+		name, _, _ := harness.SplitAddr(c.To)
+		if n := harness.LookupNode(name); n != nil && n.Alive() {
+			return c.To
+		}
+	}
+	return ""
+}

@@ -1,0 +1,240 @@
+package replica
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heddle-go/heddle/faults"
+)
+
+// The replica case's fault plan is a faults.Plan of built-in faults and of
+// the case's own actions, which only this workload can carry out because
+// they aim at whatever node holds a role when they strike:
+//
+//		+412ms crash-primary p2 in-call 1ms; +1.3s restart-crashed
+//		+300ms cut-primary p0; +2.1s heal
+//
+//	  - "move pN": the administrator moves the primary of partition N to its
+//	    first live secondary (through meta, as an operator would).
+//	  - "crash-primary pN", "blackhole-primary pN", "restart-primary pN": the
+//	    replica server that is the primary of partition N now crashes (its
+//	    peers see resets), vanishes (they see nothing), or restarts with its
+//	    memory lost. With "in-call D" after the partition, the action first
+//	    waits (up to one call timeout and two rounds) for a client to call
+//	    partition N, then D more, and strikes while that call is in flight.
+//	  - "cut-primary pN": the primary of partition N is cut from meta, both
+//	    ways, while its clients still reach it: meta declares it dead and
+//	    moves its partitions, and until its lease runs out it could serve
+//	    stale reads. The built-in "heal" ends the cut; the server then
+//	    rejoins as a secondary.
+//	  - "restart-crashed": the replica server that crashed (or vanished)
+//	    first and is still down restarts, with its memory lost, and rejoins.
+//	  - "refresh-crash": waits until meta has moved a primary away from a
+//	    crashed server and a client then starts a configuration refresh, and
+//	    crashes the primary that took over, right then.
+const (
+	actMove         = "move"
+	actCrashPrimary = "crash-primary"
+	actBlackHole    = "blackhole-primary"
+	actRestart      = "restart-primary"
+	actCut          = "cut-primary"
+	actRejoin       = "restart-crashed"
+	actRefreshCrash = "refresh-crash"
+)
+
+// target is the argument of an action aimed at a partition's primary.
+type target struct {
+	part   int
+	inCall bool          // wait for a call to the partition first
+	delay  time.Duration // then this long
+}
+
+func (t target) String() string {
+	if !t.inCall {
+		return fmt.Sprintf("p%d", t.part)
+	}
+	return fmt.Sprintf("p%d in-call %v", t.part, t.delay)
+}
+
+// parseTarget reads "pN" or, where inCall is allowed, "pN in-call D".
+func parseTarget(arg string, parts int, inCall bool) (target, error) {
+	words := strings.Fields(arg)
+	if len(words) == 0 || !strings.HasPrefix(words[0], "p") {
+		return target{}, fmt.Errorf("want pN")
+	}
+	n, err := strconv.Atoi(words[0][1:])
+	if err != nil || n < 0 || n >= parts {
+		return target{}, fmt.Errorf("%q names no partition (0 <= N < %d)", words[0], parts)
+	}
+	t := target{part: n}
+	switch {
+	case len(words) == 1:
+		return t, nil
+	case inCall && len(words) == 3 && words[1] == "in-call":
+		d, err := time.ParseDuration(words[2])
+		if err != nil || d < 0 {
+			return target{}, fmt.Errorf("in-call wants a duration, not %q", words[2])
+		}
+		t.inCall, t.delay = true, d
+		return t, nil
+	}
+	return target{}, fmt.Errorf("unexpected %q", strings.Join(words[1:], " "))
+}
+
+// checkPlan reports what in p this workload cannot carry out: a built-in
+// fault other than heal, an unknown action, or an argument that names no
+// partition.
+func checkPlan(p faults.Plan, cfg Config) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	for i, s := range p {
+		if err := checkStep(s.Fault, cfg); err != nil {
+			return fmt.Errorf("step %d (%s): %w", i+1, s, err)
+		}
+	}
+	return nil
+}
+
+func checkStep(f faults.Fault, cfg Config) error {
+	if f.Kind == faults.KindHeal {
+		return nil
+	}
+	if f.Kind != faults.KindAction {
+		return fmt.Errorf("the replica case runs heal and its own actions (%s), not %s", strings.Join(actionNames, ", "), f.Kind)
+	}
+	var err error
+	switch f.Action {
+	case actMove, actCut:
+		_, err = parseTarget(f.Arg, cfg.Partitions, false)
+	case actCrashPrimary, actBlackHole, actRestart:
+		_, err = parseTarget(f.Arg, cfg.Partitions, true)
+	case actRejoin, actRefreshCrash:
+		if f.Arg != "" {
+			err = fmt.Errorf("takes no argument")
+		}
+	default:
+		return fmt.Errorf("unknown action %q (the case's actions: %s)", f.Action, strings.Join(actionNames, ", "))
+	}
+	return err
+}
+
+var actionNames = []string{actMove, actCrashPrimary, actBlackHole, actRestart, actCut, actRejoin, actRefreshCrash}
+
+// Faults returns the fault plan of a seed (planFor), for the seed's own
+// configuration.
+func Faults(seed int64) faults.Plan { return planFor(seed, ConfigFor(seed)) }
+
+// planFor draws seed's plan: most seeds a few faults aimed at the
+// primaries of the partitions the workload's keys fall in, some seeds
+// none. At most ReplicaCount-1 faults take a replica's data away (a crash,
+// a black hole, a restart, a cut, a crash at refresh), so that every
+// partition keeps a replica with its data; a restart-crashed follows a
+// crash, a heal a cut. Steps come a call timeout or two apart, so that
+// some strike before meta has reacted to the one before and some after.
+func planFor(seed int64, cfg Config) faults.Plan {
+	rng := seedRand(seed, 1)
+	if rng.IntN(10) == 0 {
+		return nil
+	}
+	g := planGen{rng: rng, cfg: cfg, budget: cfg.ReplicaCount - 1, hot: cfg.keyPartitions()}
+	at := settle + cfg.Gap + time.Duration(rng.Int64N(int64(3*cfg.Gap)))
+	var p faults.Plan
+	for range 1 + rng.IntN(3) {
+		f, ok := g.next()
+		if !ok {
+			break
+		}
+		p = append(p, faults.Step{At: at.Round(time.Millisecond), Fault: f})
+		at += time.Duration(rng.Int64N(int64(cfg.Grace + cfg.OpTimeout)))
+	}
+	return p
+}
+
+// planGen draws the steps of one plan.
+type planGen struct {
+	rng     *rand.Rand
+	cfg     Config
+	budget  int   // faults that take data away, left
+	hot     []int // the partitions of the keys
+	down    int   // crashed or vanished, not restarted
+	cut     bool  // a cut not healed
+	crashed bool  // a crash-primary came before
+}
+
+func (g *planGen) next() (faults.Fault, bool) {
+	type choice struct {
+		name   string
+		weight int
+	}
+	var cs []choice
+	add := func(name string, weight int, ok bool) {
+		if ok {
+			cs = append(cs, choice{name, weight})
+		}
+	}
+	lose := g.budget > 0
+	add(actCrashPrimary, 5, lose)
+	add(actBlackHole, 2, lose)
+	add(actRestart, 1, lose)
+	add(actCut, 2, lose && !g.cut)
+	add(actMove, 2, true)
+	add(actRejoin, 3, g.down > 0)
+	add("heal", 4, g.cut)
+	add(actRefreshCrash, 1, lose && g.crashed)
+	total := 0
+	for _, c := range cs {
+		total += c.weight
+	}
+	x := g.rng.IntN(total)
+	var name string
+	for _, c := range cs {
+		if x -= c.weight; x < 0 {
+			name = c.name
+			break
+		}
+	}
+	switch name {
+	case "heal":
+		g.cut = false
+		return faults.Heal(), true
+	case actRejoin:
+		g.down--
+		return faults.Act(actRejoin, ""), true
+	case actRefreshCrash:
+		g.budget--
+		g.down++
+		return faults.Act(actRefreshCrash, ""), true
+	case actMove:
+		return faults.Act(actMove, g.target(false).String()), true
+	}
+	g.budget--
+	switch name {
+	case actCut:
+		g.cut = true
+		return faults.Act(actCut, g.target(false).String()), true
+	case actCrashPrimary:
+		g.crashed = true
+		g.down++
+	case actBlackHole:
+		g.down++
+	}
+	return faults.Act(name, g.target(true).String()), true
+}
+
+// target draws a partition, most often one the keys fall in, and for an
+// action that may wait for a call, whether it does and how long after.
+func (g *planGen) target(inCall bool) target {
+	t := target{part: g.rng.IntN(g.cfg.Partitions)}
+	if g.rng.IntN(5) > 0 {
+		t.part = pick(g.rng, g.hot...)
+	}
+	if inCall && g.rng.IntN(5) < 3 {
+		t.inCall = true
+		t.delay = pick(g.rng, time.Duration(0), time.Millisecond, 2*time.Millisecond, 3*time.Millisecond, 5*time.Millisecond)
+	}
+	return t
+}

@@ -1,0 +1,410 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/heddle-go/heddle/checkers"
+	"github.com/heddle-go/heddle/faults"
+	"github.com/heddle-go/heddle/harness"
+	"github.com/heddle-go/heddle/scenarios"
+	sys "github.com/heddle-go/heddle/systems/replica"
+)
+
+// auditor is the caller id of the audit's reads.
+const auditor = 1000
+
+// run is one run of the workload. What the run's goroutines record goes
+// into Histories, which record without synchronising (no happens-before
+// edge between the goroutines that record, so no data race of the system
+// is hidden) and are never scheduling points; the few fields that need a
+// lock take Mu (of scenarios.Run).
+type run struct {
+	scenarios.Run
+	cfg     Config
+	variant sys.Variant
+	plan    faults.Plan
+	name    string // the run's name in reports
+	names   []string
+	addrs   []string // the replica servers' node names and addresses
+	meta    string   // meta's address
+
+	h        harness.History // the table's calls (kvIn, kvOut), the audit's included
+	changes  harness.History // meta's configuration changes (sys.Change)
+	injected harness.History // the faults carried out (injected)
+	routes   harness.History // routing tables the clients showed (routeSeen)
+	ledger   harness.History // connections and listeners (resource)
+
+	calling    *harness.Chan[int]      // a caller is about to call partition N
+	refreshing *harness.Chan[int]      // client N started a refresh
+	planDone   *harness.Chan[struct{}] // closed once the plan is over, stopAt set
+	stopAt     time.Duration           // when the callers stop
+	nemesis    harness.WaitGroup       // the plan's goroutine
+	admin      *harness.Node           // moves primaries
+	downs      []string                // servers the plan crashed, not restarted (the plan's goroutine only)
+	servers    map[string]*serving     // each server node's current incarnation (Mu)
+	stats      []sys.Stats             // each client's, once closed (Mu)
+	closing    []time.Duration         // when each client's Close began (Mu)
+	crashed    map[incarnation]bool    // set by Main at the end
+	seed       int64
+}
+
+// serving is one incarnation of a server node's main: stop shuts it down,
+// done is closed when it has returned.
+type serving struct {
+	inc  int
+	stop context.CancelFunc
+	done *harness.Chan[struct{}]
+}
+
+// injected is one fault the plan carried out.
+type injected struct {
+	What string // "crash r3:34801 (primary of p2)", "heal", ...
+	Node string // the replica server hit, "" for heal and moves
+	Kind string // "crash", "blackhole", "restart", "cut", "heal", "rejoin", "move"
+}
+
+// routeSeen is a look at a client's routing table by one of its callers;
+// the table (Client.Config) is the look's output.
+type routeSeen struct{ Client int }
+
+// newRun makes the run of one seed.
+func newRun(v sys.Variant, cfg Config, plan faults.Plan, seed int64) *run {
+	r := &run{cfg: cfg, variant: v, plan: plan, seed: seed, name: fmt.Sprintf("replica-%s-seed%d", v, seed),
+		meta: fmt.Sprintf("meta:%d", sys.MetaPort), servers: map[string]*serving{},
+		stats: make([]sys.Stats, cfg.Clients), closing: make([]time.Duration, cfg.Clients)}
+	r.names, r.addrs = cfg.replicaAddrs()
+	return r
+}
+
+// Main runs the workload: the cluster, the fault plan, the clients and
+// their callers, the audit, and a clean shutdown of every server.
+func (r *run) Main() {
+	harness.Note("replica: %s; plan: %s", r.cfg, r.plan)
+	r.calling = harness.NewChan[int](1)
+	r.refreshing = harness.NewChan[int](1)
+	r.planDone = harness.NewChan[struct{}](0)
+	nodes, ok := r.startCluster()
+	if !ok {
+		return
+	}
+	r.startNemesis()
+
+	var clients harness.WaitGroup
+	for i := range r.cfg.Clients {
+		n := harness.NewNode(fmt.Sprintf("client%d", i+1), nil)
+		if err := n.Start(); err != nil {
+			r.Violate(checkers.Invariant, "start %s: %v", n, err)
+			return
+		}
+		clients.Add(1)
+		if err := n.Go(func() { defer clients.Done(); r.client(n, i) }); err != nil {
+			r.Violate(checkers.Invariant, "start %s: %v", n, err)
+			return
+		}
+	}
+	clients.Wait()
+	r.nemesis.Wait()
+
+	audit := harness.NewNode("auditor", nil)
+	if err := audit.Start(); err != nil {
+		r.Violate(checkers.Invariant, "start the auditor: %v", err)
+		return
+	}
+	done := harness.NewChan[struct{}](0)
+	if err := audit.Go(func() { defer done.Close(); r.audit(audit) }); err != nil {
+		r.Violate(checkers.Invariant, "start the audit: %v", err)
+		return
+	}
+	done.Recv()
+	r.shutdown(nodes)
+	r.Complete()
+}
+
+// startCluster starts meta, the replica servers and the administrator's
+// node, and returns the server nodes, meta last.
+func (r *run) startCluster() ([]*harness.Node, bool) {
+	cfg := r.cfg
+	meta := harness.NewNode("meta", r.serve(func(ctx context.Context, n *harness.Node, h harness.Host) {
+		_ = sys.ServeMeta(ctx, h, sys.MetaConfig{Replicas: r.addrs, Partitions: cfg.Partitions,
+			ReplicaCount: cfg.ReplicaCount, Grace: cfg.Grace, CheckInterval: cfg.Check, OnChange: r.onChange,
+			UnsafeJoinAsSecondary: cfg.fault == "eager-join"})
+	}))
+	var nodes []*harness.Node
+	for _, name := range r.names {
+		nodes = append(nodes, harness.NewNode(name, r.serve(func(ctx context.Context, n *harness.Node, h harness.Host) {
+			_ = sys.ServeReplica(ctx, h, n.Addr(sys.ReplicaPort), sys.ReplicaConfig{Meta: r.meta,
+				BeaconInterval: cfg.Beacon, Lease: cfg.Lease, ReplicationTimeout: cfg.ReplicationTimeout, DialTimeout: cfg.DialTimeout,
+				UnsafeNoLease: cfg.fault == "no-lease"})
+		})))
+	}
+	nodes = append(nodes, meta)
+	r.admin = harness.NewNode("admin", nil)
+	for _, n := range append(nodes, r.admin) {
+		if err := n.Start(); err != nil {
+			r.Violate(checkers.Invariant, "start %s: %v", n, err)
+			return nil, false
+		}
+	}
+	return nodes, true
+}
+
+// serve returns the main of a server node: it runs body on a tracked host
+// until the node crashes or shutdown stops it, and registers the
+// incarnation with the run.
+func (r *run) serve(body func(ctx context.Context, n *harness.Node, h harness.Host)) func(*harness.Node) {
+	return func(n *harness.Node) {
+		ctx, stop := harness.WithCancel(n.Context())
+		defer stop()
+		s := &serving{inc: n.Incarnation(), stop: stop, done: harness.NewChan[struct{}](0)}
+		defer s.done.Close()
+		r.Mu.Lock()
+		r.servers[n.Name()] = s
+		r.Mu.Unlock()
+		body(ctx, n, r.host(n, false))
+	}
+}
+
+// host returns n's tracked host.
+func (r *run) host(n *harness.Node, drop bool) harness.Host {
+	return &trackedHost{host: n, ledger: &r.ledger, node: n.Name(), inc: n.Incarnation(), drop: drop}
+}
+
+// shutdown stops every server still running, replica servers first, and
+// waits for each to return; it notes which incarnations crashed.
+func (r *run) shutdown(nodes []*harness.Node) {
+	r.crashed = map[incarnation]bool{}
+	for _, n := range nodes {
+		r.Mu.Lock()
+		s := r.servers[n.Name()]
+		r.Mu.Unlock()
+		for inc := 1; inc <= n.Incarnation(); inc++ {
+			if inc < n.Incarnation() || !n.Alive() {
+				r.crashed[incarnation{n.Name(), inc}] = true
+			}
+		}
+		if !n.Alive() || s == nil {
+			continue
+		}
+		s.stop()
+		t := harness.NewTimer(10 * time.Second)
+		if harness.Select(s.done.RecvCase(nil, nil), t.C.RecvCase(nil, nil)) == 1 {
+			r.Violate(harness.Leak, "shutdown: %s (incarnation %d) did not return within 10s of being stopped", n, s.inc)
+		}
+		t.Stop()
+	}
+}
+
+// onChange records meta's configuration changes (from meta's goroutines).
+func (r *run) onChange(c sys.Change) {
+	r.changes.Call(0, c).Return(nil)
+	harness.Note("meta: partition %d ballot %d: primary %s -> %s (%s %s%s)", c.Partition, c.Ballot, c.From, c.To, c.Reason, c.Dead, c.Joined)
+}
+
+// primaryOf returns the primary of partition part as meta last said.
+func (r *run) primaryOf(part int) string {
+	best, primary := int64(0), ""
+	for _, pc := range sys.InitialConfig(r.addrs, r.cfg.Partitions, r.cfg.ReplicaCount) {
+		if pc.Index == part {
+			best, primary = pc.Ballot, pc.Primary
+		}
+	}
+	for _, op := range r.changes.Operations() {
+		if c := op.Input.(sys.Change); c.Partition == part && c.Ballot > best {
+			best, primary = c.Ballot, c.To
+		}
+	}
+	return primary
+}
+
+// client opens client i, runs its callers and closes it.
+func (r *run) client(n *harness.Node, i int) {
+	harness.Sleep(settle)
+	cfg := r.cfg
+	opts := sys.Options{Variant: r.variant, Host: r.host(n, false), Meta: r.meta,
+		RefreshInterval: cfg.RefreshInterval, MetaTimeout: cfg.MetaTimeout, DialTimeout: cfg.DialTimeout,
+		DialInterval: cfg.DialInterval, RetryBackoff: cfg.RetryBackoff, MaxRetryBackoff: cfg.MaxRetryBackoff,
+		OnRefresh:       func(time.Time) { harness.Select(r.refreshing.SendCase(i), harness.Default()) },
+		UnsafeRetryIncr: cfg.fault == "blind-incr"}
+	ctx, cancel := harness.WithTimeout(context.Background(), cfg.OpTimeout)
+	c, err := sys.Open(ctx, opts)
+	cancel()
+	if err != nil {
+		r.Violate(checkers.Invariant, "open client %d: %v", i+1, err)
+		return
+	}
+	var callers harness.WaitGroup
+	for j := range cfg.Callers {
+		callers.Go(func() { r.caller(c, i, i*cfg.Callers+j+1) })
+	}
+	if cfg.CloseEarly && i == 0 {
+		// Close during the last round before the callers stop, while its
+		// calls are in flight.
+		r.planDone.Recv()
+		last := settle + (r.stopAt-settle)/cfg.Gap*cfg.Gap
+		if d := last + cfg.Jitter + time.Millisecond - r.Since(); d > 0 {
+			harness.Sleep(d)
+		}
+		r.Mu.Lock()
+		r.closing[i] = r.Since()
+		r.Mu.Unlock()
+		r.closeClient(c, i)
+		callers.Wait()
+		return
+	}
+	callers.Wait()
+	if cfg.fault == "skip-close" && i == 0 {
+		return
+	}
+	r.closeClient(c, i)
+}
+
+func (r *run) closeClient(c *sys.Client, i int) {
+	c.Close()
+	st := c.Stats()
+	r.Mu.Lock()
+	r.stats[i] = st
+	r.Mu.Unlock()
+}
+
+// stopped reports whether the callers must stop now.
+func (r *run) stopped() bool {
+	if harness.Select(r.planDone.RecvCase(nil, nil), harness.Default()) != 0 {
+		return false
+	}
+	return r.Since() >= r.stopAt
+}
+
+// caller calls client c (number cl) at every round until the run stops:
+// an operation, a key and a value drawn from its own generator.
+func (r *run) caller(c *sys.Client, cl, id int) {
+	cfg := r.cfg
+	rng := seedRand(r.seed, 100+uint64(id)) // the caller's own draws: the same whatever the schedule
+	// unsure: a write of this caller failed with its outcome unknown. Like
+	// an application that reads back to learn what happened, it only reads
+	// until a call succeeds; this also bounds the writes of unknown outcome
+	// that the linearizability check must place.
+	seq, unsure := 0, false
+	idle := 0 // rounds skipped in a row
+	for round := 1; ; round++ {
+		calls := r.active(round) && rng.Float64() < cfg.Busy
+		if !calls && idle < 3 {
+			idle++
+			continue // no need to wake up
+		}
+		idle = 0
+		at := settle + time.Duration(round)*cfg.Gap
+		if cfg.Jitter > 0 {
+			at += time.Duration(rng.Int64N(int64(cfg.Jitter)))
+		}
+		if d := at - r.Since(); d > 0 {
+			harness.Sleep(d)
+		} else if d < -cfg.Gap {
+			continue // a long call: skip the rounds it took
+		}
+		if r.stopped() {
+			return
+		}
+		if !calls {
+			continue
+		}
+		in := kvIn{Op: drawOp(rng, cfg.Mix), Key: key(rng.IntN(cfg.Keys)), Client: cl}
+		if cfg.fault == "blind-incr" && rng.IntN(5) > 0 {
+			in.Op = opIncr
+		}
+		if unsure {
+			in.Op = opGet
+		}
+		switch in.Op {
+		case opSet:
+			seq++
+			in.Value = strconv.Itoa(id*100000 + seq*10)
+		case opIncr:
+			in.Delta = 1 + rng.Int64N(3)
+		}
+		if cfg.fault == "lose-write" && in.Op == opSet && seq%5 == 3 {
+			r.h.Call(id, in).Return(kvOut{})
+			continue
+		}
+		if rng.IntN(4) == 0 {
+			look := r.routes.Call(id, routeSeen{Client: cl})
+			look.Return(c.Config())
+		}
+		out := r.call(c, id, in)
+		unsure = out.Err != "" && (unsure || (in.Op != opGet && !out.NotApplied))
+	}
+}
+
+// active reports whether round is an active round: the same answer for
+// every caller, from the seed.
+func (r *run) active(round int) bool {
+	return seedRand(r.seed, 1000+uint64(round)).Float64() < r.cfg.Active
+}
+
+// drawOp draws an operation with the mix's weights.
+func drawOp(rng *rand.Rand, mix [4]int) int {
+	x := rng.IntN(mix[0] + mix[1] + mix[2] + mix[3])
+	for op, w := range mix {
+		if x < w {
+			return op
+		}
+		x -= w
+	}
+	return opGet
+}
+
+// call makes one call with the run's timeout and records it.
+func (r *run) call(c *sys.Client, id int, in kvIn) kvOut {
+	in.Part = sys.PartitionOf(in.Key, r.cfg.Partitions)
+	harness.Select(r.calling.SendCase(in.Part), harness.Default())
+	p := r.h.Call(id, in)
+	ctx, cancel := harness.WithTimeout(context.Background(), r.cfg.OpTimeout)
+	var out kvOut
+	var err error
+	switch in.Op {
+	case opGet:
+		out.Value, out.Found, err = c.Get(ctx, in.Key)
+	case opSet:
+		err = c.Set(ctx, in.Key, in.Value)
+	case opDel:
+		err = c.Del(ctx, in.Key)
+	case opIncr:
+		out.N, err = c.Incr(ctx, in.Key, in.Delta)
+	}
+	cancel()
+	if err != nil {
+		out = kvOut{Err: err.Error(), NotApplied: !sys.Ambiguous(err)}
+	}
+	if r.cfg.fault == "late-return" && id == 1 && err == nil && in.Op == opGet {
+		harness.Sleep(3 * r.cfg.OpTimeout) // the caller records the return late
+	}
+	p.Return(out)
+	return out
+}
+
+// audit reads every key from a fresh client once the workload is over,
+// retrying each for a few call timeouts.
+func (r *run) audit(n *harness.Node) {
+	ctx, cancel := harness.WithTimeout(context.Background(), r.cfg.OpTimeout)
+	c, err := sys.Open(ctx, sys.Options{Variant: r.variant, Host: r.host(n, false), Meta: r.meta})
+	cancel()
+	if err != nil {
+		r.Violate(checkers.Invariant, "audit: open a fresh client: %v", err)
+		return
+	}
+	defer c.Close()
+	for k := range r.cfg.Keys {
+		for try := 0; ; try++ {
+			if r.call(c, auditor, kvIn{Op: opGet, Key: key(k), Client: -1}).Err == "" {
+				break
+			}
+			if try == 2 {
+				r.Violate(checkers.Invariant, "audit: a fresh client could not read %s in 3 tries once the faults were over", key(k))
+				return
+			}
+		}
+	}
+}
