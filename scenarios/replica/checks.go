@@ -156,8 +156,10 @@ func (r *run) partitionHistory(p int) (*sys.Change, []string) {
 			history = append(history, fmt.Sprintf("moved away from crashed %s to %s by the administrator at %v", c.From, c.To, at))
 		case c.Reason == "move":
 			history = append(history, fmt.Sprintf("moved by the administrator from %s to %s at %v", c.From, c.To, at))
+		case c.Reason == "learn":
+			history = append(history, fmt.Sprintf("%s rejoined as a learner at %v", c.Joined, at))
 		case c.Reason == "join":
-			history = append(history, fmt.Sprintf("%s rejoined as a secondary at %v", c.Joined, at))
+			history = append(history, fmt.Sprintf("learner %s made a secondary at %v", c.Joined, at))
 		case c.From == c.Dead && crashed(c.Dead, at):
 			history = append(history, fmt.Sprintf("moved away from crashed %s to %s at %v (%s)", c.Dead, c.To, at, c.Reason))
 		case c.From == c.Dead:

@@ -31,6 +31,10 @@ func encode(m *msg) []byte {
 		b = appendString(b, pc.Primary)
 		b = appendStrings(b, pc.Secondaries)
 		b = appendStrings(b, pc.Learners)
+		b = binary.AppendUvarint(b, uint64(len(pc.LearnerBoots)))
+		for _, v := range pc.LearnerBoots {
+			b = binary.AppendVarint(b, v)
+		}
 	}
 	keys := make([]string, 0, len(m.Data))
 	for k := range m.Data {
@@ -153,6 +157,9 @@ func decode(b []byte) (*msg, error) {
 	for range r.count() {
 		pc := PartitionConfig{Index: int(r.varint()), Ballot: r.varint(), Primary: r.string()}
 		pc.Secondaries, pc.Learners = r.strings(), r.strings()
+		for range r.count() {
+			pc.LearnerBoots = append(pc.LearnerBoots, r.varint())
+		}
 		m.Config = append(m.Config, pc)
 	}
 	if n := r.count(); n > 0 {

@@ -215,11 +215,11 @@ func (m *meta) beacon(ctx context.Context, req *msg, c harness.Conn) (*msg, []Ch
 	if !m.dead[r] && m.boot[r] != 0 && m.boot[r] != req.Boot {
 		changes = m.declareDead(r, now, "restart")
 	}
+	m.lastSeen[r], m.boot[r], m.push[r] = now, req.Boot, c
 	if m.dead[r] {
 		m.dead[r] = false
 		changes = append(changes, m.join(r, now)...)
 	}
-	m.lastSeen[r], m.boot[r], m.push[r] = now, req.Boot, c
 	if len(changes) > 0 {
 		m.pushConfig(ctx)
 	}
@@ -253,7 +253,7 @@ func (m *meta) join(r string, now time.Time) []Change {
 		if m.cfg.UnsafeJoinAsSecondary {
 			pc.Secondaries, reason = append(pc.Secondaries, r), "join"
 		} else {
-			pc.Learners = append(pc.Learners, r)
+			pc.Learners, pc.LearnerBoots = append(pc.Learners, r), append(pc.LearnerBoots, m.boot[r])
 		}
 		pc.Ballot++
 		out = append(out, Change{At: now, Partition: i, Ballot: pc.Ballot, From: pc.Primary, To: pc.Primary, Joined: r, Reason: reason})
@@ -275,7 +275,12 @@ func (m *meta) upgrade(ctx context.Context, req *msg) error {
 		m.mu.Unlock()
 		return fmt.Errorf("%s is not a learner of partition %d led by %s (incarnation %d)", req.To, req.Part, req.From, req.Boot)
 	}
+	if pc.LearnerBoots[i] != req.Boot {
+		m.mu.Unlock()
+		return fmt.Errorf("%s joined partition %d as incarnation %d, not %d", req.To, req.Part, pc.LearnerBoots[i], req.Boot)
+	}
 	pc.Learners = slices.Delete(pc.Learners, i, i+1)
+	pc.LearnerBoots = slices.Delete(pc.LearnerBoots, i, i+1)
 	pc.Secondaries = append(pc.Secondaries, req.To)
 	pc.Ballot++
 	ch := Change{At: harness.Now(), Partition: req.Part, Ballot: pc.Ballot, From: pc.Primary, To: pc.Primary, Joined: req.To, Reason: "join"}
@@ -392,7 +397,10 @@ func (m *meta) removeDead(r string, now time.Time) []Change {
 			}
 		case slices.Contains(pc.Secondaries, r) || slices.Contains(pc.Learners, r):
 			pc.Secondaries = slices.DeleteFunc(pc.Secondaries, func(s string) bool { return s == r })
-			pc.Learners = slices.DeleteFunc(pc.Learners, func(s string) bool { return s == r })
+			if j := slices.Index(pc.Learners, r); j >= 0 {
+				pc.Learners = slices.Delete(pc.Learners, j, j+1)
+				pc.LearnerBoots = slices.Delete(pc.LearnerBoots, j, j+1)
+			}
 		default:
 			continue
 		}

@@ -170,11 +170,15 @@ type PartitionConfig struct {
 	// it a secondary. Until then a learner may lack data, so meta never
 	// makes it the primary.
 	Learners []string `json:"learners,omitempty"`
+	// LearnerBoots are the learners' incarnations, in Learners' order: the
+	// primary counts a learner as synced only in the incarnation it synced.
+	LearnerBoots []int64 `json:"learner_boots,omitempty"`
 }
 
 func (pc PartitionConfig) clone() PartitionConfig {
 	pc.Secondaries = slices.Clone(pc.Secondaries)
 	pc.Learners = slices.Clone(pc.Learners)
+	pc.LearnerBoots = slices.Clone(pc.LearnerBoots)
 	return pc
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -437,4 +438,107 @@ func TestDeterministic(t *testing.T) {
 		require.Equal(t, a.TraceHash, b.TraceHash, "%v", v)
 		require.Equal(t, a.Steps, b.Steps)
 	}
+}
+
+// TestCodec: every field of a message survives the wire, a message cut
+// short or with bytes left over is an error, and a map is written in key
+// order (the same message, the same bytes).
+func TestCodec(t *testing.T) {
+	m := &msg{Type: tConfig, Seq: 7, Part: 3, Ballot: -2, Decree: 9, Op: opIncr, Key: "k", Value: "v", Found: true,
+		Delta: -5, N: 1 << 40, OK: true, Err: CodeAborted, From: "r1:1", To: "r2:2", Sent: 123, Boot: 456, Version: 8,
+		Config: []PartitionConfig{{Index: 1, Ballot: 4, Primary: "a", Secondaries: []string{"b", "c"}, Learners: []string{"d"}}, {Index: 2}},
+		Data:   map[string]string{"x": "1", "y": "", "z": "3"}}
+	b := encode(m)
+	got, err := decode(b)
+	require.NoError(t, err)
+	require.Equal(t, m, got)
+	require.Equal(t, b, encode(got), "the same bytes")
+	empty, err := decode(encode(&msg{Type: tResp}))
+	require.NoError(t, err)
+	require.Equal(t, &msg{Type: tResp}, empty, "no config, no data: nil, as sent")
+	for i := range b {
+		_, err := decode(b[:i])
+		require.Error(t, err, "cut at %d of %d", i, len(b))
+	}
+	_, err = decode(append(b, 0))
+	require.ErrorContains(t, err, "left over")
+}
+
+// TestNotApplied: a call that gives up before any attempt reached a server
+// says so; one that may have been applied does not.
+func TestNotApplied(t *testing.T) {
+	assert.False(t, Ambiguous(fmt.Errorf("%w: %w", ErrNotApplied, context.DeadlineExceeded)))
+	assert.True(t, errors.Is(outcome(context.DeadlineExceeded, false), context.DeadlineExceeded))
+	assert.False(t, Ambiguous(outcome(context.DeadlineExceeded, false)))
+	assert.True(t, Ambiguous(outcome(context.DeadlineExceeded, true)))
+	runCluster(t, harness.Deterministic, 13, Fixed, func(cl *cluster) {
+		c := cl.c
+		const p = 2
+		k := keyOn(p)
+		// A crashed primary refuses connections: nothing is sent, and the
+		// retries wait for a refresh that still names it.
+		cl.check(cl.node(c.Config()[p].Primary).Crash(harness.CrashReset) == nil, "crash")
+		ctx, cancel := cl.ctx()
+		err := c.Set(ctx, k, "x")
+		cancel()
+		cl.check(errors.Is(err, ErrNotApplied) && errors.Is(err, context.DeadlineExceeded) && !Ambiguous(err),
+			"a set that never reached a server: %v", err)
+	})
+}
+
+// TestLease cuts a partition's primary from meta while the client still
+// reaches it: once its lease has run out it serves nothing (no stale read
+// of what the new primary took), meta moves the partition, and after the
+// cut heals the server rejoins as a learner, is synced, and becomes a
+// secondary again.
+func TestLease(t *testing.T) {
+	runCluster(t, harness.Deterministic, 17, Fixed, func(cl *cluster) {
+		c := cl.c
+		const p = 0
+		k := keyOn(p)
+		ctx, cancel := harness.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		cl.check(c.Set(ctx, k, "old") == nil, "set")
+		old := c.Config()[p].Primary
+		name, _, _ := harness.SplitAddr(old)
+		for _, dir := range [][2]string{{name, "meta"}, {"meta", name}} {
+			l, err := harness.LinkOf(dir[0], dir[1])
+			cl.check(err == nil, "link: %v", err)
+			l.Down = true
+			cl.check(harness.SetLink(dir[0], dir[1], l) == nil, "cut")
+		}
+		moved := cl.waitChange(p, old, 10*testLease)
+		// The old primary no longer serves: its lease ran out before meta
+		// moved the partition.
+		conn, err := cl.client.Dial(ctx, old)
+		cl.check(err == nil, "dial the old primary: %v", err)
+		cl.check(conn.Send(ctx, encode(&msg{Type: tReq, Seq: 1, Part: p, Op: opGet, Key: k})) == nil, "send")
+		b, err := conn.Recv(ctx)
+		cl.check(err == nil, "recv: %v", err)
+		resp, err := decode(b)
+		cl.check(err == nil && resp.Err == CodeInvalidState, "the cut primary answers %+v %v", resp, err)
+		conn.Close()
+		harness.Sleep(testRefresh)
+		cl.check(c.Set(ctx, k, "new") == nil, "set on the new primary")
+		v, _, err := c.Get(ctx, k)
+		cl.check(err == nil && v == "new", "get: %q %v", v, err)
+		cl.check(harness.ResetLinks() == nil, "heal")
+		deadline := moved.Add(20 * testLease)
+		for harness.Now().Before(deadline) {
+			if slices.Contains(c.Config()[p].Secondaries, old) {
+				break
+			}
+			harness.Sleep(testBeacon)
+			_, _, _ = c.Get(ctx, k) // refreshes the routing table now and then
+		}
+		cl.mu.Lock()
+		var reasons []string
+		for _, ch := range cl.changes {
+			if ch.Partition == p && (ch.Dead == old || ch.Joined == old) {
+				reasons = append(reasons, ch.Reason)
+			}
+		}
+		cl.mu.Unlock()
+		cl.check(slices.Equal(reasons, []string{"dead", "learn", "join"}), "the cut primary was declared dead, learned and joined: %v", reasons)
+	})
 }

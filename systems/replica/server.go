@@ -93,8 +93,10 @@ type partState struct {
 	// secondaries is the primary's replication set at ballot: the
 	// partition's secondaries and the learners synced since.
 	secondaries []string
-	learners    []string        // primary: the partition's learners at ballot
-	learning    map[string]bool // primary: learners being synced in this term
+	learners     []string         // primary: the partition's learners at ballot
+	learnerBoots []int64          // primary: their incarnations, in learners' order
+	synced       map[string]int64 // primary: learners synced in this term, and their incarnation
+	learning     map[string]bool  // primary: learners being synced in this term
 	data        map[string]string
 	decree      int64
 	// writeMu orders the primary's writes and syncs: one at a time.
@@ -123,11 +125,14 @@ type server struct {
 	version    int64 // the version of meta's configuration last applied
 }
 
-// peer is an outgoing connection to another replica server.
+// peer is the way out to another replica server: a queue of messages,
+// sent in order by the peer's own goroutine (sendToPeer).
 type peer struct {
-	mu   harness.Mutex
-	conn harness.Conn
+	out *harness.Chan[[]byte]
 }
+
+// peerQueue bounds the messages waiting for one peer; more are lost.
+const peerQueue = 64
 
 // ServeReplica runs a replica server on host until ctx is done, and
 // returns once every goroutine it started has returned. self is the
@@ -284,12 +289,13 @@ func (s *server) applyConfig(cfg []PartitionConfig) {
 			// a synced learner made a secondary: same term. The
 			// replication set keeps the synced learners.
 			set := slices.Clone(pc.Secondaries)
-			for _, r := range ps.secondaries {
-				if slices.Contains(pc.Learners, r) {
-					set = append(set, r)
+			for i, l := range pc.Learners {
+				if b, ok := ps.synced[l]; ok && b == pc.LearnerBoots[i] {
+					set = append(set, l)
 				}
 			}
-			ps.ballot, ps.secondaries, ps.learners = pc.Ballot, set, slices.Clone(pc.Learners)
+			ps.ballot, ps.secondaries = pc.Ballot, set
+			ps.learners, ps.learnerBoots = slices.Clone(pc.Learners), slices.Clone(pc.LearnerBoots)
 			s.notify()
 			s.startLearning(pc.Index, ps)
 		case pc.Primary == s.self:
@@ -298,7 +304,8 @@ func (s *server) applyConfig(cfg []PartitionConfig) {
 			// serves, then each learner.
 			ps.term++
 			ps.ballot, ps.primary, ps.role, ps.ready = pc.Ballot, s.self, rolePrimary, false
-			ps.secondaries, ps.learners, ps.learning = slices.Clone(pc.Secondaries), slices.Clone(pc.Learners), nil
+			ps.secondaries, ps.learning, ps.synced = slices.Clone(pc.Secondaries), nil, nil
+			ps.learners, ps.learnerBoots = slices.Clone(pc.Learners), slices.Clone(pc.LearnerBoots)
 			s.notify()
 			term := ps.term
 			s.wg.Go(func() { s.syncSecondaries(pc.Index, ps, term) })
@@ -373,8 +380,8 @@ func (s *server) syncSecondaries(part int, ps *partState, term int) {
 // startLearning starts syncing each learner of ps that is neither synced
 // nor being synced in this term; s.mu is held.
 func (s *server) startLearning(part int, ps *partState) {
-	for _, l := range ps.learners {
-		if slices.Contains(ps.secondaries, l) || ps.learning[l] {
+	for i, l := range ps.learners {
+		if b, ok := ps.synced[l]; (ok && b == ps.learnerBoots[i]) || ps.learning[l] {
 			continue
 		}
 		if ps.learning == nil {
@@ -386,10 +393,23 @@ func (s *server) startLearning(part int, ps *partState) {
 	}
 }
 
+// learnerBoot returns the incarnation under which l is a learner of ps, and
+// whether it is one; s.mu is held.
+func learnerBoot(ps *partState, l string) (int64, bool) {
+	i := slices.Index(ps.learners, l)
+	if i < 0 || i >= len(ps.learnerBoots) {
+		return 0, false
+	}
+	return ps.learnerBoots[i], true
+}
+
 // learn syncs learner l of partition part, writes held back meanwhile (a
 // write after the sync reaches l, one before is in the data it gets), adds
-// it to the replication set and asks meta to make it a secondary. It
-// retries until l acknowledges, the term ends or l is no longer a learner.
+// it to the replication set and asks meta to make it a secondary. It waits
+// a tenth of the replication timeout for l's answer (a sync is one round
+// trip; writes wait meanwhile), and tries again a beacon interval later,
+// until l answers in the incarnation meta knows, the term ends or l is no
+// longer a learner.
 func (s *server) learn(part int, ps *partState, term int, l string) {
 	defer func() {
 		s.mu.Lock()
@@ -410,13 +430,18 @@ func (s *server) learn(part int, ps *partState, term int, l string) {
 		m := &msg{Type: tSync, Part: part, Ballot: ps.ballot, From: s.self, Data: maps.Clone(ps.data)}
 		s.mu.Unlock()
 		s.sendPeer(l, m)
-		s.waitAcks(ps, term, s.cfg.ReplicationTimeout, func() bool { return s.acks[key] })
+		s.waitAcks(ps, term, max(s.cfg.ReplicationTimeout/10, 10*time.Millisecond), func() bool { return s.acks[key] })
 		s.mu.Lock()
-		ok := s.inTerm(ps, term) && s.acks[key] && slices.Contains(ps.learners, l)
 		boot := s.boots[key]
+		want, isLearner := learnerBoot(ps, l)
+		ok := s.inTerm(ps, term) && s.acks[key] && isLearner && boot == want
 		delete(s.acks, key)
 		delete(s.boots, key)
 		if ok {
+			if ps.synced == nil {
+				ps.synced = map[string]int64{}
+			}
+			ps.synced[l] = boot
 			ps.secondaries = append(ps.secondaries, l)
 			s.notify()
 		}
@@ -492,49 +517,71 @@ func (s *server) waitAcks(ps *partState, term int, d time.Duration, done func() 
 	}
 }
 
-// sendPeer sends m to replica server addr, dialing it if needed. A message
-// that cannot be sent is lost: the sender waits for an acknowledgement that
-// never comes, and gives up.
+// sendPeer queues m for replica server addr, and returns at once: a dial
+// to a peer that vanished must not hold back the write or sync that sends
+// (it would keep the partition unavailable after meta has dropped that
+// peer). A message that cannot be sent is lost: the sender waits for an
+// acknowledgement that never comes, and gives up.
 func (s *server) sendPeer(addr string, m *msg) {
 	s.mu.Lock()
 	p := s.peers[addr]
 	if p == nil {
-		p = &peer{}
+		p = &peer{out: harness.NewChan[[]byte](peerQueue)}
 		s.peers[addr] = p
+		s.wg.Go(func() { s.sendToPeer(addr, p) })
 	}
 	s.mu.Unlock()
-	p.mu.Lock()
-	c := p.conn
-	if c == nil {
-		dctx, cancel := harness.WithTimeout(s.ctx, s.cfg.DialTimeout)
-		var err error
-		c, err = s.host.Dial(dctx, addr)
-		cancel()
-		if err != nil {
-			p.mu.Unlock()
+	harness.Select(p.out.SendCase(encode(m)), harness.Default())
+}
+
+// sendToPeer sends peer p's messages in the order they were queued,
+// dialing when it has no connection; a message whose connection broke is
+// sent once more on a new one (the peer restarted, say), and one that
+// cannot be sent is lost.
+func (s *server) sendToPeer(addr string, p *peer) {
+	var c harness.Conn
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for {
+		var b []byte
+		if harness.Select(p.out.RecvCase(&b, nil), harness.Done(s.ctx)) != 0 {
 			return
 		}
-		p.conn = c
-		s.wg.Go(func() { s.readPeer(p, c) })
-	}
-	p.mu.Unlock()
-	if c.Send(s.ctx, encode(m)) != nil {
-		s.dropPeer(p, c)
+		for try := 0; try < 2; try++ {
+			if c == nil {
+				if c = s.dialPeer(addr); c == nil {
+					break
+				}
+			}
+			if c.Send(s.ctx, b) == nil {
+				break
+			}
+			c.Close()
+			c = nil
+		}
 	}
 }
 
-func (s *server) dropPeer(p *peer, c harness.Conn) {
-	p.mu.Lock()
-	if p.conn == c {
-		p.conn = nil
+// dialPeer dials replica server addr and starts reading its answers; nil
+// if the dial failed.
+func (s *server) dialPeer(addr string) harness.Conn {
+	dctx, cancel := harness.WithTimeout(s.ctx, s.cfg.DialTimeout)
+	defer cancel()
+	c, err := s.host.Dial(dctx, addr)
+	if err != nil {
+		return nil
 	}
-	p.mu.Unlock()
-	c.Close()
+	s.wg.Go(func() { s.readPeer(c) })
+	return c
 }
 
-// readPeer reads the acknowledgements on an outgoing peer connection.
-func (s *server) readPeer(p *peer, c harness.Conn) {
-	defer s.dropPeer(p, c)
+// readPeer reads the acknowledgements on an outgoing peer connection; when
+// it breaks, it closes it (sendToPeer's next send fails and dials again).
+func (s *server) readPeer(c harness.Conn) {
+	defer c.Close()
 	for {
 		b, err := c.Recv(s.ctx)
 		if err != nil {
