@@ -92,13 +92,13 @@ type partState struct {
 	ready bool // primary: its secondaries are synced in this term
 	// secondaries is the primary's replication set at ballot: the
 	// partition's secondaries and the learners synced since.
-	secondaries []string
+	secondaries  []string
 	learners     []string         // primary: the partition's learners at ballot
 	learnerBoots []int64          // primary: their incarnations, in learners' order
 	synced       map[string]int64 // primary: learners synced in this term, and their incarnation
 	learning     map[string]bool  // primary: learners being synced in this term
-	data        map[string]string
-	decree      int64
+	data         map[string]string
+	decree       int64
 	// writeMu orders the primary's writes and syncs: one at a time.
 	writeMu harness.Mutex
 }
