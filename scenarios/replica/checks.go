@@ -58,10 +58,7 @@ func (r *run) checkDeadlines(calls []harness.Operation) []checkers.Violation {
 // was being closed are not judged.
 func (r *run) checkRecovery(calls []harness.Operation) []checkers.Violation {
 	bound := r.cfg.recoveryBound()
-	var faultTimes []time.Duration
-	for _, op := range r.injected.Operations() {
-		faultTimes = append(faultTimes, op.CallTime)
-	}
+	faultOps := r.injected.Operations()
 	var bad []string
 	for p := range r.cfg.Partitions {
 		last, history := r.partitionHistory(p)
@@ -69,14 +66,25 @@ func (r *run) checkRecovery(calls []harness.Operation) []checkers.Violation {
 			continue
 		}
 		t := last.At.Sub(r.Start())
-		until := time.Duration(1<<62 - 1)
-		for _, at := range faultTimes {
-			if at > t && at < until {
-				until = at
+		// The next fault ends the window; a fault still going on at t (the
+		// clients cut from meta) holds the clock until it is over and its
+		// effect is gone (a query to meta lost meanwhile has timed out).
+		start, until := t, time.Duration(1<<62-1)
+		for _, op := range faultOps {
+			switch {
+			case op.CallTime > t:
+				until = min(until, op.CallTime)
+			case !op.Returned():
+				start = until
+			default:
+				start = max(start, op.ReturnTime+op.Input.(injected).Lasts)
 			}
 		}
+		if start >= until {
+			continue
+		}
 		for cl := range r.cfg.Clients {
-			if line := r.recovered(calls, cl, p, t, until, bound); line != "" {
+			if line := r.recovered(calls, cl, p, start, until, bound); line != "" {
 				bad = append(bad, fmt.Sprintf("partition %d (%s; primary now %s), client %d: %s", p, strings.Join(history, ", "), last.To, cl+1, line))
 			}
 		}
@@ -131,16 +139,26 @@ func (r *run) recovered(calls []harness.Operation, cl, p int, t, until, bound ti
 // partitionHistory returns the last change of partition p and a
 // description of every change of it.
 func (r *run) partitionHistory(p int) (*sys.Change, []string) {
-	crashedAt := map[string]time.Duration{}
-	for _, op := range r.injected.Operations() {
-		f := op.Input.(injected)
-		if _, ok := crashedAt[f.Node]; !ok && f.Node != "" && (f.Kind == "crash" || f.Kind == "blackhole" || f.Kind == "restart") {
-			crashedAt[f.Node] = op.CallTime
+	// how names the worst that happened to a replica server by time at:
+	// "crashed" (crash, black hole, restart, even if it restarted since),
+	// else "isolated", else "cut from meta", or "".
+	how := func(node string, at time.Duration) string {
+		last := ""
+		for _, op := range r.injected.Operations() {
+			f := op.Input.(injected)
+			if f.Node != node || op.CallTime > at {
+				continue
+			}
+			switch {
+			case f.Kind == "crash" || f.Kind == "blackhole" || f.Kind == "restart":
+				last = "crashed"
+			case f.Kind == "isolate" && last != "crashed":
+				last = "isolated"
+			case f.Kind == "cut" && last == "":
+				last = "cut from meta"
+			}
 		}
-	}
-	crashed := func(node string, at time.Duration) bool {
-		t, ok := crashedAt[node]
-		return ok && t <= at
+		return last
 	}
 	var last *sys.Change
 	var history []string
@@ -152,18 +170,18 @@ func (r *run) partitionHistory(p int) (*sys.Change, []string) {
 		last = &c
 		at := c.At.Sub(r.Start())
 		switch {
-		case c.Reason == "move" && crashed(c.From, at):
-			history = append(history, fmt.Sprintf("moved away from crashed %s to %s by the administrator at %v", c.From, c.To, at))
+		case c.Reason == "move" && how(c.From, at) != "":
+			history = append(history, fmt.Sprintf("moved away from %s %s to %s by the administrator at %v", how(c.From, at), c.From, c.To, at))
 		case c.Reason == "move":
 			history = append(history, fmt.Sprintf("moved by the administrator from %s to %s at %v", c.From, c.To, at))
 		case c.Reason == "learn":
 			history = append(history, fmt.Sprintf("%s rejoined as a learner at %v", c.Joined, at))
 		case c.Reason == "join":
 			history = append(history, fmt.Sprintf("learner %s made a secondary at %v", c.Joined, at))
-		case c.From == c.Dead && crashed(c.Dead, at):
-			history = append(history, fmt.Sprintf("moved away from crashed %s to %s at %v (%s)", c.Dead, c.To, at, c.Reason))
+		case c.From == c.Dead && how(c.Dead, at) != "":
+			history = append(history, fmt.Sprintf("moved away from %s %s to %s at %v (%s)", how(c.Dead, at), c.Dead, c.To, at, c.Reason))
 		case c.From == c.Dead:
-			history = append(history, fmt.Sprintf("moved away from %s, silent (cut from meta), to %s at %v", c.Dead, c.To, at))
+			history = append(history, fmt.Sprintf("moved away from silent %s to %s at %v (%s)", c.Dead, c.To, at, c.Reason))
 		default:
 			history = append(history, fmt.Sprintf("dropped secondary %s at %v (%s)", c.Dead, at, c.Reason))
 		}

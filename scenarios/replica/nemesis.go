@@ -23,6 +23,8 @@ func (r *run) startNemesis() {
 		actBlackHole:    r.aimed(harness.CrashBlackHole, "blackhole"),
 		actRestart:      r.aimed(-1, "restart"),
 		actCut:          r.actCut,
+		actIsolate:      r.actIsolate,
+		actCutClients:   r.actCutClients,
 		actRejoin:       r.actRejoin,
 		actRefreshCrash: r.actRefreshCrash,
 	}
@@ -39,7 +41,8 @@ func (r *run) startNemesis() {
 	})
 }
 
-// record notes a fault carried out, for the checks.
+// record notes a fault carried out, for the checks: at once, and over at
+// once (a fault that lasts is recorded from its start to its end).
 func (r *run) record(f injected) { r.injected.Call(0, f).Return(nil) }
 
 // actMove has the administrator move the primary of a partition to its
@@ -132,16 +135,87 @@ func (r *run) actCut(_ context.Context, arg string) error {
 	if err != nil {
 		return err
 	}
-	addr := r.primaryOf(t.part)
-	if addr == "" {
-		return fmt.Errorf("p%d has no primary", t.part)
+	addr, name, err := r.livePrimary(t.part)
+	if err != nil {
+		return err
 	}
-	name, _, _ := harness.SplitAddr(addr)
 	f := faults.Partition(name, "meta")
 	if err := faults.Apply(f); err != nil {
 		return err
 	}
 	r.record(injected{What: fmt.Sprintf("%s (primary of p%d)", f, t.part), Node: addr, Kind: "cut"})
+	return nil
+}
+
+// livePrimary returns the address and node name of the primary of part,
+// or an error if it has none or it is down (meta has not noticed yet).
+func (r *run) livePrimary(part int) (addr, name string, err error) {
+	addr = r.primaryOf(part)
+	if addr == "" {
+		return "", "", fmt.Errorf("p%d has no primary", part)
+	}
+	name, _, _ = harness.SplitAddr(addr)
+	if n := harness.LookupNode(name); n == nil || !n.Alive() {
+		return "", "", fmt.Errorf("the primary of p%d, %s, is down", part, name)
+	}
+	return addr, name, nil
+}
+
+// actIsolate cuts the primary of a partition from every other node.
+func (r *run) actIsolate(_ context.Context, arg string) error {
+	t, err := parseTarget(arg, r.cfg.Partitions, false)
+	if err != nil {
+		return err
+	}
+	addr, name, err := r.livePrimary(t.part)
+	if err != nil {
+		return err
+	}
+	f := faults.Isolate(name)
+	if err := faults.Apply(f); err != nil {
+		return err
+	}
+	r.record(injected{What: fmt.Sprintf("%s (primary of p%d)", f, t.part), Node: addr, Kind: "isolate"})
+	return nil
+}
+
+// actCutClients cuts every client from meta, both ways, for a while, and
+// mends those links (and no other).
+func (r *run) actCutClients(ctx context.Context, arg string) error {
+	d, err := time.ParseDuration(arg)
+	if err != nil {
+		return err
+	}
+	p := r.injected.Call(0, injected{What: "cut the clients from meta for " + arg, Kind: "cut-clients", Lasts: r.cfg.MetaTimeout})
+	defer p.Return(nil)
+	for i := range r.cfg.Clients {
+		if err := setLinks(fmt.Sprintf("client%d", i+1), "meta", true); err != nil {
+			return err
+		}
+	}
+	t := harness.NewTimer(d)
+	harness.Select(t.C.RecvCase(nil, nil), harness.Done(ctx))
+	t.Stop()
+	for i := range r.cfg.Clients {
+		if err := setLinks(fmt.Sprintf("client%d", i+1), "meta", false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setLinks takes the links between a and b, both ways, down or up.
+func setLinks(a, b string, down bool) error {
+	for _, dir := range [][2]string{{a, b}, {b, a}} {
+		l, err := harness.LinkOf(dir[0], dir[1])
+		if err != nil {
+			return err
+		}
+		l.Down = down
+		if err := harness.SetLink(dir[0], dir[1], l); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

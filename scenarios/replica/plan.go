@@ -14,33 +14,43 @@ import (
 // the case's own actions, which only this workload can carry out because
 // they aim at whatever node holds a role when they strike:
 //
-//		+412ms crash-primary p2 in-call 1ms; +1.3s restart-crashed
-//		+300ms cut-primary p0; +2.1s heal
+//	+412ms crash-primary p2 in-call 1ms; +1.3s restart-crashed
+//	+300ms cut-primary p0; +2.1s heal
 //
-//	  - "move pN": the administrator moves the primary of partition N to its
-//	    first live secondary (through meta, as an operator would).
-//	  - "crash-primary pN", "blackhole-primary pN", "restart-primary pN": the
-//	    replica server that is the primary of partition N now crashes (its
-//	    peers see resets), vanishes (they see nothing), or restarts with its
-//	    memory lost. With "in-call D" after the partition, the action first
-//	    waits (up to one call timeout and two rounds) for a client to call
-//	    partition N, then D more, and strikes while that call is in flight.
-//	  - "cut-primary pN": the primary of partition N is cut from meta, both
-//	    ways, while its clients still reach it: meta declares it dead and
-//	    moves its partitions, and until its lease runs out it could serve
-//	    stale reads. The built-in "heal" ends the cut; the server then
-//	    rejoins as a secondary.
-//	  - "restart-crashed": the replica server that crashed (or vanished)
-//	    first and is still down restarts, with its memory lost, and rejoins.
-//	  - "refresh-crash": waits until meta has moved a primary away from a
-//	    crashed server and a client then starts a configuration refresh, and
-//	    crashes the primary that took over, right then.
+// The actions:
+//
+//   - "move pN": the administrator moves the primary of partition N to its
+//     first live secondary (through meta, as an operator would).
+//   - "crash-primary pN", "blackhole-primary pN", "restart-primary pN": the
+//     replica server that is the primary of partition N now crashes (its
+//     peers see resets), vanishes (they see nothing), or restarts with its
+//     memory lost. With "in-call D" after the partition, the action first
+//     waits (up to one call timeout and two rounds) for a client to call
+//     partition N, then D more, and strikes while that call is in flight.
+//   - "cut-primary pN": the primary of partition N is cut from meta, both
+//     ways, while its clients still reach it: meta declares it dead and
+//     moves its partitions, and until its lease runs out it could serve
+//     stale reads. The built-in "heal" ends the cut; the server then
+//     rejoins as a learner.
+//   - "isolate-primary pN": the primary of partition N is cut from every
+//     other node (meta, its peers, the clients) while it runs on; after a
+//     heal it rejoins.
+//   - "cut-clients D": every client is cut from meta, both ways, for D:
+//     their configuration refreshes time out meanwhile. The action lasts
+//     D (the plan's next step waits for it).
+//   - "restart-crashed": the replica server that crashed (or vanished)
+//     first and is still down restarts, with its memory lost, and rejoins.
+//   - "refresh-crash": waits until meta has moved a primary away from a
+//     crashed server and a client then starts a configuration refresh, and
+//     crashes the primary that took over, right then.
 const (
 	actMove         = "move"
 	actCrashPrimary = "crash-primary"
 	actBlackHole    = "blackhole-primary"
 	actRestart      = "restart-primary"
 	actCut          = "cut-primary"
+	actIsolate      = "isolate-primary"
+	actCutClients   = "cut-clients"
 	actRejoin       = "restart-crashed"
 	actRefreshCrash = "refresh-crash"
 )
@@ -108,10 +118,14 @@ func checkStep(f faults.Fault, cfg Config) error {
 	}
 	var err error
 	switch f.Action {
-	case actMove, actCut:
+	case actMove, actCut, actIsolate:
 		_, err = parseTarget(f.Arg, cfg.Partitions, false)
 	case actCrashPrimary, actBlackHole, actRestart:
 		_, err = parseTarget(f.Arg, cfg.Partitions, true)
+	case actCutClients:
+		if d, perr := time.ParseDuration(f.Arg); perr != nil || d <= 0 {
+			err = fmt.Errorf("wants a duration, not %q", f.Arg)
+		}
 	case actRejoin, actRefreshCrash:
 		if f.Arg != "" {
 			err = fmt.Errorf("takes no argument")
@@ -122,7 +136,7 @@ func checkStep(f faults.Fault, cfg Config) error {
 	return err
 }
 
-var actionNames = []string{actMove, actCrashPrimary, actBlackHole, actRestart, actCut, actRejoin, actRefreshCrash}
+var actionNames = []string{actMove, actCrashPrimary, actBlackHole, actRestart, actCut, actIsolate, actCutClients, actRejoin, actRefreshCrash}
 
 // Faults returns the fault plan of a seed (planFor), for the seed's own
 // configuration.
@@ -131,7 +145,7 @@ func Faults(seed int64) faults.Plan { return planFor(seed, ConfigFor(seed)) }
 // planFor draws seed's plan: most seeds a few faults aimed at the
 // primaries of the partitions the workload's keys fall in, some seeds
 // none. At most ReplicaCount-1 faults take a replica's data away (a crash,
-// a black hole, a restart, a cut, a crash at refresh), so that every
+// a black hole, a restart, a cut or an isolation, a crash at refresh), so that every
 // partition keeps a replica with its data; a restart-crashed follows a
 // crash, a heal a cut. Steps come a call timeout or two apart, so that
 // some strike before meta has reacted to the one before and some after.
@@ -181,6 +195,8 @@ func (g *planGen) next() (faults.Fault, bool) {
 	add(actBlackHole, 2, lose)
 	add(actRestart, 1, lose)
 	add(actCut, 2, lose && !g.cut)
+	add(actIsolate, 1, lose && !g.cut)
+	add(actCutClients, 1, true)
 	add(actMove, 2, true)
 	add(actRejoin, 3, g.down > 0)
 	add("heal", 4, g.cut)
@@ -210,12 +226,14 @@ func (g *planGen) next() (faults.Fault, bool) {
 		return faults.Act(actRefreshCrash, ""), true
 	case actMove:
 		return faults.Act(actMove, g.target(false).String()), true
+	case actCutClients:
+		return faults.Act(actCutClients, pick(g.rng, 300*time.Millisecond, time.Second, 2*time.Second).String()), true
 	}
 	g.budget--
 	switch name {
-	case actCut:
+	case actCut, actIsolate:
 		g.cut = true
-		return faults.Act(actCut, g.target(false).String()), true
+		return faults.Act(name, g.target(false).String()), true
 	case actCrashPrimary:
 		g.crashed = true
 		g.down++

@@ -66,10 +66,11 @@ func Case() explore.Case {
 
 // recoveryMatch tells the bug from other timeliness violations: the
 // bounded-recovery property broken on a partition whose primary moved away
-// from a crashed node (not the call deadline).
+// from a dead node, crashed or cut off from everyone (not the call
+// deadline).
 func recoveryMatch(v checkers.Violation) bool {
 	return v.Kind == checkers.Timeliness && strings.HasPrefix(v.Message, "bounded recovery: ") &&
-		strings.Contains(v.Message, "moved away from crashed")
+		(strings.Contains(v.Message, "moved away from crashed") || strings.Contains(v.Message, "moved away from isolated"))
 }
 
 // Check returns the Check of a variant: it runs the seed's workload

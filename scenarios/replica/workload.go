@@ -64,7 +64,10 @@ type serving struct {
 type injected struct {
 	What string // "crash r3:34801 (primary of p2)", "heal", ...
 	Node string // the replica server hit, "" for heal and moves
-	Kind string // "crash", "blackhole", "restart", "cut", "heal", "rejoin", "move"
+	Kind string // "crash", "blackhole", "restart", "cut", "isolate", "cut-clients", "rejoin", "move"
+	// Lasts is how long its effect lasts once it is over: a query to meta
+	// lost while the clients were cut waits for its timeout.
+	Lasts time.Duration
 }
 
 // routeSeen is a look at a client's routing table by one of its callers;
@@ -358,7 +361,7 @@ func drawOp(rng *rand.Rand, mix [4]int) int {
 
 // call makes one call with the run's timeout and records it.
 func (r *run) call(c *sys.Client, id int, in kvIn) kvOut {
-	in.Part = sys.PartitionOf(in.Key, r.cfg.Partitions)
+	in.Part = c.Partition(in.Key)
 	harness.Select(r.calling.SendCase(in.Part), harness.Default())
 	p := r.h.Call(id, in)
 	ctx, cancel := harness.WithTimeout(context.Background(), r.cfg.OpTimeout)
