@@ -200,15 +200,19 @@ func (s *spec) check(ops []harness.Operation, opts LinOptions) []Violation {
 		}
 		s.explain(&b, parts[p].label, badSubs[j], longest)
 	}
+	vis := ""
 	if !opts.NoVisualization {
 		path, err := visualize(m, info, opts.Dir, name)
 		if err != nil {
 			fmt.Fprintf(&b, "\nvisualisation not written: %v", err)
 		} else {
 			fmt.Fprintf(&b, "\nvisualisation: %s", path)
+			vis = path
 		}
 	}
-	return []Violation{Violationf(NotLinearizable, "%s", b.String())}
+	v := Violationf(NotLinearizable, "%s", b.String())
+	v.Visualization = vis
+	return []Violation{v}
 }
 
 // explain describes one failing sub-history: the end of its longest
