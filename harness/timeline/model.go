@@ -387,6 +387,11 @@ func (a *analysis) events() {
 			}
 		case "timer":
 			k = kTimer
+			// The clock woke the goroutine that had just blocked: at the
+			// choice that follows, it could go on running.
+			if e.Detail == "wake" && l >= 0 && l == cur && !a.dead[l] {
+				curRunnable = true
+			}
 		case "note":
 			if faults.note(i, e) {
 				k = kFault

@@ -237,6 +237,7 @@
   }
 
   function drawBands(scroll, bottom) {
+    var labelEnd = {}; // per header row, where the last label drawn ends
     for (var b = 0; b < bands.length; b++) {
       var band = bands[b], xa = toPx(edgeX(band.from)), xb = toPx(edgeX(band.to));
       if (xb < LABEL_W || xa > W) continue;
@@ -264,7 +265,9 @@
         var row = rows[r], y = row.top - scroll + AXIS_H;
         if (y + row.h < AXIS_H || y > H) return;
         ctx.fillRect(xa, y, Math.max(2, Math.min(3, xb - xa)), row.h);
+        if ((labelEnd[r] || -1e9) > xa) return; // it would cover the label of the band before it
         ctx.fillText(band.label, xa + 5, y + row.h / 2);
+        labelEnd[r] = xa + 5 + ctx.measureText(band.label).width + 6;
       });
     }
   }
@@ -325,7 +328,7 @@
       var x = evX(pre.at[idx[k]]);
       if (x > x1) break;
       var px = toPx(x);
-      if (px - last < 2) continue;
+      if (px - last < 5) continue; // one triangle per few pixels when zoomed out
       last = px;
       tri(ctx, px, y + 4, 3.5, 'down');
     }
