@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -192,11 +193,7 @@ func (s *spec) check(ops []harness.Operation, opts LinOptions) []Violation {
 		}
 		var longest []int
 		if j < len(partials) {
-			for _, l := range partials[j] {
-				if len(l) > len(longest) {
-					longest = l
-				}
-			}
+			longest = longestPartial(partials[j])
 		}
 		s.explain(&b, parts[p].label, badSubs[j], longest)
 	}
@@ -209,6 +206,20 @@ func (s *spec) check(ops []harness.Operation, opts LinOptions) []Violation {
 		}
 	}
 	return []Violation{Violationf(NotLinearizable, "%s", b.String())}
+}
+
+// longestPartial returns the longest of a sub-history's partial
+// linearizations; of equally long ones, the least in lexicographic order of
+// their operation ids. porcupine lists them in map order, which changes from
+// run to run: the tie-break keeps a seed's message the same.
+func longestPartial(partials [][]int) []int {
+	var longest []int
+	for _, l := range partials {
+		if len(l) > len(longest) || (len(l) == len(longest) && slices.Compare(l, longest) < 0) {
+			longest = l
+		}
+	}
+	return longest
 }
 
 // explain describes one failing sub-history: the end of its longest
