@@ -33,19 +33,25 @@ type goldenHistory struct {
 // (known, unknown, never returned), the partition labels, and the limits
 // of the explanation (long sequences, many operations, many partitions).
 func goldenHistories() []goldenHistory {
-	var (
-		kv     KV[string, int]
-		reg    Register[string]
-		strict = Register[string]{Strict: true, InitialVersion: 1, InitialValue: "init"}
-		set    Set[string]
-		q      Queue[int]
-		shared = Queue[int]{SharedOrder: true}
-	)
-	var hs []goldenHistory
-	add := func(name string, check func([]harness.Operation, LinOptions) []Violation, ops ...harness.Operation) {
-		hs = append(hs, goldenHistory{name, check, ops})
-	}
+	var hs goldenList
+	kvGolden(&hs)
+	registerGolden(&hs)
+	setGolden(&hs)
+	queueGolden(&hs)
+	return hs
+}
 
+// goldenList collects golden histories.
+type goldenList []goldenHistory
+
+func (hs *goldenList) add(name string, check func([]harness.Operation, LinOptions) []Violation, ops ...harness.Operation) {
+	*hs = append(*hs, goldenHistory{name, check, ops})
+}
+
+// kvGolden adds the key-value map's histories.
+func kvGolden(hs *goldenList) {
+	var kv KV[string, int]
+	add := hs.add
 	kvOps := []harness.Operation{
 		op(0, 1, 2, kv.Put("x", 1), kv.Done()),
 		op(0, 3, 4, kv.Put("x", 2), nil),
@@ -64,7 +70,13 @@ func goldenHistories() []goldenHistory {
 	add("kv-misuse-output", kv.Check, op(0, 1, 2, kv.CAS("x", 1, 2), nil))
 	add("kv-misuse-output-type", kv.Check, op(0, 1, 2, kv.Get("x"), 3))
 	add("kv-workload", KV[int, int]{}.Check, corruptedWorkload()...)
+}
 
+// registerGolden adds the monotonic and strict registers' histories.
+func registerGolden(hs *goldenList) {
+	var reg Register[string]
+	strict := Register[string]{Strict: true, InitialVersion: 1, InitialValue: "init"}
+	add := hs.add
 	regOps := []harness.Operation{
 		op(9, 1, 2, reg.Write("t", 2, "b"), nil),
 		op(9, 3, 4, reg.Write("", 3, "c"), nil),
@@ -78,7 +90,12 @@ func goldenHistories() []goldenHistory {
 	add("register-strict", strict.Check, regOps...)
 	add("register-misuse-output", reg.Check, op(0, 1, 2, reg.Read("t"), "v1"))
 	add("register-misuse-op", reg.Check, op(0, 1, 2, RegisterInput[string]{Op: 7}, nil))
+}
 
+// setGolden adds the set's histories, with and without listings.
+func setGolden(hs *goldenList) {
+	var set Set[string]
+	add := hs.add
 	setOps := []harness.Operation{
 		op(0, 1, 2, set.Add("a"), set.Changed(true)),
 		op(0, 3, 4, set.Add("b"), set.Done()),
@@ -95,7 +112,13 @@ func goldenHistories() []goldenHistory {
 	add("set-misuse-output", set.Check, op(0, 1, 2, set.Members(), nil))
 	add("set-misuse-output-type", set.Check, op(0, 1, 2, set.Add("a"), true))
 	add("set-misuse-op", set.Check, op(0, 1, 2, SetInput[string]{Op: 0}, nil))
+}
 
+// queueGolden adds the queue's histories, group by group and in one order.
+func queueGolden(hs *goldenList) {
+	var q Queue[int]
+	shared := Queue[int]{SharedOrder: true}
+	add := hs.add
 	var qOps []harness.Operation
 	for g := range 10 { // more failing groups than a message names or explains
 		qOps = append(qOps, op(10+g, 3, 4, q.Consume(fmt.Sprintf("g%d", g), 20), q.Consumed(1, 2, 3, 4, 5, 6, 7, 9, 8)))
@@ -123,7 +146,6 @@ func goldenHistories() []goldenHistory {
 	add("queue-misuse-output-type", q.Check, op(0, 1, 2, q.Consume("g", 1), []int{1}))
 	add("queue-misuse-produced-type", q.Check, op(0, 1, 2, q.ProduceN(1), 1))
 	add("queue-misuse-op", q.Check, op(0, 1, 2, QueueInput[int]{Op: 3}, nil))
-	return hs
 }
 
 // corruptedWorkload is a long linearizable KV history with one stale read.
