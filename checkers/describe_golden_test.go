@@ -44,6 +44,7 @@ func goldenHistories() []goldenHistory {
 // goldenList collects golden histories.
 type goldenList []goldenHistory
 
+// add appends the history ops, judged by check, under name.
 func (hs *goldenList) add(name string, check func([]harness.Operation, LinOptions) []Violation, ops ...harness.Operation) {
 	*hs = append(*hs, goldenHistory{name, check, ops})
 }
