@@ -22,7 +22,7 @@ import (
 // the same plan for it again.
 var updateGolden = flag.Bool("update-gen-golden", false, "rewrite faults/testdata/gen_golden.txt")
 
-const goldenSeeds = 1000
+const goldenSeeds = 100
 
 // goldenGens are the generator configurations whose plans are pinned: the
 // defaults, a narrow and recovering one, one with actions drawn from Args

@@ -63,19 +63,6 @@ func TestSeedsShardSplit(t *testing.T) {
 	require.Error(t, err)
 }
 
-// failsAt is a variant whose seeds in bad fail with an Invariant.
-func failsAt(bad ...int64) Variant {
-	return Variant{Name: "fixed", Check: func(opts harness.Options, plan faults.Plan) (*harness.Result, []checkers.Violation) {
-		res := harness.Run(opts, func() { harness.Yield() })
-		for _, b := range bad {
-			if opts.Seed == b {
-				return res, []checkers.Violation{{Kind: checkers.Invariant, Message: "bad seed"}}
-			}
-		}
-		return res, nil
-	}}
-}
-
 func TestSweepFindsTheLowestFailingSeedWithSeveralLanes(t *testing.T) {
 	seeds, _ := Seeds(0, 100, 1, 1)
 	for lanes := 1; lanes <= 4; lanes++ {
