@@ -59,6 +59,10 @@ func mustFail(t *testing.T, vs []Violation, fragments ...string) string {
 	return msg
 }
 
+// TestKVLinearizable checks the map's verdicts and messages on a table of
+// histories, one per behaviour. It is longer than 80 lines because the
+// table is: each case reads on its own, and splitting it would only scatter
+// them.
 func TestKVLinearizable(t *testing.T) {
 	var kv KV[string, int]
 	dir := t.TempDir()
@@ -333,6 +337,9 @@ func TestSet(t *testing.T) {
 	}
 }
 
+// TestQueue checks the queue's verdicts, group by group and in one order,
+// on a table of histories, one per behaviour. It is longer than 80 lines
+// because the table is: each case reads on its own.
 func TestQueue(t *testing.T) {
 	var q Queue[int]
 	dir := t.TempDir()

@@ -46,7 +46,7 @@ func (m Mode) String() string {
 // with the random-walk strategy and default limits.
 type Options struct {
 	// Seed decides every choice of the run: the schedule, select's choice
-	// among ready cases, and the values Rand returns.
+	// among ready cases, and the values IntN and Float64 return.
 	Seed int64
 	// Mode is Deterministic (the default) or Real.
 	Mode Mode

@@ -149,11 +149,38 @@ func whoami() explore.Case {
 		}}}}
 }
 
+// tangle's buggy variant races and leaks in the same run, on seed 2: the
+// race detector ends a worker at the race, before the leak is found, unless
+// the run is asked for every finding.
+func tangle() explore.Case {
+	return explore.Case{Name: "tangle", Bug: "test#5", Summary: "a race and a leak in one run",
+		Variants: []explore.Variant{{Name: "buggy", Seeds: 5, Expect: []harness.Kind{harness.DataRace, harness.Leak},
+			Check: func(opts harness.Options, _ faults.Plan) (*harness.Result, []checkers.Violation) {
+				bad := opts.Seed == 2
+				x := 0
+				res := harness.Run(opts, func() {
+					var wg harness.WaitGroup
+					for i := 0; i < 2; i++ {
+						wg.Go(func() {
+							if bad {
+								x++
+							}
+						})
+					}
+					wg.Wait()
+					if bad {
+						harness.Go(func() { harness.NewChan[int](0).Recv() }) // never ends
+					}
+				})
+				return res, checkers.FromResult(res)
+			}}}}
+}
+
 // testApp makes the command with the test cases (nil: racy, counter,
 // flaky and whoami).
 func testApp(cases []explore.Case) *app {
 	if cases == nil {
-		cases = []explore.Case{counter(), flaky(), racy(), whoami()}
+		cases = []explore.Case{counter(), flaky(), racy(), tangle(), whoami()}
 	}
 	// One worker lane: the tests count the seeds a sweep tries.
 	return &app{cases: cases, stdin: strings.NewReader(""), exe: os.Args[0], workerEnv: []string{workerEnv + "=1"}, parallel: 1}
@@ -233,7 +260,7 @@ func TestBadInputExits2(t *testing.T) {
 		require.NotEmpty(t, r.stderr, "%v says why", args)
 	}
 	r := run(t, "run", "nope")
-	require.Contains(t, r.stderr, `unknown case "nope"; known cases: counter, flaky, racy, whoami`)
+	require.Contains(t, r.stderr, `unknown case "nope"; known cases: counter, flaky, racy, tangle, whoami`)
 	r = run(t, "run", "racy", "--shard", "3/2")
 	require.Contains(t, r.stderr, "bad shard")
 	r = run(t, "run", "racy", "--strategy", "dfs")
@@ -474,4 +501,42 @@ func TestPCTCalibration(t *testing.T) {
 	rep := reports(t, r.stdout)[0]
 	require.Regexp(t, `^pct:2:\d+$`, rep.Strategy, "the report names the calibrated strategy")
 	require.Contains(t, rep.Replay, "--strategy "+rep.Strategy)
+}
+
+// TestAllFindings: a run that races and leaks shows only the race when the
+// race detector ends its worker, and both with --all-findings.
+func TestAllFindings(t *testing.T) {
+	needRace(t)
+	r := run(t, "run", "tangle", "--json")
+	require.Equal(t, exitOK, r.status, r.stderr)
+	rep := reports(t, r.stdout)[0]
+	require.Equal(t, harness.DataRace, rep.Kind)
+	require.NotContains(t, rep.Message, "still alive", "halted at the race")
+
+	r = run(t, "run", "tangle", "--json", "--all-findings", "--keep-going")
+	require.Equal(t, exitOK, r.status, r.stderr)
+	rep = reports(t, r.stdout)[0]
+	require.Equal(t, int64(2), *rep.FirstFailingSeed)
+	require.Equal(t, 1, rep.FailingSeeds)
+	out := run(t, "replay", "tangle", "--seed", "2")
+	require.Contains(t, out.stdout+out.stderr, "DataRace")
+	require.Contains(t, out.stdout+out.stderr, "Leak")
+}
+
+// TestCorruptSavedFile: a saved failure that cannot be read is bad input
+// (exit 2, the file named), and the other cases still run.
+func TestCorruptSavedFile(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "counter", "fixed")
+	require.NoError(t, os.MkdirAll(bad, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(bad, "leak-seed1-00000000.json"), []byte("{oops"), 0o644))
+	r := run(t, "run", "counter", "whoami", "--dir", dir, "--json")
+	require.Equal(t, exitBadArgs, r.status, r.stderr)
+	require.Contains(t, r.stderr, filepath.Join(bad, "leak-seed1-00000000.json"))
+	reps := reports(t, r.stdout)
+	var names []string
+	for _, rep := range reps {
+		names = append(names, rep.Case+"/"+rep.Variant)
+	}
+	require.Equal(t, []string{"counter/buggy", "counter/fixed", "whoami/buggy"}, names, "every variant still ran")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -87,6 +88,9 @@ type runFlags struct {
 	dir        string
 	// html is the directory of the failure pages (--html), "" for none.
 	html string
+	// allFindings runs workers that finish a racing run (no halt at the
+	// race), so that the run's other violations are reported too.
+	allFindings bool
 	// explorations is --explorations: 0 when not given.
 	explorations int
 }
@@ -121,6 +125,7 @@ func (a *app) run(args []string) (int, error) {
 	fs.DurationVar(&f.shrinkTime, "shrink-time", 30*time.Second, "time limit for shrinking")
 	fs.StringVar(&f.dir, "dir", "", "root of saved failures (default: testdata/heddle at the module root)")
 	fs.StringVar(&f.html, "html", "", "write an HTML page for every failure reported into this directory (replayed with its trace)")
+	fs.BoolVar(&f.allFindings, "all-findings", false, "let a run that races go on to its end and report its other violations too (slower: the race detector does not end the worker)")
 	fs.IntVar(&f.explorations, "explorations", 0, "measure detection: run N independent explorations per variant, each on its own seed range in fresh workers, and report median/min/max seeds and time to detect")
 	names, err := a.parse(fs, args)
 	if err != nil {
@@ -130,76 +135,13 @@ func (a *app) run(args []string) (int, error) {
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 
 	// Validate everything before running anything.
-	if f.all && len(names) > 0 {
-		return 0, badArgs("give case names or --all, not both")
-	}
-	if !f.all && len(names) == 0 {
-		return 0, badArgs("name the cases to run, or --all (known cases: %s)", a.known())
-	}
-	spec, err := explore.ParseStrategy(f.strategy)
+	spec, mode, k, n, err := f.check(names, set["explorations"])
 	if err != nil {
-		return 0, usageError{err.Error()}
+		return 0, err
 	}
-	k, n, err := parseShard(f.shard)
-	if err != nil {
-		return 0, usageError{err.Error()}
-	}
-	if f.parallel < 1 || f.parallel > 256 {
-		return 0, badArgs("bad --parallel %d: want 1 to 256", f.parallel)
-	}
-	if f.budget < 0 {
-		return 0, badArgs("bad --budget %v: must not be negative", f.budget)
-	}
-	mode := ""
-	switch f.mode {
-	case "deterministic", "":
-	case "real":
-		mode = "real"
-		if f.perturb < 0 || f.perturb > 1 {
-			return 0, badArgs("bad --perturb %v: want a probability in [0, 1]", f.perturb)
-		}
-		if f.save || f.shrink || f.html != "" {
-			return 0, badArgs("--mode real runs do not replay: --save, --shrink and --html need --mode deterministic")
-		}
-	default:
-		return 0, badArgs("bad --mode %q: want deterministic or real", f.mode)
-	}
-	if set["explorations"] {
-		if err := checkExplorationFlags(f, n); err != nil {
-			return 0, err
-		}
-	}
-	var cases []explore.Case
-	if f.all {
-		cases = a.cases
-		if len(cases) == 0 {
-			fmt.Fprintln(a.stdout, "no cases yet")
-			return exitOK, nil
-		}
-	} else {
-		for _, name := range names {
-			c, err := a.lookup(name)
-			if err != nil {
-				return 0, usageError{err.Error()}
-			}
-			cases = append(cases, c)
-		}
-	}
-	var jobs []job
-	for _, c := range cases {
-		vs, err := selectVariants(c, f.variant)
-		if err != nil {
-			if f.all {
-				continue // --all --variant fixed: the cases that have one
-			}
-			return 0, err
-		}
-		for _, v := range vs {
-			jobs = append(jobs, job{c, v})
-		}
-	}
-	if len(jobs) == 0 {
-		return 0, badArgs("no case has a variant %q", f.variant)
+	jobs, err := a.jobs(names, f)
+	if err != nil || len(jobs) == 0 {
+		return exitOK, err
 	}
 	if !harness.RaceEnabled() {
 		fmt.Fprintln(a.stderr, "heddle: WARNING: this binary was built without -race: DataRace cannot be detected. Run it as: go run -race ./cmd/heddle ...")
@@ -209,11 +151,13 @@ func (a *app) run(args []string) (int, error) {
 	}
 
 	var reports []explore.Report
+	badInput := false
 	for _, j := range jobs {
-		rep, err := a.exploreOne(j.c, j.v, spec, mode, k, n, f)
+		rep, bad, err := a.exploreOne(j.c, j.v, spec, mode, k, n, f)
 		if err != nil {
 			return 0, err
 		}
+		badInput = badInput || bad
 		reports = append(reports, rep)
 		if f.html != "" {
 			if _, err := a.writeReportPage(f.html, j.c, j.v, rep); err != nil {
@@ -226,7 +170,90 @@ func (a *app) run(args []string) (int, error) {
 			}
 		}
 	}
-	return a.finish(reports, f.json, f.junit)
+	status, err := a.finish(reports, f.json, f.junit)
+	if err == nil && badInput {
+		status = exitBadArgs
+	}
+	return status, err
+}
+
+// check validates the flags of run and returns what they ask for: the
+// strategy, the mode ("" or "real") and the shard k of n.
+func (f runFlags) check(names []string, explorations bool) (spec explore.StrategySpec, mode string, k, n int, err error) {
+	switch {
+	case f.all && len(names) > 0:
+		return spec, "", 0, 0, badArgs("give case names or --all, not both")
+	case f.parallel < 1 || f.parallel > 256:
+		return spec, "", 0, 0, badArgs("bad --parallel %d: want 1 to 256", f.parallel)
+	case f.budget < 0:
+		return spec, "", 0, 0, badArgs("bad --budget %v: must not be negative", f.budget)
+	}
+	if spec, err = explore.ParseStrategy(f.strategy); err != nil {
+		return spec, "", 0, 0, usageError{err.Error()}
+	}
+	if k, n, err = parseShard(f.shard); err != nil {
+		return spec, "", 0, 0, usageError{err.Error()}
+	}
+	switch f.mode {
+	case "deterministic", "":
+	case "real":
+		mode = "real"
+		if f.perturb < 0 || f.perturb > 1 {
+			return spec, "", 0, 0, badArgs("bad --perturb %v: want a probability in [0, 1]", f.perturb)
+		}
+		if f.save || f.shrink || f.html != "" {
+			return spec, "", 0, 0, badArgs("--mode real runs do not replay: --save, --shrink and --html need --mode deterministic")
+		}
+	default:
+		return spec, "", 0, 0, badArgs("bad --mode %q: want deterministic or real", f.mode)
+	}
+	if explorations {
+		if err := checkExplorationFlags(f, n); err != nil {
+			return spec, "", 0, 0, err
+		}
+	}
+	return spec, mode, k, n, nil
+}
+
+// jobs returns the variants run must explore: of the named cases, or of
+// every case with --all. With --all and no case known, it says so and
+// returns none.
+func (a *app) jobs(names []string, f runFlags) ([]job, error) {
+	if !f.all && len(names) == 0 {
+		return nil, badArgs("name the cases to run, or --all (known cases: %s)", a.known())
+	}
+	var cases []explore.Case
+	if f.all {
+		cases = a.cases
+		if len(cases) == 0 {
+			fmt.Fprintln(a.stdout, "no cases yet")
+			return nil, nil
+		}
+	}
+	for _, name := range names {
+		c, err := a.lookup(name)
+		if err != nil {
+			return nil, usageError{err.Error()}
+		}
+		cases = append(cases, c)
+	}
+	var jobs []job
+	for _, c := range cases {
+		vs, err := selectVariants(c, f.variant)
+		if err != nil {
+			if f.all {
+				continue // --all --variant fixed: the cases that have one
+			}
+			return nil, err
+		}
+		for _, v := range vs {
+			jobs = append(jobs, job{c, v})
+		}
+	}
+	if len(jobs) == 0 {
+		return nil, badArgs("no case has a variant %q", f.variant)
+	}
+	return jobs, nil
 }
 
 // finish prints the table (unless the reports went out as JSON), writes
@@ -338,21 +365,31 @@ func seedPlan(v explore.Variant, f runFlags) (first int64, count int) {
 	return 0, budget(v)
 }
 
-func (a *app) exploreOne(c explore.Case, v explore.Variant, spec explore.StrategySpec, mode string, k, n int, f runFlags) (explore.Report, error) {
+// exploreOne explores one variant. badInput reports saved failure files
+// that could not be used: each is named on stderr, the good ones are re-run
+// and the exploration goes on.
+func (a *app) exploreOne(c explore.Case, v explore.Variant, spec explore.StrategySpec, mode string, k, n int, f runFlags) (rep explore.Report, badInput bool, err error) {
 	first, count := seedPlan(v, f)
 	seeds, err := explore.Seeds(first, count, k, n)
 	if err != nil {
-		return explore.Report{}, usageError{err.Error()}
+		return explore.Report{}, false, usageError{err.Error()}
 	}
 	if mode == "" {
 		spec, err = a.calibrate(c, v, spec)
 		if err != nil {
-			return explore.Report{}, err
+			return explore.Report{}, false, err
 		}
 	}
 	saved, err := explore.LoadSaved(f.dir, c.Name, v.Name)
 	if err != nil {
-		return explore.Report{}, err
+		var bad *explore.BadSavedError
+		if !errors.As(err, &bad) {
+			return explore.Report{}, false, err
+		}
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(a.stderr, "heddle run: %s/%s: %s\n", c.Name, v.Name, line)
+		}
+		badInput = true
 	}
 	if mode == "real" {
 		saved = nil
@@ -361,7 +398,7 @@ func (a *app) exploreOne(c explore.Case, v explore.Variant, spec explore.Strateg
 	if n > 1 {
 		sp.shard = fmt.Sprintf("%d/%d", k, n)
 	}
-	return a.sweep(c, v, sp, f), nil
+	return a.sweep(c, v, sp, f), badInput, nil
 }
 
 // sweepPlan is one sweep of a variant: its seeds, strategy (calibrated) and
@@ -383,7 +420,7 @@ func (a *app) sweep(c explore.Case, v explore.Variant, sp sweepPlan, f runFlags)
 	mode := sp.mode
 	var runners []explore.Runner
 	for i := 0; i < f.parallel; i++ {
-		runners = append(runners, a.newWorkerRunner(c, v, true))
+		runners = append(runners, a.newWorkerRunner(c, v, !f.allFindings))
 	}
 	confirm := a.newWorkerRunner(c, v, false)
 	defer func() {

@@ -63,19 +63,6 @@ func TestSeedsShardSplit(t *testing.T) {
 	require.Error(t, err)
 }
 
-// failsAt is a variant whose seeds in bad fail with an Invariant.
-func failsAt(bad ...int64) Variant {
-	return Variant{Name: "fixed", Check: func(opts harness.Options, plan faults.Plan) (*harness.Result, []checkers.Violation) {
-		res := harness.Run(opts, func() { harness.Yield() })
-		for _, b := range bad {
-			if opts.Seed == b {
-				return res, []checkers.Violation{{Kind: checkers.Invariant, Message: "bad seed"}}
-			}
-		}
-		return res, nil
-	}}
-}
-
 func TestSweepFindsTheLowestFailingSeedWithSeveralLanes(t *testing.T) {
 	seeds, _ := Seeds(0, 100, 1, 1)
 	for lanes := 1; lanes <= 4; lanes++ {
@@ -248,4 +235,30 @@ func TestEventRecordsFile(t *testing.T) {
 		require.True(t, strings.HasSuffix(r.File, "/"+r.Site[:strings.LastIndexByte(r.Site, ':')]), "%s in %s", r.Site, r.File)
 	}
 	require.True(t, found, "the test's own sites are in the trace")
+}
+
+// TestLoadSavedKeepsTheGoodFiles: a corrupt file, a file of another case
+// and a file without a kind are each named in the error, and the good file
+// is still returned.
+func TestLoadSavedKeepsTheGoodFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := SavedFailure{Case: "c", Variant: "buggy", Seed: 3, Kind: checkers.Invariant, Schedule: []int{1, 2}}
+	path, err := good.Save(dir)
+	require.NoError(t, err)
+	vdir := SavedDir(dir, "c", "buggy")
+	require.NoError(t, os.WriteFile(filepath.Join(vdir, "a-corrupt.json"), []byte("{not json"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(vdir, "b-nokind.json"), []byte(`{"case":"c","variant":"buggy","seed":1}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(vdir, "c-other.json"), []byte(`{"case":"d","variant":"buggy","seed":1,"kind":"Leak"}`), 0o644))
+
+	saved, err := LoadSaved(dir, "c", "buggy")
+	require.Len(t, saved, 1)
+	require.Equal(t, path, saved[0].Path)
+	require.Error(t, err)
+	var bad *BadSavedError
+	require.ErrorAs(t, err, &bad)
+	for _, name := range []string{"a-corrupt.json", "b-nokind.json", "c-other.json"} {
+		require.Contains(t, err.Error(), name)
+	}
+	require.Contains(t, err.Error(), "no violation kind")
+	require.Contains(t, err.Error(), "not c/buggy")
 }

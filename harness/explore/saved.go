@@ -71,7 +71,9 @@ func SavedDir(root, caseName, variant string) string {
 }
 
 // LoadSaved reads every saved failure of a variant, in file name order. A
-// missing directory is no error.
+// missing directory is no error. A file that cannot be read or parsed does
+// not stop the others: LoadSaved returns every good file, and an error that
+// names each bad one (a *BadSavedError each, joined).
 func LoadSaved(root, caseName, variant string) ([]SavedFailure, error) {
 	dir := SavedDir(root, caseName, variant)
 	entries, err := os.ReadDir(dir)
@@ -79,7 +81,7 @@ func LoadSaved(root, caseName, variant string) ([]SavedFailure, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("saved failures of %s/%s: %w", caseName, variant, err)
 	}
 	var names []string
 	for _, e := range entries {
@@ -89,28 +91,48 @@ func LoadSaved(root, caseName, variant string) ([]SavedFailure, error) {
 	}
 	sort.Strings(names)
 	var out []SavedFailure
+	var bad []error
 	for _, name := range names {
 		s, err := ReadSaved(filepath.Join(dir, name))
 		if err != nil {
-			return nil, err
+			bad = append(bad, err)
+			continue
+		}
+		if s.Case != caseName || s.Variant != variant {
+			bad = append(bad, &BadSavedError{Path: s.Path, Err: fmt.Errorf("it is a failure of %s/%s, not %s/%s", s.Case, s.Variant, caseName, variant)})
+			continue
 		}
 		out = append(out, s)
 	}
-	return out, nil
+	return out, errors.Join(bad...)
 }
 
-// ReadSaved reads one saved failure file.
+// BadSavedError is a saved failure file that cannot be used: unreadable,
+// not JSON, or missing what a replay needs.
+type BadSavedError struct {
+	Path string
+	Err  error
+}
+
+func (e *BadSavedError) Error() string { return fmt.Sprintf("bad saved failure %s: %v", e.Path, e.Err) }
+
+func (e *BadSavedError) Unwrap() error { return e.Err }
+
+// ReadSaved reads one saved failure file. Its errors are *BadSavedError.
 func ReadSaved(path string) (SavedFailure, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return SavedFailure{}, err
+		return SavedFailure{}, &BadSavedError{Path: path, Err: err}
 	}
 	var s SavedFailure
 	if err := json.Unmarshal(data, &s); err != nil {
-		return SavedFailure{}, fmt.Errorf("%s: %v", path, err)
+		return SavedFailure{}, &BadSavedError{Path: path, Err: err}
 	}
-	if s.Kind == "" {
-		return SavedFailure{}, fmt.Errorf("%s: no violation kind", path)
+	switch {
+	case s.Kind == "":
+		return SavedFailure{}, &BadSavedError{Path: path, Err: errors.New("no violation kind")}
+	case s.Case == "" || s.Variant == "":
+		return SavedFailure{}, &BadSavedError{Path: path, Err: errors.New("no case or variant")}
 	}
 	s.Path = path
 	return s, nil

@@ -93,6 +93,11 @@ type Options struct {
 	NoSave, NoShrink bool
 	// ShrinkTime bounds shrinking; zero means 30 s.
 	ShrinkTime time.Duration
+	// AllFindings lets a seed that races run to its end in the child
+	// process, so that its other violations (a leak, a deadlock) are
+	// reported with the race; by default the race detector ends the child
+	// at the race.
+	AllFindings bool
 }
 
 // childEnv, in a child test process, names the variant it serves as a
@@ -250,7 +255,7 @@ func (x *variantTest) childRunner(halt bool) *explore.WorkerRunner {
 // (so that a race fails the subtest of its seed), or in a child.
 func (x *variantTest) startRunners() {
 	if x.usesChild() {
-		x.lane, x.confirm = x.childRunner(true), x.childRunner(false)
+		x.lane, x.confirm = x.childRunner(!x.opts.AllFindings), x.childRunner(false)
 		return
 	}
 	t, expectsBug := x.t, x.v.ExpectsBug()
@@ -318,7 +323,8 @@ func (x *variantTest) config() (cfg explore.VariantConfig, single bool) {
 	}
 	saved, err := explore.LoadSaved(x.opts.Dir, x.c.Name, x.v.Name)
 	if err != nil {
-		x.t.Fatalf("heddle: reading saved failures: %v", err)
+		// A bad file fails the test, naming it; the good ones still run.
+		x.t.Errorf("heddle: %v", err)
 	}
 	cfg.Saved = saved
 	if !x.opts.NoShrink {

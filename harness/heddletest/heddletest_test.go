@@ -171,3 +171,25 @@ func TestWorkerRunTimeout(t *testing.T) {
 		require.Contains(t, out.Violations[0].Message, "did not finish seed 4")
 	})
 }
+
+// TestExploreNamesABadSavedFile: a corrupt saved failure fails the test,
+// naming the file, and the good saved failures and the sweep still run.
+func TestExploreNamesABadSavedFile(t *testing.T) {
+	if dir := os.Getenv("HEDDLE_TEST_BAD_SAVED"); dir != "" {
+		c := explore.Case{Name: "calm", Variants: []explore.Variant{failsAt()}}
+		Explore(t, c, Options{Dir: dir, Seeds: 5})
+		return
+	}
+	dir := t.TempDir()
+	vdir := explore.SavedDir(dir, "calm", "fixed")
+	require.NoError(t, os.MkdirAll(vdir, 0o755))
+	bad := filepath.Join(vdir, "leak-seed1-0.json")
+	require.NoError(t, os.WriteFile(bad, []byte("{oops"), 0o644))
+	cmd := exec.Command(os.Args[0], "-test.run=^TestExploreNamesABadSavedFile$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "HEDDLE_TEST_BAD_SAVED="+dir)
+	outb, err := cmd.CombinedOutput()
+	out := string(outb)
+	require.Error(t, err, "a bad saved file fails the test")
+	require.Contains(t, out, bad)
+	require.Contains(t, out, "heddle: calm/fixed: pass: 5 seed(s) tried", "the sweep still ran")
+}

@@ -37,7 +37,7 @@ func TestCases(t *testing.T) {
 // least 2,000 seeds.
 func TestEveryCaseIsWellFormed(t *testing.T) {
 	cases := All()
-	require.Len(t, cases, 5, "the five race cases of CASES.md")
+	require.Len(t, cases, 5, "the five race cases the README lists")
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			require.Contains(t, c.Bug, "#", "names the upstream report")
