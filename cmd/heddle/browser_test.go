@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
+	"html"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,6 +140,70 @@ func (l loaded) check(t testing.TB, events int, png string) {
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
+// clicks is a script the tests add to a copy of a page to use it as a
+// person would: it opens a goroutine's lane from the list of goroutines,
+// then the first site a violation names, zooms and moves the view, turns
+// a kind of mark off and the axis to virtual time, and writes what the
+// side panel showed into the document.
+const clicks = `<script>
+(function () {
+  var out = {};
+  function panel() {
+    var p = document.getElementById('panel');
+    return { text: p.innerText, source: !!p.querySelector('.source .ln.hit'), line: (p.querySelector('.source .ln.hit') || {}).innerText || '' };
+  }
+  var lane = document.querySelector('#goroutines a.lane-g');
+  if (lane) { lane.click(); out.lane = panel(); }
+  var site = document.querySelector('#violations a.site');
+  if (site) { site.click(); out.site = panel(); }
+  var mark = document.querySelector('#violations a.mark');
+  if (mark) { mark.click(); out.mark = panel(); }
+  var tl = document.getElementById('timeline');
+  ['+', '+', 'ArrowRight', '-', '0', 'n', 'p'].forEach(function (k) { tl.dispatchEvent(new KeyboardEvent('keydown', { key: k })); });
+  tl.dispatchEvent(new WheelEvent('wheel', { deltaY: -120, ctrlKey: true, clientX: 400, clientY: 300 }));
+  tl.scrollTop = 200;
+  var box = document.querySelector('#legend input[type=checkbox]');
+  if (box) box.click();
+  var axis = document.getElementById('axis');
+  if (!axis.disabled) { axis.value = 'time'; axis.dispatchEvent(new Event('change')); }
+  document.body.setAttribute('data-clicks', JSON.stringify(out));
+})();
+</script>
+</body>`
+
+// withClicks writes a copy of page with the clicks script and returns its
+// path.
+func withClicks(t testing.TB, page string) string {
+	t.Helper()
+	data, err := os.ReadFile(page)
+	require.NoError(t, err)
+	out := strings.TrimSuffix(page, ".html") + "-clicked.html"
+	html := strings.Replace(string(data), "</body>", clicks, 1)
+	require.NoError(t, os.WriteFile(out, []byte(html), 0o644))
+	return out
+}
+
+// clicked is what the clicks script saw in the side panel.
+type clicked struct {
+	Lane, Site, Mark *struct {
+		Text   string
+		Source bool
+		Line   string
+	}
+}
+
+var clicksAttr = regexp.MustCompile(`data-clicks="([^"]*)"`)
+
+// clicks reads what the clicks script recorded.
+func (l loaded) clicks(t testing.TB) clicked {
+	t.Helper()
+	m := clicksAttr.FindStringSubmatch(l.dom)
+	require.NotNil(t, m, "the clicks script did not finish")
+	var c clicked
+	require.NoError(t, json.Unmarshal([]byte(html.UnescapeString(m[1])), &c))
+	return c
+}
+
 // catalogApp is the command with the catalog's cases, its workers this test
 // binary serving them.
 func catalogApp() *app {
@@ -172,7 +238,23 @@ func TestBrowserFailurePages(t *testing.T) {
 			png := filepath.Join(out, c.Name+".png")
 			l := load(t, exe, page, png)
 			l.check(t, atoi(m[1]), png)
-			t.Logf("%s: %s events, first render %s ms; page %s, screenshot %s", c.Name, m[1], l.timeline["data-first-render-ms"], page, png)
+			t.Logf("%s: %s events, first render %s ms (a full redraw %s ms); page %s, screenshot %s", c.Name, m[1],
+				l.timeline["data-first-render-ms"], l.timeline["data-draw-ms"], page, png)
+
+			// Used as a person would, the page shows events and their source lines.
+			png = filepath.Join(out, c.Name+"-clicked.png")
+			l = load(t, exe, withClicks(t, page), png)
+			l.check(t, atoi(m[1]), png)
+			cl := l.clicks(t)
+			require.NotNil(t, cl.Lane, "the list of goroutines links to their lanes")
+			require.Contains(t, cl.Lane.Text, "virtual time", "the panel shows the lane's last event")
+			if cl.Site != nil {
+				require.True(t, cl.Site.Source, "a violation's site shows its source line: %s", cl.Site.Text)
+				require.NotEmpty(t, strings.TrimSpace(cl.Site.Line))
+			}
+			if cl.Mark != nil {
+				require.Contains(t, cl.Mark.Text, "violation", "a violation's mark selects its event")
+			}
 		})
 	}
 }

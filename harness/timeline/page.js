@@ -183,8 +183,9 @@
   function toPx(x) { return LABEL_W + (x - v0) * plotW / (v1 - v0); }
   function fromPx(px) { return v0 + (px - LABEL_W) * (v1 - v0) / plotW; }
 
-  var drawn = 0;
+  var drawn = 0, drawMs = 0;
   function draw() {
+    var t0 = performance.now();
     pending = false;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, W, H);
@@ -234,6 +235,7 @@
     drawLabels(r0, scroll, bottom);
     drawAxis();
     drawOverview();
+    drawMs = performance.now() - t0;
   }
 
   function drawBands(scroll, bottom) {
@@ -614,6 +616,9 @@
       row2(t, 'preemption', p);
     }
     if (markedEvent[i]) row2(t, 'violation', markedEvent[i].label);
+    marks.forEach(function (m) { // what the violations say of this goroutine
+      if (m.lane === l && m !== markedEvent[i]) row2(t, 'violation', m.label);
+    });
     if (l >= 0) {
       var ln = lanes[l];
       if (ln.created) row2(t, 'started at', ln.created);
@@ -762,4 +767,5 @@
   box.setAttribute('data-events', String(N));
   box.setAttribute('data-lanes', String(L));
   box.setAttribute('data-marks-drawn', String(drawn));
+  box.setAttribute('data-draw-ms', drawMs.toFixed(1)); // what a redraw (a scroll, a zoom) costs
 })();
