@@ -259,6 +259,41 @@ func TestBrowserFailurePages(t *testing.T) {
 	}
 }
 
+// TestBrowserNotLinearizablePage renders the page of a history that is not
+// linearizable, porcupine's own page embedded in it.
+func TestBrowserNotLinearizablePage(t *testing.T) {
+	exe := chromium(t)
+	out := outputDir(t)
+	var h harness.History
+	var kv checkers.KV[string, int]
+	res := harness.Run(harness.Options{Seed: 5, Trace: true}, func() {
+		var wg harness.WaitGroup
+		wg.Go(func() {
+			p := h.Call(0, kv.Put("k", 1))
+			harness.Yield()
+			p.Return(kv.Done())
+		})
+		wg.Go(func() {
+			harness.Sleep(time.Millisecond) // after the put returned
+			p := h.Call(1, kv.Get("k"))
+			harness.Yield()
+			p.Return(kv.Got(0, false)) // a stale read
+		})
+		wg.Wait()
+	})
+	vs := kv.Check(h.Operations(), checkers.LinOptions{Dir: t.TempDir(), Name: "kv"})
+	require.Len(t, vs, 1)
+	require.NotEmpty(t, vs[0].Visualization)
+	page := filepath.Join(out, "notlinearizable.html")
+	r := timeline.Run{Test: "TestStaleRead", Seed: res.Seed, Strategy: res.Strategy, Steps: res.Steps, Preemptions: res.Preemptions,
+		Violations: vs, Events: timeline.EventsOf(res.Trace)}
+	require.NoError(t, timeline.WriteFile(page, r, nil))
+	png := filepath.Join(out, "notlinearizable.png")
+	l := load(t, exe, page, png)
+	l.check(t, len(res.Trace), png)
+	has(t, l.dom, `<iframe class="porcupine"`)
+}
+
 // busyRun is a large run: four nodes of eight goroutines that lock, send,
 // receive and sleep for rounds rounds, while a plan crashes, restarts and
 // partitions them. rounds = 530 gives a little over 100,000 events.
