@@ -1,7 +1,8 @@
 // heddle's failure page: draws the run's lanes on a canvas from the data
 // block above. Only the lanes in view are drawn, and of the marks that fall
-// on one pixel column of a lane only the most telling one, so a run of
-// 100,000 events draws in milliseconds. Nothing is fetched.
+// within a few pixels of each other on a lane only the most telling one, so
+// a full redraw of 100,000 events takes tens of milliseconds. Nothing is
+// fetched.
 (function () {
   'use strict';
   var root = document.documentElement;

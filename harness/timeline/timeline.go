@@ -15,8 +15,8 @@
 // seed of its own.
 //
 // A trace of 100,000 events stays usable: the timeline is drawn on a canvas,
-// only the lanes in view, and the marks that fall on one pixel column of a
-// lane are drawn as the most telling one of them.
+// only the lanes in view, and of the marks that fall within a few pixels of
+// each other on a lane only the most telling one is drawn.
 package timeline
 
 import (
