@@ -42,6 +42,6 @@ e2e:
 		exit 1; \
 	fi
 	mkdir -p $(E2E_OUT)
-	$(GO) test -race -count=1 -run 'Browser' -v -outputdir $(E2E_OUT) ./cmd/heddle/
-	$(GO) test -count=1 -run '^$$' -bench 'BrowserLargePage' -benchtime 3x ./cmd/heddle/
+	HEDDLE_E2E=1 $(GO) test -race -count=1 -run 'Browser' -v -outputdir $(E2E_OUT) ./cmd/heddle/
+	HEDDLE_E2E=1 $(GO) test -count=1 -run '^$$' -bench 'BrowserLargePage' -benchtime 3x ./cmd/heddle/
 	@echo "pages and screenshots: $(E2E_OUT)/heddle-pages"

@@ -33,9 +33,14 @@ import (
 // chromiumNames are the names a Chromium or Chrome binary goes by.
 var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"}
 
-// chromium returns the browser to drive, or skips the test.
+// chromium returns the browser to drive, or skips the test: browser tests
+// run under make e2e (HEDDLE_E2E=1), not in every go test, and need a
+// Chromium.
 func chromium(t testing.TB) string {
 	t.Helper()
+	if os.Getenv("HEDDLE_E2E") == "" {
+		t.Skip("a browser test: run make e2e (or set HEDDLE_E2E=1) to run it")
+	}
 	if p := os.Getenv("HEDDLE_CHROMIUM"); p != "" {
 		return p
 	}
