@@ -49,11 +49,18 @@ type Config struct {
 	// CloseEarly closes the first client while its callers' last calls may
 	// still be in flight (Close concurrent with Set, Get, Del and Incr).
 	CloseEarly bool
+	// Defaults runs the system with its own defaults (every timing above
+	// left zero in its options; the fields hold the defaults' values, for
+	// the checks).
+	Defaults bool
+	// Text makes some writes store text rather than a number, so that an
+	// increment can meet a value it cannot add to.
+	Text bool
 
 	// fault breaks the workload's own code or the system on purpose, for
-	// the tests that show the checks can fail: "blind-incr" (the connector
-	// retries Incr after ambiguous failures, and callers mostly
-	// increment), "lose-write" (a caller records a Set it never made),
+	// the tests that show the checks can fail: "blind-retry" (the connector
+	// retries writes after failures that leave them unknown, as upstream
+	// does), "lose-write" (a caller records a Set it never made),
 	// "late-return" (a call is recorded as returning long after its
 	// deadline), "leak-conn" (the administrator's code never closes its
 	// connections to meta), "skip-close" (a client is never closed),
@@ -147,7 +154,24 @@ func ConfigFor(seed int64) Config {
 	c.Busy = pick(rng, 0.6, 0.9)
 	c.Quiet = 6 + rng.IntN(8)
 	c.CloseEarly = rng.IntN(4) == 0
+	c.Text = rng.IntN(4) == 0
+	if c.Defaults = rng.IntN(5) == 0; c.Defaults {
+		// systems/replica's defaults (MetaConfig, ReplicaConfig, Options).
+		c.ReplicaCount = min(3, c.Replicas)
+		c.Grace, c.Check, c.Beacon, c.Lease = time.Second, 100*time.Millisecond, 200*time.Millisecond, 900*time.Millisecond
+		c.ReplicationTimeout = 2 * time.Second
+		c.RefreshInterval, c.MetaTimeout, c.DialTimeout, c.DialInterval = time.Second, time.Second, time.Second, 100*time.Millisecond
+		c.RetryBackoff, c.MaxRetryBackoff = 10*time.Millisecond, 200*time.Millisecond
+	}
 	return c
+}
+
+// or0 returns d, or zero when the system is to use its own default.
+func (c Config) or0(d time.Duration) time.Duration {
+	if c.Defaults {
+		return 0
+	}
+	return d
 }
 
 // String describes the configuration in one line, for reports.

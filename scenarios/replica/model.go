@@ -41,6 +41,7 @@ type kvOut struct {
 	N          int64  // incr: the new value
 	Err        string
 	NotApplied bool
+	Invalid    bool // incr failed: the value is not an integer
 	Unknown    bool
 }
 
@@ -53,6 +54,10 @@ type kvState struct {
 // kvStep is the sequential specification of one call.
 func kvStep(state, input, output any) (bool, any) {
 	st, in, out := state.(kvState), input.(kvIn), output.(kvOut)
+	if out.Invalid {
+		_, err := strconv.ParseInt(st.Value, 10, 64)
+		return in.Op == opIncr && st.Present && err != nil, st
+	}
 	if out.NotApplied {
 		return true, st
 	}
@@ -68,7 +73,9 @@ func kvStep(state, input, output any) (bool, any) {
 		if st.Present {
 			var err error
 			if n, err = strconv.ParseInt(st.Value, 10, 64); err != nil {
-				return false, st // the workload stores only integers
+				// It fails and changes nothing: fine for an increment
+				// whose outcome is unknown, wrong for one that returned.
+				return out.Unknown, st
 			}
 		}
 		n += in.Delta
@@ -84,6 +91,8 @@ func describeCall(in kvIn, out kvOut) string {
 		return s + " -> ? (" + out.Err + ")"
 	case out.Unknown:
 		return s + " -> ?"
+	case out.Invalid:
+		return s + " -> not an integer (" + out.Err + ")"
 	case out.NotApplied:
 		return s + " -> not applied (" + out.Err + ")"
 	case in.Op == opGet && !out.Found:

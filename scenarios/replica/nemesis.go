@@ -46,14 +46,20 @@ func (r *run) startNemesis() {
 func (r *run) record(f injected) { r.injected.Call(0, f).Return(nil) }
 
 // actMove has the administrator move the primary of a partition to its
-// first live secondary.
+// first live secondary, or to the replica server that last rejoined it.
 func (r *run) actMove(ctx context.Context, arg string) error {
-	t, err := parseTarget(arg, r.cfg.Partitions, false)
+	t, err := parseMove(arg, r.cfg.Partitions)
 	if err != nil {
 		return err
 	}
+	targets := r.addrs
+	if t.joiner {
+		if targets = r.waitJoin(ctx, t.part); len(targets) == 0 {
+			return fmt.Errorf("no replica server rejoined p%d", t.part)
+		}
+	}
 	var errs []error
-	for _, to := range r.addrs {
+	for _, to := range targets {
 		if err := r.move(ctx, t.part, to); err != nil {
 			errs = append(errs, err)
 			continue
@@ -62,6 +68,24 @@ func (r *run) actMove(ctx context.Context, arg string) error {
 		return nil
 	}
 	return errors.Join(errs...)
+}
+
+// waitJoin waits, for at most a grace and two beacons, until a replica
+// server rejoins partition part (meta adds it as a learner), and returns
+// it; nothing if none does.
+func (r *run) waitJoin(ctx context.Context, part int) []string {
+	limit := harness.NewTimer(r.cfg.Grace + 2*r.cfg.Beacon)
+	defer limit.Stop()
+	harness.Select(r.joining.RecvCase(nil, nil), harness.Default()) // a join announced earlier
+	for {
+		var c sys.Change
+		if harness.Select(r.joining.RecvCase(&c, nil), limit.C.RecvCase(nil, nil), harness.Done(ctx)) != 0 {
+			return nil
+		}
+		if c.Partition == part {
+			return []string{c.Joined}
+		}
+	}
 }
 
 // move asks meta, from the administrator's node, to make to the primary of

@@ -20,7 +20,10 @@ import (
 // The actions:
 //
 //   - "move pN": the administrator moves the primary of partition N to its
-//     first live secondary (through meta, as an operator would).
+//     first live secondary (through meta, as an operator would); "move pN
+//     joiner" waits (up to a grace and two beacons) until a replica server
+//     rejoins partition N and moves the primary to it at once (meta must
+//     refuse while it is a learner, not yet synced).
 //   - "crash-primary pN", "blackhole-primary pN", "restart-primary pN": the
 //     replica server that is the primary of partition N now crashes (its
 //     peers see resets), vanishes (they see nothing), or restarts with its
@@ -60,13 +63,27 @@ type target struct {
 	part   int
 	inCall bool          // wait for a call to the partition first
 	delay  time.Duration // then this long
+	joiner bool          // move: to the replica server that last rejoined
 }
 
 func (t target) String() string {
-	if !t.inCall {
-		return fmt.Sprintf("p%d", t.part)
+	switch {
+	case t.joiner:
+		return fmt.Sprintf("p%d joiner", t.part)
+	case t.inCall:
+		return fmt.Sprintf("p%d in-call %v", t.part, t.delay)
 	}
-	return fmt.Sprintf("p%d in-call %v", t.part, t.delay)
+	return fmt.Sprintf("p%d", t.part)
+}
+
+// parseMove reads a move's argument: "pN" or "pN joiner".
+func parseMove(arg string, parts int) (target, error) {
+	if p, ok := strings.CutSuffix(arg, " joiner"); ok {
+		t, err := parseTarget(p, parts, false)
+		t.joiner = true
+		return t, err
+	}
+	return parseTarget(arg, parts, false)
 }
 
 // parseTarget reads "pN" or, where inCall is allowed, "pN in-call D".
@@ -118,7 +135,9 @@ func checkStep(f faults.Fault, cfg Config) error {
 	}
 	var err error
 	switch f.Action {
-	case actMove, actCut, actIsolate:
+	case actMove:
+		_, err = parseMove(f.Arg, cfg.Partitions)
+	case actCut, actIsolate:
 		_, err = parseTarget(f.Arg, cfg.Partitions, false)
 	case actCrashPrimary, actBlackHole, actRestart:
 		_, err = parseTarget(f.Arg, cfg.Partitions, true)
@@ -154,7 +173,7 @@ func planFor(seed int64, cfg Config) faults.Plan {
 	if rng.IntN(10) == 0 {
 		return nil
 	}
-	g := planGen{rng: rng, cfg: cfg, budget: cfg.ReplicaCount - 1, hot: cfg.keyPartitions()}
+	g := planGen{rng: rng, cfg: cfg, budget: cfg.ReplicaCount - 1, hot: cfg.keyPartitions(), joined: -1}
 	at := settle + cfg.Gap + time.Duration(rng.Int64N(int64(3*cfg.Gap)))
 	var p faults.Plan
 	for range 1 + rng.IntN(3) {
@@ -163,6 +182,11 @@ func planFor(seed int64, cfg Config) faults.Plan {
 			break
 		}
 		p = append(p, faults.Step{At: at.Round(time.Millisecond), Fault: f})
+		if (f.Action == actRestart || f.Action == actRejoin) && g.joined >= 0 && rng.IntN(2) == 0 {
+			// As the server rejoins: move the primary to it (the move
+			// waits for the join).
+			p = append(p, faults.Step{At: at.Round(time.Millisecond), Fault: faults.Act(actMove, target{part: g.joined, joiner: true}.String())})
+		}
 		at += time.Duration(rng.Int64N(int64(cfg.Grace + cfg.OpTimeout)))
 	}
 	return p
@@ -174,9 +198,10 @@ type planGen struct {
 	cfg     Config
 	budget  int   // faults that take data away, left
 	hot     []int // the partitions of the keys
-	down    int   // crashed or vanished, not restarted
+	down    []int // the partitions whose primary crashed or vanished, not restarted
 	cut     bool  // a cut not healed
 	crashed bool  // a crash-primary came before
+	joined  int   // the partition the last restart makes a server rejoin (-1: none)
 }
 
 func (g *planGen) next() (faults.Fault, bool) {
@@ -198,7 +223,7 @@ func (g *planGen) next() (faults.Fault, bool) {
 	add(actIsolate, 1, lose && !g.cut)
 	add(actCutClients, 1, true)
 	add(actMove, 2, true)
-	add(actRejoin, 3, g.down > 0)
+	add(actRejoin, 3, len(g.down) > 0)
 	add("heal", 4, g.cut)
 	add(actRefreshCrash, 1, lose && g.crashed)
 	total := 0
@@ -218,11 +243,11 @@ func (g *planGen) next() (faults.Fault, bool) {
 		g.cut = false
 		return faults.Heal(), true
 	case actRejoin:
-		g.down--
+		g.joined, g.down = g.down[0], g.down[1:]
 		return faults.Act(actRejoin, ""), true
 	case actRefreshCrash:
 		g.budget--
-		g.down++
+		g.down = append(g.down, g.rng.IntN(g.cfg.Partitions))
 		return faults.Act(actRefreshCrash, ""), true
 	case actMove:
 		return faults.Act(actMove, g.target(false).String()), true
@@ -234,13 +259,18 @@ func (g *planGen) next() (faults.Fault, bool) {
 	case actCut, actIsolate:
 		g.cut = true
 		return faults.Act(name, g.target(false).String()), true
+	}
+	t := g.target(true)
+	switch name {
 	case actCrashPrimary:
 		g.crashed = true
-		g.down++
+		g.down = append(g.down, t.part)
 	case actBlackHole:
-		g.down++
+		g.down = append(g.down, t.part)
+	case actRestart:
+		g.joined = t.part
 	}
-	return faults.Act(name, g.target(true).String()), true
+	return faults.Act(name, t.String()), true
 }
 
 // target draws a partition, most often one the keys fall in, and for an

@@ -111,9 +111,9 @@ func TestChecksHaveTeeth(t *testing.T) {
 	hot := func(c *Config) {
 		c.Keys, c.Clients, c.Callers, c.Active, c.Busy = 1, 3, 1, 1, 1
 	}
-	// blind-incr: an Incr applied twice needs an ambiguous failure whose
+	// blind-retry: a write applied twice needs an ambiguous failure whose
 	// retry reaches a primary that already has it: the administrator moves
-	// the key's primary while increments are in flight.
+	// the key's primary while writes are in flight.
 	moveKey := func(cfg Config, seed int64) faults.Plan {
 		return faults.Plan{{At: time.Duration(300+seed*37%1000) * time.Millisecond,
 			Fault: faults.Act(actMove, fmt.Sprintf("p%d", keyPart(cfg)))}}
@@ -137,11 +137,14 @@ func TestChecksHaveTeeth(t *testing.T) {
 		tweak         func(*Config)
 		plan          func(Config, int64) faults.Plan
 	}{
-		{"lose-write", "replica-fixed-seed", checkers.NotLinearizable, nil, nil},     // a Set recorded, never made
-		{"late-return", "call deadline: ", checkers.Timeliness, nil, nil},            // a call past its deadline
-		{"blind-incr", "replica-fixed-seed", checkers.NotLinearizable, hot, moveKey}, // Incr retried after an abort
-		{"leak-conn", "resources: ", harness.Leak, nil, nil},                         // admin's connections never closed
-		{"skip-close", "", harness.Leak, nil, nil},                                   // a client never closed
+		{"lose-write", "replica-fixed-seed", checkers.NotLinearizable, nil, nil}, // a Set recorded, never made
+		{"late-return", "call deadline: ", checkers.Timeliness, nil, nil},        // a call past its deadline
+		{"blind-retry", "replica-fixed-seed", checkers.NotLinearizable, func(c *Config) {
+			hot(c)
+			c.Mix = [4]int{1, 1, 0, 3}
+		}, moveKey}, // a write retried after an abort
+		{"leak-conn", "resources: ", harness.Leak, nil, nil}, // admin's connections never closed
+		{"skip-close", "", harness.Leak, nil, nil},           // a client never closed
 		{"no-lease", "replica-fixed-seed", checkers.NotLinearizable, func(c *Config) {
 			hot(c)
 			c.Partitions, c.Mix, c.ReplicationTimeout = 1, [4]int{3, 2, 0, 0}, 2*time.Second

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -38,17 +39,18 @@ type run struct {
 	routes   harness.History // routing tables the clients showed (routeSeen)
 	ledger   harness.History // connections and listeners (resource)
 
-	calling    *harness.Chan[int]      // a caller is about to call partition N
-	refreshing *harness.Chan[int]      // client N started a refresh
-	planDone   *harness.Chan[struct{}] // closed once the plan is over, stopAt set
-	stopAt     time.Duration           // when the callers stop
-	nemesis    harness.WaitGroup       // the plan's goroutine
-	admin      *harness.Node           // moves primaries
-	downs      []string                // servers the plan crashed, not restarted (the plan's goroutine only)
-	servers    map[string]*serving     // each server node's current incarnation (Mu)
-	stats      []sys.Stats             // each client's, once closed (Mu)
-	closing    []time.Duration         // when each client's Close began (Mu)
-	crashed    map[incarnation]bool    // set by Main at the end
+	calling    *harness.Chan[int]        // a caller is about to call partition N
+	joining    *harness.Chan[sys.Change] // meta added a replica server to a partition
+	refreshing *harness.Chan[int]        // client N started a refresh
+	planDone   *harness.Chan[struct{}]   // closed once the plan is over, stopAt set
+	stopAt     time.Duration             // when the callers stop
+	nemesis    harness.WaitGroup         // the plan's goroutine
+	admin      *harness.Node             // moves primaries
+	downs      []string                  // servers the plan crashed, not restarted (the plan's goroutine only)
+	servers    map[string]*serving       // each server node's current incarnation (Mu)
+	stats      []sys.Stats               // each client's, once closed (Mu)
+	closing    []time.Duration           // when each client's Close began (Mu)
+	crashed    map[incarnation]bool      // set by Main at the end
 	seed       int64
 }
 
@@ -88,6 +90,7 @@ func newRun(v sys.Variant, cfg Config, plan faults.Plan, seed int64) *run {
 func (r *run) Main() {
 	harness.Note("replica: %s; plan: %s", r.cfg, r.plan)
 	r.calling = harness.NewChan[int](1)
+	r.joining = harness.NewChan[sys.Change](1)
 	r.refreshing = harness.NewChan[int](1)
 	r.planDone = harness.NewChan[struct{}](0)
 	nodes, ok := r.startCluster()
@@ -132,15 +135,24 @@ func (r *run) Main() {
 func (r *run) startCluster() ([]*harness.Node, bool) {
 	cfg := r.cfg
 	meta := harness.NewNode("meta", r.serve(func(ctx context.Context, n *harness.Node, h harness.Host) {
+		rc := cfg.ReplicaCount
+		if cfg.Defaults {
+			rc = 0
+		}
 		_ = sys.ServeMeta(ctx, h, sys.MetaConfig{Replicas: r.addrs, Partitions: cfg.Partitions,
-			ReplicaCount: cfg.ReplicaCount, Grace: cfg.Grace, CheckInterval: cfg.Check, OnChange: r.onChange,
+			ReplicaCount: rc, Grace: cfg.or0(cfg.Grace), CheckInterval: cfg.or0(cfg.Check), OnChange: r.onChange,
 			UnsafeJoinAsSecondary: cfg.fault == "eager-join"})
 	}))
 	var nodes []*harness.Node
 	for _, name := range r.names {
 		nodes = append(nodes, harness.NewNode(name, r.serve(func(ctx context.Context, n *harness.Node, h harness.Host) {
-			_ = sys.ServeReplica(ctx, h, n.Addr(sys.ReplicaPort), sys.ReplicaConfig{Meta: r.meta,
-				BeaconInterval: cfg.Beacon, Lease: cfg.Lease, ReplicationTimeout: cfg.ReplicationTimeout, DialTimeout: cfg.DialTimeout,
+			meta := r.meta
+			if cfg.Defaults {
+				meta = ""
+			}
+			_ = sys.ServeReplica(ctx, h, n.Addr(sys.ReplicaPort), sys.ReplicaConfig{Meta: meta,
+				BeaconInterval: cfg.or0(cfg.Beacon), Lease: cfg.or0(cfg.Lease), ReplicationTimeout: cfg.or0(cfg.ReplicationTimeout),
+				DialTimeout:   cfg.or0(cfg.DialTimeout),
 				UnsafeNoLease: cfg.fault == "no-lease"})
 		})))
 	}
@@ -204,6 +216,9 @@ func (r *run) shutdown(nodes []*harness.Node) {
 // onChange records meta's configuration changes (from meta's goroutines).
 func (r *run) onChange(c sys.Change) {
 	r.changes.Call(0, c).Return(nil)
+	if c.Reason == "learn" || (c.Reason == "join" && c.Joined != "") {
+		harness.Select(r.joining.SendCase(c), harness.Default())
+	}
 	harness.Note("meta: partition %d ballot %d: primary %s -> %s (%s %s%s)", c.Partition, c.Ballot, c.From, c.To, c.Reason, c.Dead, c.Joined)
 }
 
@@ -228,10 +243,10 @@ func (r *run) client(n *harness.Node, i int) {
 	harness.Sleep(settle)
 	cfg := r.cfg
 	opts := sys.Options{Variant: r.variant, Host: r.host(n, false), Meta: r.meta,
-		RefreshInterval: cfg.RefreshInterval, MetaTimeout: cfg.MetaTimeout, DialTimeout: cfg.DialTimeout,
-		DialInterval: cfg.DialInterval, RetryBackoff: cfg.RetryBackoff, MaxRetryBackoff: cfg.MaxRetryBackoff,
-		OnRefresh:       func(time.Time) { harness.Select(r.refreshing.SendCase(i), harness.Default()) },
-		UnsafeRetryIncr: cfg.fault == "blind-incr"}
+		RefreshInterval: cfg.or0(cfg.RefreshInterval), MetaTimeout: cfg.or0(cfg.MetaTimeout), DialTimeout: cfg.or0(cfg.DialTimeout),
+		DialInterval: cfg.or0(cfg.DialInterval), RetryBackoff: cfg.or0(cfg.RetryBackoff), MaxRetryBackoff: cfg.or0(cfg.MaxRetryBackoff),
+		OnRefresh:         func(time.Time) { harness.Select(r.refreshing.SendCase(i), harness.Default()) },
+		UnsafeRetryWrites: cfg.fault == "blind-retry"}
 	ctx, cancel := harness.WithTimeout(context.Background(), cfg.OpTimeout)
 	c, err := sys.Open(ctx, opts)
 	cancel()
@@ -315,9 +330,6 @@ func (r *run) caller(c *sys.Client, cl, id int) {
 			continue
 		}
 		in := kvIn{Op: drawOp(rng, cfg.Mix), Key: key(rng.IntN(cfg.Keys)), Client: cl}
-		if cfg.fault == "blind-incr" && rng.IntN(5) > 0 {
-			in.Op = opIncr
-		}
 		if unsure {
 			in.Op = opGet
 		}
@@ -325,6 +337,9 @@ func (r *run) caller(c *sys.Client, cl, id int) {
 		case opSet:
 			seq++
 			in.Value = strconv.Itoa(id*100000 + seq*10)
+			if cfg.Text && rng.IntN(3) == 0 {
+				in.Value = "t" + in.Value // an increment cannot add to it
+			}
 		case opIncr:
 			in.Delta = 1 + rng.Int64N(3)
 		}
@@ -379,7 +394,9 @@ func (r *run) call(c *sys.Client, id int, in kvIn) kvOut {
 	}
 	cancel()
 	if err != nil {
-		out = kvOut{Err: err.Error(), NotApplied: !sys.Ambiguous(err)}
+		var re *sys.ReplicaError
+		out = kvOut{Err: err.Error(), NotApplied: !sys.Ambiguous(err),
+			Invalid: errors.As(err, &re) && re.Code == sys.CodeInvalidData}
 	}
 	if r.cfg.fault == "late-return" && id == 1 && err == nil && in.Op == opGet {
 		harness.Sleep(3 * r.cfg.OpTimeout) // the caller records the return late

@@ -35,10 +35,11 @@ type Options struct {
 	// OnRefresh, if set, is called (on the refreshing goroutine) when a
 	// configuration refresh starts.
 	OnRefresh func(at time.Time)
-	// UnsafeRetryIncr makes the connector retry Incr after failures that
-	// leave its outcome unknown, as it does Set. It is wrong (an Incr may
-	// then be applied twice); tests use it to show that they notice.
-	UnsafeRetryIncr bool
+	// UnsafeRetryWrites makes the connector retry Set, Del and Incr after
+	// failures that leave their outcome unknown, as it does Get (and as the
+	// upstream client does). It is wrong (a write may then take effect
+	// twice, around another one); tests use it to show that they notice.
+	UnsafeRetryWrites bool
 }
 
 func (o Options) withDefaults() Options {
@@ -275,11 +276,11 @@ func (c *Client) handleReplicaError(err error, idempotent bool) (refresh, retry 
 		case CodeInvalidState, CodeObjectNotFound, CodeNoPrimary:
 			return true, true // not applied: safe to retry
 		case CodeAborted:
-			return true, idempotent || c.opts.UnsafeRetryIncr
+			return true, idempotent || c.opts.UnsafeRetryWrites
 		}
 		return false, false
 	case errors.Is(err, ErrSessionReset):
-		return true, idempotent || c.opts.UnsafeRetryIncr
+		return true, idempotent || c.opts.UnsafeRetryWrites
 	case errors.Is(err, ErrSessionClosed), errors.Is(err, ErrSendFailed):
 		return true, true // not sent: safe to retry
 	}
@@ -337,9 +338,11 @@ func outcome(err error, applied bool) error {
 	return fmt.Errorf("%w: %w", ErrNotApplied, err)
 }
 
-// Set writes value to key.
+// Set writes value to key. It is retried only after failures that prove
+// it was not applied; after others it fails with an error for which
+// Ambiguous is true.
 func (c *Client) Set(ctx context.Context, key, value string) error {
-	_, err := c.do(ctx, &msg{Op: opSet, Key: key, Value: value}, true)
+	_, err := c.do(ctx, &msg{Op: opSet, Key: key, Value: value}, false)
 	return err
 }
 
@@ -352,16 +355,16 @@ func (c *Client) Get(ctx context.Context, key string) (value string, found bool,
 	return resp.Value, resp.Found, nil
 }
 
-// Del removes key.
+// Del removes key. Like Set, it is retried only after failures that prove
+// it was not applied.
 func (c *Client) Del(ctx context.Context, key string) error {
-	_, err := c.do(ctx, &msg{Op: opDel, Key: key}, true)
+	_, err := c.do(ctx, &msg{Op: opDel, Key: key}, false)
 	return err
 }
 
 // Incr adds delta to the integer at key (absent counts as 0) and returns
-// the new value. It is not idempotent: it is retried only after failures
-// that prove it was not applied; after others it fails with an error for
-// which Ambiguous is true.
+// the new value. Like Set, it is retried only after failures that prove it
+// was not applied.
 func (c *Client) Incr(ctx context.Context, key string, delta int64) (int64, error) {
 	resp, err := c.do(ctx, &msg{Op: opIncr, Key: key, Delta: delta}, false)
 	if err != nil {

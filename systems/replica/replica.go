@@ -23,9 +23,12 @@
 // id, for their response or their context's deadline (CallWithGpid). The
 // table connector maps errors to actions: most errors ask for a
 // configuration refresh (coalesced, at most one per RefreshInterval) and a
-// retry with backoff. Set, Get and Del are retried after any failure; Incr,
-// which is not idempotent, only after failures that prove it was not
-// applied.
+// retry with backoff. Get is retried after any failure; Set, Del and Incr
+// only after failures that prove they were not applied. (A Set retried
+// after a failure that left it unknown may take effect twice, once on
+// each side of another client's write: a reader then sees its value, the
+// other write, and its value again, which no order of the calls explains.
+// The upstream client retries every operation; this one does not.)
 //
 // The Buggy variant is the client as reported: when the replica server
 // dies, the response loop reads EOF (or a reset) and returns without
@@ -37,8 +40,8 @@
 // DeadlineExceeded trigger a refresh): on EOF or reset the response loop
 // fails every pending call at once with ErrSessionReset and the session is
 // torn down and replaced, a failed dial tears it down too, and the connector
-// refreshes the configuration and retries idempotent operations on the new
-// primary. Servers are the same in both variants.
+// refreshes the configuration and retries on the new primary. Servers, and
+// which operations are retried, are the same in both variants.
 //
 // All concurrency goes through package harness, so the package runs under
 // heddle's deterministic scheduler (on simulated nodes) and, outside a
