@@ -46,9 +46,16 @@ type Config struct {
 	Gap, Jitter  time.Duration
 	Active, Busy float64
 	Quiet        int
-	// CloseEarly closes the first client while its callers' last calls may
-	// still be in flight (Close concurrent with Set, Get, Del and Incr).
+	// CloseEarly closes the first client while its callers' calls may
+	// still be in flight (Close concurrent with Set, Get, Del and Incr),
+	// CloseAhead rounds before the callers stop (they go on calling the
+	// closed client meanwhile).
 	CloseEarly bool
+	CloseAhead int
+	// LateOpen, when not zero, is the round at which the last client opens
+	// (Open concurrent with the other clients' calls, and with the faults);
+	// the others open first.
+	LateOpen int
 	// Defaults runs the system with its own defaults (every timing above
 	// left zero in its options; the fields hold the defaults' values, for
 	// the checks).
@@ -153,7 +160,10 @@ func ConfigFor(seed int64) Config {
 	c.Active = pick(rng, 0.4, 0.6)
 	c.Busy = pick(rng, 0.6, 0.9)
 	c.Quiet = 6 + rng.IntN(8)
-	c.CloseEarly = rng.IntN(4) == 0
+	c.CloseEarly, c.CloseAhead = rng.IntN(4) == 0, rng.IntN(4)
+	if c.Clients > 1 && rng.IntN(3) == 0 {
+		c.LateOpen = 2 + rng.IntN(6)
+	}
 	c.Text = rng.IntN(4) == 0
 	if c.Defaults = rng.IntN(5) == 0; c.Defaults {
 		// systems/replica's defaults (MetaConfig, ReplicaConfig, Options).

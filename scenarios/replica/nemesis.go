@@ -25,6 +25,7 @@ func (r *run) startNemesis() {
 		actCut:          r.actCut,
 		actIsolate:      r.actIsolate,
 		actCutClients:   r.actCutClients,
+		actSlow:         r.actSlow,
 		actRejoin:       r.actRejoin,
 		actRefreshCrash: r.actRefreshCrash,
 	}
@@ -223,6 +224,55 @@ func (r *run) actCutClients(ctx context.Context, arg string) error {
 	for i := range r.cfg.Clients {
 		if err := setLinks(fmt.Sprintf("client%d", i+1), "meta", false); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// actSlow makes the links between the clients and a partition's primary
+// slow, both ways, for a while, then gives them back their latency. Calls
+// made meanwhile may time out up to a call timeout after it is over.
+func (r *run) actSlow(ctx context.Context, arg string) error {
+	t, d, hold, err := parseSlow(arg, r.cfg.Partitions)
+	if err != nil {
+		return err
+	}
+	addr, name, err := r.livePrimary(t.part)
+	if err != nil {
+		return err
+	}
+	p := r.injected.Call(0, injected{What: fmt.Sprintf("slow the clients' links to %s (primary of p%d) to %v for %v", addr, t.part, d, hold),
+		Node: addr, Kind: "slow", Lasts: r.cfg.OpTimeout})
+	defer p.Return(nil)
+	var before []harness.Link
+	for i := range r.cfg.Clients {
+		for _, dir := range [][2]string{{fmt.Sprintf("client%d", i+1), name}, {name, fmt.Sprintf("client%d", i+1)}} {
+			l, err := harness.LinkOf(dir[0], dir[1])
+			if err != nil {
+				return err
+			}
+			before = append(before, l)
+			l.Latency = d
+			if err := harness.SetLink(dir[0], dir[1], l); err != nil {
+				return err
+			}
+		}
+	}
+	timer := harness.NewTimer(hold)
+	harness.Select(timer.C.RecvCase(nil, nil), harness.Done(ctx))
+	timer.Stop()
+	k := 0
+	for i := range r.cfg.Clients {
+		for _, dir := range [][2]string{{fmt.Sprintf("client%d", i+1), name}, {name, fmt.Sprintf("client%d", i+1)}} {
+			l, err := harness.LinkOf(dir[0], dir[1])
+			if err != nil {
+				return err
+			}
+			l.Latency = before[k].Latency
+			k++
+			if err := harness.SetLink(dir[0], dir[1], l); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

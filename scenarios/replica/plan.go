@@ -38,6 +38,9 @@ import (
 //   - "isolate-primary pN": the primary of partition N is cut from every
 //     other node (meta, its peers, the clients) while it runs on; after a
 //     heal it rejoins.
+//   - "slow-primary pN D T": the links between the clients and the primary
+//     of partition N take D each way, for T: calls time out with their
+//     requests still queued or in flight. The action lasts T.
 //   - "cut-clients D": every client is cut from meta, both ways, for D:
 //     their configuration refreshes time out meanwhile. The action lasts
 //     D (the plan's next step waits for it).
@@ -54,6 +57,7 @@ const (
 	actCut          = "cut-primary"
 	actIsolate      = "isolate-primary"
 	actCutClients   = "cut-clients"
+	actSlow         = "slow-primary"
 	actRejoin       = "restart-crashed"
 	actRefreshCrash = "refresh-crash"
 )
@@ -145,6 +149,8 @@ func checkStep(f faults.Fault, cfg Config) error {
 		if d, perr := time.ParseDuration(f.Arg); perr != nil || d <= 0 {
 			err = fmt.Errorf("wants a duration, not %q", f.Arg)
 		}
+	case actSlow:
+		_, _, _, err = parseSlow(f.Arg, cfg.Partitions)
 	case actRejoin, actRefreshCrash:
 		if f.Arg != "" {
 			err = fmt.Errorf("takes no argument")
@@ -155,7 +161,24 @@ func checkStep(f faults.Fault, cfg Config) error {
 	return err
 }
 
-var actionNames = []string{actMove, actCrashPrimary, actBlackHole, actRestart, actCut, actIsolate, actCutClients, actRejoin, actRefreshCrash}
+var actionNames = []string{actMove, actCrashPrimary, actBlackHole, actRestart, actCut, actIsolate, actCutClients, actSlow, actRejoin, actRefreshCrash}
+
+// parseSlow reads "pN D T".
+func parseSlow(arg string, parts int) (t target, delay, hold time.Duration, err error) {
+	w := strings.Fields(arg)
+	if len(w) != 3 {
+		return t, 0, 0, fmt.Errorf("want pN, a delay and how long it holds")
+	}
+	if t, err = parseTarget(w[0], parts, false); err != nil {
+		return t, 0, 0, err
+	}
+	delay, err1 := time.ParseDuration(w[1])
+	hold, err2 := time.ParseDuration(w[2])
+	if err1 != nil || err2 != nil || delay < 0 || hold < 0 {
+		return t, 0, 0, fmt.Errorf("want two durations, not %q and %q", w[1], w[2])
+	}
+	return t, delay, hold, nil
+}
 
 // Faults returns the fault plan of a seed (planFor), for the seed's own
 // configuration.
@@ -222,6 +245,7 @@ func (g *planGen) next() (faults.Fault, bool) {
 	add(actCut, 2, lose && !g.cut)
 	add(actIsolate, 1, lose && !g.cut)
 	add(actCutClients, 1, true)
+	add(actSlow, 1, true)
 	add(actMove, 2, true)
 	add(actRejoin, 3, len(g.down) > 0)
 	add("heal", 4, g.cut)
@@ -253,6 +277,9 @@ func (g *planGen) next() (faults.Fault, bool) {
 		return faults.Act(actMove, g.target(false).String()), true
 	case actCutClients:
 		return faults.Act(actCutClients, pick(g.rng, 300*time.Millisecond, time.Second, 2*time.Second).String()), true
+	case actSlow:
+		d := pick(g.rng, g.cfg.OpTimeout/2, 2*g.cfg.OpTimeout)
+		return faults.Act(actSlow, fmt.Sprintf("%s %v %v", g.target(false), d, pick(g.rng, 500*time.Millisecond, 2*time.Second))), true
 	}
 	g.budget--
 	switch name {

@@ -112,11 +112,12 @@ func TestChecksHaveTeeth(t *testing.T) {
 		c.Keys, c.Clients, c.Callers, c.Active, c.Busy = 1, 3, 1, 1, 1
 	}
 	// blind-retry: a write applied twice needs an ambiguous failure whose
-	// retry reaches a primary that already has it: the administrator moves
-	// the key's primary while writes are in flight.
-	moveKey := func(cfg Config, seed int64) faults.Plan {
-		return faults.Plan{{At: time.Duration(300+seed*37%1000) * time.Millisecond,
-			Fault: faults.Act(actMove, fmt.Sprintf("p%d", keyPart(cfg)))}}
+	// retry reaches a primary that already has it: the key's primary
+	// crashes while a write is in flight (after it replicated it), and the
+	// retries go on past meta's failover.
+	crashKey := func(cfg Config, seed int64) faults.Plan {
+		return faults.Plan{{At: time.Duration(300+seed*37%500) * time.Millisecond,
+			Fault: faults.Act(actCrashPrimary, target{part: keyPart(cfg), inCall: true, delay: time.Duration(1+seed%4) * time.Millisecond}.String())}}
 	}
 	// no-lease: the key's primary is cut from meta while its clients
 	// still reach it; one that has not refreshed reads what another
@@ -141,8 +142,10 @@ func TestChecksHaveTeeth(t *testing.T) {
 		{"late-return", "call deadline: ", checkers.Timeliness, nil, nil},        // a call past its deadline
 		{"blind-retry", "replica-fixed-seed", checkers.NotLinearizable, func(c *Config) {
 			hot(c)
-			c.Mix = [4]int{1, 1, 0, 3}
-		}, moveKey}, // a write retried after an abort
+			c.Partitions, c.Mix, c.Defaults = 1, [4]int{1, 1, 0, 3}, false
+			c.Grace, c.Beacon, c.Check, c.Lease, c.OpTimeout = 500*time.Millisecond, 125*time.Millisecond, 100*time.Millisecond, 375*time.Millisecond, 2*time.Second
+			c.RetryBackoff, c.MaxRetryBackoff = 10*time.Millisecond, 200*time.Millisecond
+		}, crashKey}, // a write retried after a crash
 		{"leak-conn", "resources: ", harness.Leak, nil, nil}, // admin's connections never closed
 		{"skip-close", "", harness.Leak, nil, nil},           // a client never closed
 		{"no-lease", "replica-fixed-seed", checkers.NotLinearizable, func(c *Config) {
@@ -177,6 +180,14 @@ func TestChecksHaveTeeth(t *testing.T) {
 				}
 				require.False(t, recoveryMatch(x), "seed %d: not the recovery property: %s", seed, x.Message)
 			}
+			// The same seed, configuration and plan without the fault pass:
+			// the fault is what the checks saw.
+			clean := func(cfg *Config) {
+				tweak(cfg)
+				cfg.fault = ""
+			}
+			_, vs := Check(sys.Fixed, clean)(harness.Options{Seed: seed}, plan(seed))
+			require.Empty(t, vs, "seed %d without %s: %v", seed, c.fault, checkers.Verdict{Violations: vs})
 			t.Logf("%s: found at seed %d", c.fault, seed)
 		})
 	}

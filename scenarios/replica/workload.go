@@ -240,18 +240,18 @@ func (r *run) primaryOf(part int) string {
 
 // client opens client i, runs its callers and closes it.
 func (r *run) client(n *harness.Node, i int) {
-	harness.Sleep(settle)
 	cfg := r.cfg
+	harness.Sleep(settle)
+	if cfg.LateOpen > 0 && i == cfg.Clients-1 {
+		harness.Sleep(time.Duration(cfg.LateOpen) * cfg.Gap)
+	}
 	opts := sys.Options{Variant: r.variant, Host: r.host(n, false), Meta: r.meta,
 		RefreshInterval: cfg.or0(cfg.RefreshInterval), MetaTimeout: cfg.or0(cfg.MetaTimeout), DialTimeout: cfg.or0(cfg.DialTimeout),
 		DialInterval: cfg.or0(cfg.DialInterval), RetryBackoff: cfg.or0(cfg.RetryBackoff), MaxRetryBackoff: cfg.or0(cfg.MaxRetryBackoff),
 		OnRefresh:         func(time.Time) { harness.Select(r.refreshing.SendCase(i), harness.Default()) },
 		UnsafeRetryWrites: cfg.fault == "blind-retry"}
-	ctx, cancel := harness.WithTimeout(context.Background(), cfg.OpTimeout)
-	c, err := sys.Open(ctx, opts)
-	cancel()
-	if err != nil {
-		r.Violate(checkers.Invariant, "open client %d: %v", i+1, err)
+	c := r.open(i, opts)
+	if c == nil {
 		return
 	}
 	var callers harness.WaitGroup
@@ -262,7 +262,7 @@ func (r *run) client(n *harness.Node, i int) {
 		// Close during the last round before the callers stop, while its
 		// calls are in flight.
 		r.planDone.Recv()
-		last := settle + (r.stopAt-settle)/cfg.Gap*cfg.Gap
+		last := settle + ((r.stopAt-settle)/cfg.Gap-time.Duration(cfg.CloseAhead))*cfg.Gap
 		if d := last + cfg.Jitter + time.Millisecond - r.Since(); d > 0 {
 			harness.Sleep(d)
 		}
@@ -278,6 +278,29 @@ func (r *run) client(n *harness.Node, i int) {
 		return
 	}
 	r.closeClient(c, i)
+}
+
+// open opens client i, trying again a round later while it fails (meta
+// cut off), until the callers must stop; nil if it never opened. Every
+// attempt must return within the call timeout.
+func (r *run) open(i int, opts sys.Options) *sys.Client {
+	for {
+		ctx, cancel := harness.WithTimeout(context.Background(), r.cfg.OpTimeout)
+		start := r.Since()
+		c, err := sys.Open(ctx, opts)
+		cancel()
+		if took := r.Since() - start; took > r.cfg.OpTimeout+epsilon {
+			r.Violate(checkers.Timeliness, "open: client %d's Open called at %v took %v, more than its timeout %v + %v", i+1, start, took, r.cfg.OpTimeout, epsilon)
+		}
+		if err == nil {
+			return c
+		}
+		harness.Note("client %d: open: %v", i+1, err) // meta cut off: a timeout, a failed dial
+		harness.Sleep(r.cfg.Gap)
+		if r.stopped() {
+			return nil
+		}
+	}
 }
 
 func (r *run) closeClient(c *sys.Client, i int) {
