@@ -154,3 +154,9 @@ func ExportSend[C ~struct{ c *core[T] }, T any](c C) chan<- T {
 
 // IsNil reports whether c is a nil channel: the rewritten form of c == nil.
 func IsNil[C ~struct{ c *core[T] }, T any](c C) bool { return Chan[T](c).c == nil }
+
+// Size converts the size of a make of a channel, which may be of any integer
+// type, to the int that Make takes.
+func Size[N ~int | ~int8 | ~int16 | ~int32 | ~int64 | ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr](n N) int {
+	return int(n)
+}

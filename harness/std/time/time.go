@@ -81,17 +81,25 @@ func After(d time.Duration) lang.Chan[time.Time] { return NewTimer(d).C }
 // from C after Stop returns.
 func (t *Timer) Stop() bool {
 	if t.h != nil {
-		return t.h.Stop()
+		pending := t.undelivered()
+		return t.h.Stop() || pending
 	}
 	return t.r.Stop()
 }
+
+// undelivered reports whether the World's timer has fired and its value
+// still waits in C: for Go 1.23 the timer is then still active (its channel
+// is unbuffered, so the send has not happened yet), and Stop or Reset, which
+// drop the value, stop it.
+func (t *Timer) undelivered() bool { return t.h.C != nil && t.h.C.Len() > 0 }
 
 // Reset changes the timer to fire after d and reports whether it had been
 // active. As of Go 1.23, no value sent before Reset is received from C after
 // it returns.
 func (t *Timer) Reset(d time.Duration) bool {
 	if t.h != nil {
-		return t.h.Reset(d)
+		pending := t.undelivered()
+		return t.h.Reset(d) || pending
 	}
 	return t.r.Reset(d)
 }
