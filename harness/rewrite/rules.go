@@ -308,7 +308,8 @@ func stmts(list []ast.Stmt) []ast.Node {
 //
 // Without a default case the switch gets one that panics (Select never
 // chooses it), so that a select whose every case returns is still a
-// terminating statement. select {} becomes a loop around lang.Block.
+// terminating statement. select {} becomes a loop around harness.Select(),
+// which blocks forever (in a World, where the runtime sees it).
 func (r *fileRewriter) selectStmt(n *ast.SelectStmt) {
 	var comms []*ast.CommClause
 	hasDefault := false
@@ -335,7 +336,7 @@ func (r *fileRewriter) selectStmt(n *ast.SelectStmt) {
 	}
 	r.rules[n] = func() {
 		if len(n.Body.List) == 0 {
-			r.w.glue("for { " + r.lang() + ".Block() }")
+			r.w.glue("for { " + r.alias(HarnessPath) + ".Select() }")
 			return
 		}
 		r.selects++

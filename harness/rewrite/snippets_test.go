@@ -29,6 +29,9 @@ type snippet struct {
 	// race marks a program with a data race, which the race detector must
 	// report at the same lines in the original, the rewrite, and the World.
 	race bool
+	// sites must all appear in the report of a seed that found kind: the
+	// original file:line where goroutines blocked or were created.
+	sites []string
 }
 
 var snippets = []snippet{
@@ -40,9 +43,13 @@ var snippets = []snippet{
 	{name: "syncatomic"},
 	{name: "lines"},
 	{name: "foreign"},
-	{name: "sendclosed", kind: harness.Panic, seeds: 200},
-	{name: "deadlock", kind: harness.Deadlock, seeds: 200},
-	{name: "blockforever", kind: harness.Deadlock, seeds: 1},
+	{name: "sendclosed", kind: harness.Panic, seeds: 200, sites: []string{"created at sendclosed/sendclosed.go:9"}},
+	{name: "deadlock", kind: harness.Deadlock, seeds: 200, sites: []string{
+		"[mutex lock] at deadlock/deadlock.go:14, created at deadlock/deadlock.go:11",
+		"[mutex lock] at deadlock/deadlock.go:21, created at deadlock/deadlock.go:18",
+		"[waitgroup wait] at deadlock/deadlock.go:25",
+	}},
+	{name: "blockforever", kind: harness.Deadlock, seeds: 1, sites: []string{"[select] at blockforever/blockforever.go:6"}},
 	{name: "race", race: true, seeds: 50},
 }
 
@@ -95,7 +102,6 @@ func worldTest(s snippet) []byte {
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -109,7 +115,7 @@ func TestWorld(t *testing.T) {
 		var kinds []string
 		for _, f := range res.Failures {
 			kinds = append(kinds, string(f.Kind))
-			fmt.Fprintf(os.Stderr, "seed %%d: %%s\n", seed, f)
+			fmt.Printf("HEDDLE-REPORT %%s\n", strings.ReplaceAll(f.String(), "\n", " | "))
 		}
 		fmt.Printf("HEDDLE %s seed=%%d kinds=%%s got=%%q\n", seed, strings.Join(kinds, ","), got)
 	}
@@ -191,13 +197,19 @@ var worldLine = regexp.MustCompile(`^HEDDLE (\S+) seed=(\d+) kinds=(\S*) got=(.*
 func TestSnippetsInWorld(t *testing.T) {
 	skipShort(t)
 	overlay := rewriteSnippets(t)
-	out := goTest(t, "-run", "TestWorld", "-overlay", overlay, snippetRoot+"...")
+	out := goTest(t, "-v", "-run", "TestWorld", "-overlay", overlay, snippetRoot+"...")
 	type result struct {
-		kinds []string
-		got   []string
+		kinds   []string
+		got     []string
+		reports []string
 	}
 	results := map[string]*result{}
+	var reports []string
 	for _, line := range strings.Split(out, "\n") {
+		if r, ok := strings.CutPrefix(line, "HEDDLE-REPORT "); ok {
+			reports = append(reports, r)
+			continue
+		}
 		m := worldLine.FindStringSubmatch(line)
 		if m == nil {
 			continue
@@ -209,6 +221,8 @@ func TestSnippetsInWorld(t *testing.T) {
 		}
 		r.kinds = append(r.kinds, m[3])
 		r.got = append(r.got, m[4])
+		r.reports = append(r.reports, strings.Join(reports, " | "))
+		reports = nil
 	}
 	for _, s := range snippets {
 		if s.race {
@@ -229,8 +243,16 @@ func TestSnippetsInWorld(t *testing.T) {
 			continue
 		}
 		found := false
-		for _, k := range r.kinds {
-			found = found || strings.Contains(k, string(s.kind))
+		for seed, k := range r.kinds {
+			if !strings.Contains(k, string(s.kind)) {
+				continue
+			}
+			found = true
+			for _, site := range s.sites {
+				if !strings.Contains(r.reports[seed], site) {
+					t.Errorf("%s seed %d: the report does not name %q:\n%s", s.name, seed, site, r.reports[seed])
+				}
+			}
 		}
 		if !found {
 			t.Errorf("%s: no seed of %d found %s: %q\n%s", s.name, len(r.kinds), s.kind, r.kinds, out)
@@ -291,6 +313,7 @@ func TestSnippetRace(t *testing.T) {
 	}
 	rewr := raceSites(goTest(t, "-race", "-run", "TestProgram", "-overlay", overlay, pkg))
 	world := raceSites(goTest(t, "-race", "-run", "TestWorld", "-overlay", overlay, pkg))
+	t.Logf("race sites: %v", orig)
 	if fmt.Sprint(rewr) != fmt.Sprint(orig) || fmt.Sprint(world) != fmt.Sprint(orig) {
 		t.Errorf("race sites differ:\noriginal:  %v\nrewritten: %v\nin World:  %v", orig, rewr, world)
 	}

@@ -191,12 +191,3 @@ func selectGo(hasDefault bool, cases []Case) int {
 	cases[i].received(v, ok)
 	return i
 }
-
-// Block blocks forever: the rewritten form of select {}. Inside a World the
-// runtime sees the goroutine blocked (a deadlock, if nothing else can run).
-func Block() {
-	if det.Active() {
-		harness.Select()
-	}
-	select {}
-}

@@ -22,7 +22,10 @@ func (c *counter) add(s string) {
 
 type val struct{ n int }
 
-func (v val) report(c *counter, wg *sync.WaitGroup) { defer wg.Done(); c.add(fmt.Sprint("value receiver ", v.n)) }
+func (v val) report(c *counter, wg *sync.WaitGroup) {
+	defer wg.Done()
+	c.add(fmt.Sprint("value receiver ", v.n))
+}
 
 func (v *val) reportPtr(c *counter, wg *sync.WaitGroup) {
 	defer wg.Done()
@@ -57,23 +60,23 @@ func Program() string {
 	var wg sync.WaitGroup
 	n := 1
 	wg.Add(11)
-	go variadic(c, &wg, n, 2)                  // plain call, variadic spread by the call
-	go variadic(c, &wg, []int{n, 3}...)        // variadic with ...
+	go variadic(c, &wg, n, 2)           // plain call, variadic spread by the call
+	go variadic(c, &wg, []int{n, 3}...) // variadic with ...
 	v := val{n: 1}
-	go v.report(c, &wg)                        // method value, value receiver copied now
+	go v.report(c, &wg) // method value, value receiver copied now
 	p := &val{n: 2}
-	go p.reportPtr(c, &wg)                     // method value, pointer receiver
+	go p.reportPtr(c, &wg) // method value, pointer receiver
 	f := (*val).reportPtr
-	go f(&val{n: 7}, c, &wg)                   // function value
-	go func(x int) {                           // closure with an argument
+	go f(&val{n: 7}, c, &wg) // function value
+	go func(x int) {         // closure with an argument
 		defer wg.Done()
 		c.add(fmt.Sprint("closure ", x))
 	}(n)
-	go generic(c, &wg, n)                      // generic, inferred
-	go generic[string](c, &wg, "s")            // generic, explicit
-	go named(c, &wg, n == 1, 1<<n)             // untyped arguments
-	go results(c, &wg)                         // results discarded
-	go (*val).reportPtr(p, c, &wg)             // method expression
+	go generic(c, &wg, n)           // generic, inferred
+	go generic[string](c, &wg, "s") // generic, explicit
+	go named(c, &wg, n == 1, 1<<n)  // untyped arguments
+	go results(c, &wg)              // results discarded
+	go (*val).reportPtr(p, c, &wg)  // method expression
 	n = 100
 	v.n = 100
 	wg.Wait()
