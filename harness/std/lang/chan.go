@@ -23,7 +23,9 @@
 // scheduling points, so that a channel closed by another goroutine of the
 // World (a standard context derived from a World's context) is seen, but a
 // channel that only something outside the World would fill is waited for
-// until the run's step limit. The Done channel of a context made by heddle's
+// until the run's step limit (and so is an unbuffered Go channel on which two
+// goroutines of the World would have to meet: both poll, neither blocks).
+// The Done channel of a context made by heddle's
 // drop-in package context is the World's own: receiving from it and
 // selecting on it are scheduled like any World channel.
 package lang
