@@ -70,7 +70,18 @@ func (r *fileRewriter) render(n ast.Node) {
 
 func (r *fileRewriter) renderInner(n ast.Node) {
 	if rule, ok := r.rules[n]; ok {
+		start := r.w.buf.Len()
 		rule()
+		if _, stmt := n.(ast.Stmt); stmt {
+			// Keep the file's line count: a statement whose rewrite moved
+			// pieces (a go statement's arguments on lines of their own) ends
+			// with the lines it lost.
+			lost := bytes.Count(r.w.src[int(n.Pos())-r.w.base:int(n.End())-r.w.base], []byte("\n")) -
+				bytes.Count(r.w.buf.Bytes()[start:], []byte("\n"))
+			if lost > 0 {
+				r.w.glue(strings.Repeat("\n", lost))
+			}
+		}
 		return
 	}
 	if !r.dirty[n] {

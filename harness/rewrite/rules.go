@@ -401,10 +401,11 @@ func (r *fileRewriter) selectStmt(n *ast.SelectStmt) {
 			r.renderList(cc.Colon+1, cc.End(), stmts(cc.Body))
 			pos = cc.End()
 		}
+		r.w.copy(pos, n.Body.Rbrace)
 		if !hasDefault {
 			r.w.glue("; default: panic(\"heddle: select chose no case\")")
 		}
-		r.w.copy(pos, n.Body.Rbrace+1)
+		r.w.copy(n.Body.Rbrace, n.Body.Rbrace+1)
 	}
 }
 

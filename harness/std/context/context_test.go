@@ -12,6 +12,9 @@ import (
 	htime "github.com/heddle-go/heddle/harness/std/time"
 )
 
+// key is the test's context value key.
+type key struct{}
+
 var (
 	errA = errors.New("a")
 	errB = errors.New("b")
@@ -31,7 +34,7 @@ func TestCauses(t *testing.T) {
 		defer cancelChild()
 		grandchild, cancelGrand := hcontext.WithTimeout(child, time.Hour)
 		defer cancelGrand()
-		value := context.WithValue(grandchild, "k", "v")
+		value := context.WithValue(grandchild, key{}, "v")
 		cancel(errA)
 		cancel(errB) // too late: the first cause stays
 		wait(value)
@@ -75,7 +78,7 @@ func TestCauses(t *testing.T) {
 
 func TestAfterFuncAndWithoutCancel(t *testing.T) {
 	dettest.Both(t, func(t *testing.T) {
-		ctx, cancel := hcontext.WithCancel(context.WithValue(context.Background(), "k", "v"))
+		ctx, cancel := hcontext.WithCancel(context.WithValue(context.Background(), key{}, "v"))
 		ran := lang.Make[lang.Chan[string]](2)
 		hcontext.AfterFunc(ctx, func() { lang.On(ran).Send("first") })
 		stopped := hcontext.AfterFunc(ctx, func() { lang.On(ran).Send("stopped") })
@@ -92,7 +95,7 @@ func TestAfterFuncAndWithoutCancel(t *testing.T) {
 		if !got["first"] || !got["second"] {
 			t.Errorf("ran %v", got)
 		}
-		if wc.Done() != nil || wc.Err() != nil || wc.Value("k") != "v" || hcontext.Cause(wc) != nil {
+		if wc.Done() != nil || wc.Err() != nil || wc.Value(key{}) != "v" || hcontext.Cause(wc) != nil {
 			t.Error("WithoutCancel is cancelled or lost the values")
 		}
 		done := context.Background()

@@ -44,7 +44,7 @@ func TestOperations(t *testing.T) {
 		if !lang.IsNil(nilc) || lang.IsNil(c) || lang.On(nilc).Len() != 0 || lang.On(nilc).Cap() != 0 {
 			t.Error("nil channel: IsNil, Len or Cap wrong")
 		}
-		if lang.Make[lang.Chan[int]](0) == lang.Make[lang.Chan[int]](0) {
+		if x, y := lang.Make[lang.Chan[int]](0), lang.Make[lang.Chan[int]](0); x == y {
 			t.Error("two channels compare equal")
 		}
 	})
@@ -63,10 +63,10 @@ func TestPanics(t *testing.T) {
 		lang.On(closed).Close()
 		var nilc lang.Chan[int]
 		for name, f := range map[string]func(){
-			"send on closed channel": func() { lang.On(closed).Send(1) },
+			"send on closed channel":  func() { lang.On(closed).Send(1) },
 			"close of closed channel": func() { lang.On(closed).Close() },
-			"close of nil channel":   func() { lang.On(nilc).Close() },
-			"size out of range":      func() { lang.Make[lang.Chan[int]](-1) },
+			"close of nil channel":    func() { lang.On(nilc).Close() },
+			"size out of range":       func() { lang.Make[lang.Chan[int]](-1) },
 		} {
 			if p := panics(f); p == nil || !strings.Contains(fmt.Sprint(p), name) {
 				t.Errorf("%s: panicked with %v", name, p)

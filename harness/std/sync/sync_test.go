@@ -25,6 +25,7 @@ func TestLocksAndGroups(t *testing.T) {
 				rw.RUnlock()
 				rl := rw.RLocker()
 				rl.Lock()
+				_ = reads
 				rl.Unlock()
 				rw.Lock()
 				reads++

@@ -37,3 +37,8 @@ func Fill(c chan<- int, n int) {
 
 // Channels returns several channels at once.
 func Channels() []chan int { return []chan int{make(chan int, 1), make(chan int, 1)} }
+
+type secret struct{}
+
+// Secret returns a channel whose element type other packages cannot name.
+func Secret() chan secret { return make(chan secret) }

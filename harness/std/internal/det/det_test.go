@@ -43,7 +43,7 @@ func TestSelectable(t *testing.T) {
 	if !det.Selectable(c) {
 		t.Error("a context that answers det.Key with itself is not selectable")
 	}
-	if !det.Selectable(context.WithValue(c, "k", "v")) {
+	if !det.Selectable(context.WithValue(c, struct{ k int }{1}, "v")) {
 		t.Error("WithValue of a selectable context is not selectable")
 	}
 	child, cancelChild := context.WithCancel(c)
