@@ -471,6 +471,14 @@ func (r *fileRewriter) goStmt(n *ast.GoStmt) {
 			r.w.glue("; ")
 		}
 		r.w.glue(r.alias(HarnessPath) + ".Go(func() { ")
+		if _, isClose := r.rules[call]; isClose && len(call.Args) == 1 {
+			// go close(c): the only channel builtin a go statement may call.
+			r.w.glue(r.lang() + ".On(" + argNames[0] + ").Close() })")
+			if len(caps) > 0 {
+				r.w.glue(" }")
+			}
+			return
+		}
 		if captureFun {
 			r.w.glue(fn)
 		} else {

@@ -112,7 +112,11 @@ func TestWorld(t *testing.T) {
 	for seed := int64(0); seed < %d; seed++ {
 		var got string
 		res := harness.Run(harness.Options{Seed: seed}, func() { got = Program() })
+		again := harness.Run(harness.Options{Seed: seed}, func() { Program() })
 		var kinds []string
+		if again.TraceHash != res.TraceHash {
+			kinds = append(kinds, "Nondeterministic")
+		}
 		for _, f := range res.Failures {
 			kinds = append(kinds, string(f.Kind))
 			fmt.Printf("HEDDLE-REPORT %%s\n", strings.ReplaceAll(f.String(), "\n", " | "))
@@ -165,8 +169,8 @@ func skipShort(t *testing.T) {
 func TestSnippetsOutsideWorld(t *testing.T) {
 	skipShort(t)
 	overlay := rewriteSnippets(t)
-	orig := byPackage(goTest(t, "-v", "-run", "TestProgram", snippetRoot+"..."))
-	rewr := byPackage(goTest(t, "-v", "-run", "TestProgram", "-overlay", overlay, snippetRoot+"..."))
+	orig := byPackage(goTest(t, "-v", "-run", "TestProgram|TestFromGoroutine", snippetRoot+"..."))
+	rewr := byPackage(goTest(t, "-v", "-run", "TestProgram|TestFromGoroutine", "-overlay", overlay, snippetRoot+"..."))
 	for _, s := range snippets {
 		if s.kind != "" {
 			// No test of its own: the rewrite (with its World test) must compile.
@@ -192,8 +196,8 @@ func TestSnippetsOutsideWorld(t *testing.T) {
 var worldLine = regexp.MustCompile(`^HEDDLE (\S+) seed=(\d+) kinds=(\S*) got=(.*)$`)
 
 // TestSnippetsInWorld: inside a World, a deterministic snippet gives the
-// plain test's result on every seed, and a snippet with a bug is found with
-// the right kind.
+// plain test's result on every seed, every seed run twice gives the same
+// trace, and a snippet with a bug is found with the right kind.
 func TestSnippetsInWorld(t *testing.T) {
 	skipShort(t)
 	overlay := rewriteSnippets(t)
@@ -241,6 +245,11 @@ func TestSnippetsInWorld(t *testing.T) {
 				}
 			}
 			continue
+		}
+		for seed, k := range r.kinds {
+			if strings.Contains(k, "Nondeterministic") {
+				t.Errorf("%s seed %d: two runs of the seed gave different traces", s.name, seed)
+			}
 		}
 		found := false
 		for seed, k := range r.kinds {

@@ -77,6 +77,9 @@ func Program() string {
 	go named(c, &wg, n == 1, 1<<n)  // untyped arguments
 	go results(c, &wg)              // results discarded
 	go (*val).reportPtr(p, c, &wg)  // method expression
+	closing := make(chan int)
+	go close(closing) // a builtin
+	<-closing
 	n = 100
 	v.n = 100
 	wg.Wait()
