@@ -12,13 +12,27 @@ func TestDebugPrint(t *testing.T) {
 	if pkg == "" {
 		t.Skip("HEDDLE_REWRITE_PKG not set")
 	}
-	pkgs, err := Load(".", nil, pkg)
+	dir := os.Getenv("HEDDLE_REWRITE_DIR")
+	if dir == "" {
+		dir = "."
+	}
+	pkgs, err := Load(dir, nil, pkg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	files, err := Rewrite(pkgs, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if out := os.Getenv("HEDDLE_OVERLAY_DIR"); out != "" {
+		var ov Overlay
+		if err := ov.AddFiles(out, files); err != nil {
+			t.Fatal(err)
+		}
+		if err := ov.WriteFile(out + "/overlay.json"); err != nil {
+			t.Fatal(err)
+		}
+		return
 	}
 	for _, f := range files {
 		fmt.Printf("==== %s\n%s\n", f.Path, f.Content)

@@ -29,6 +29,18 @@
 // original line, so every position that the compiler, a panic, the race
 // detector or heddle prints is the original file's and line.
 //
+// A command (heddle test) uses it in four steps: Load the packages to test
+// with their test variants (go/packages), Rewrite them, telling which import
+// paths are rewritten in the same build (the main module's packages), write
+// each File into a cache directory with Overlay.Add (files are named by their
+// content's hash, so unchanged code is written once), and run go test
+// -overlay with Overlay.WriteFile's file. When the tested module is not
+// heddle itself, its go.mod must require Module (a replace, or a version)
+// for the packages rewritten code imports: overlay go.mod (and go.sum) the
+// same way. Positions need no mapping back: the go command reports an
+// overlaid file under its original path, and the directives give the
+// original lines.
+//
 // What v1 does not rewrite (the rewritten package then fails to compile, or
 // the construct behaves as described):
 //
@@ -43,7 +55,13 @@
 //     exported channel panics, saying so;
 //   - a type declared in rewritten code that implements an interface of
 //     code that is not rewritten through a method with a channel in its
-//     signature (a custom context.Context);
+//     signature (a custom context.Context), and a value of a drop-in type
+//     (a sync.Mutex, a *time.Timer) passed to code that is not rewritten,
+//     which expects the standard type;
+//   - inside a World, a Go channel of code that is not rewritten is polled
+//     at scheduling points (see package lang): two goroutines of the World
+//     never meet on an unbuffered one, and one that nothing in the World
+//     fills is waited for until the step limit;
 //   - cgo files (files that import "C") are left as they are;
 //   - files with //line directives of their own keep them, but positions in
 //     code this package changes follow the physical file.
