@@ -79,8 +79,14 @@ func Rewrite(pkgs []*packages.Package, rewritten func(importPath string) bool) (
 		case err != nil:
 			return nil, err
 		}
+		source := map[string]bool{}
+		for _, f := range p.GoFiles {
+			source[f] = true
+		}
 		for _, f := range files {
-			if !done[f.Path] {
+			// A file the go command generated (cgo's) is not a source file
+			// of the package: the overlay cannot replace it.
+			if !done[f.Path] && source[f.Path] {
 				out = append(out, f)
 			}
 		}
