@@ -45,11 +45,11 @@ var snippets = []snippet{
 	{name: "foreign"},
 	{name: "sendclosed", kind: harness.Panic, seeds: 200, sites: []string{"created at sendclosed/sendclosed.go:9"}},
 	{name: "deadlock", kind: harness.Deadlock, seeds: 200, sites: []string{
-		"[mutex lock] at deadlock/deadlock.go:14, created at deadlock/deadlock.go:11",
-		"[mutex lock] at deadlock/deadlock.go:21, created at deadlock/deadlock.go:18",
-		"[waitgroup wait] at deadlock/deadlock.go:25",
+		"at deadlock/deadlock.go:14", "created at deadlock/deadlock.go:11",
+		"at deadlock/deadlock.go:21", "created at deadlock/deadlock.go:18",
+		"at deadlock/deadlock.go:25",
 	}},
-	{name: "blockforever", kind: harness.Deadlock, seeds: 1, sites: []string{"[select] at blockforever/blockforever.go:6"}},
+	{name: "blockforever", kind: harness.Deadlock, seeds: 1, sites: []string{"at blockforever/blockforever.go:6"}},
 	{name: "race", race: true, seeds: 50},
 }
 
