@@ -50,6 +50,8 @@ var snippets = []snippet{
 		"at deadlock/deadlock.go:25",
 	}},
 	{name: "blockforever", kind: harness.Deadlock, seeds: 1, sites: []string{"at blockforever/blockforever.go:6"}},
+	{name: "leak", kind: harness.Leak, seeds: 5, sites: []string{"created at leak/leak.go:9"}},
+	{name: "chandeadlock", kind: harness.Deadlock, seeds: 5, sites: []string{"created at chandeadlock/chandeadlock.go:7"}},
 	{name: "race", race: true, seeds: 50},
 }
 
