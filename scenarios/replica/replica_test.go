@@ -104,9 +104,18 @@ func TestFixedSeeds(t *testing.T) {
 // keyPart returns the partition of the first key under cfg.
 func keyPart(cfg Config) int { return sys.PartitionOf(key(0), cfg.Partitions) }
 
-// TestChecksHaveTeeth breaks the workload's own code, or the system, on
-// purpose, and shows that the checks see it, as the right kind.
-func TestChecksHaveTeeth(t *testing.T) {
+// teethCase is a deliberate fault (Config.fault), the violation that
+// shows it, and the configuration and plan that aim at it (nil: the
+// seed's own).
+type teethCase struct {
+	fault, prefix string
+	kind          harness.Kind
+	tweak         func(*Config)
+	plan          func(Config, int64) faults.Plan
+}
+
+// teethCases lists the deliberate faults of TestChecksHaveTeeth.
+func teethCases() []teethCase {
 	// Contention on one key among three clients, every round.
 	hot := func(c *Config) {
 		c.Keys, c.Clients, c.Callers, c.Active, c.Busy = 1, 3, 1, 1, 1
@@ -132,12 +141,7 @@ func TestChecksHaveTeeth(t *testing.T) {
 		return faults.Plan{{At: 300 * time.Millisecond, Fault: faults.Act(actRestart, p)},
 			{At: 305 * time.Millisecond, Fault: faults.Act(actMove, p)}}
 	}
-	for _, c := range []struct {
-		fault, prefix string
-		kind          harness.Kind
-		tweak         func(*Config)
-		plan          func(Config, int64) faults.Plan
-	}{
+	return []teethCase{
 		{"lose-write", "replica-fixed-seed", checkers.NotLinearizable, nil, nil}, // a Set recorded, never made
 		{"late-return", "call deadline: ", checkers.Timeliness, nil, nil},        // a call past its deadline
 		{"blind-retry", "replica-fixed-seed", checkers.NotLinearizable, func(c *Config) {
@@ -156,7 +160,13 @@ func TestChecksHaveTeeth(t *testing.T) {
 			hot(c)
 			c.Partitions, c.Mix = 1, [4]int{3, 2, 0, 0}
 		}, restartMove}, // an unsynced replica made primary
-	} {
+	}
+}
+
+// TestChecksHaveTeeth breaks the workload's own code, or the system, on
+// purpose, and shows that the checks see it, as the right kind.
+func TestChecksHaveTeeth(t *testing.T) {
+	for _, c := range teethCases() {
 		t.Run(c.fault, func(t *testing.T) {
 			tweak := func(cfg *Config) {
 				if c.tweak != nil {

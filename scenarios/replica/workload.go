@@ -49,7 +49,7 @@ type run struct {
 	downs      []string                  // servers the plan crashed, not restarted (the plan's goroutine only)
 	servers    map[string]*serving       // each server node's current incarnation (Mu)
 	stats      []sys.Stats               // each client's, once closed (Mu)
-	closing    []time.Duration           // when each client's Close began (Mu)
+	closing    []time.Duration           // when a client closed early began closing (Mu)
 	crashed    map[incarnation]bool      // set by Main at the end
 	seed       int64
 }
@@ -66,7 +66,7 @@ type serving struct {
 type injected struct {
 	What string // "crash r3:34801 (primary of p2)", "heal", ...
 	Node string // the replica server hit, "" for heal and moves
-	Kind string // "crash", "blackhole", "restart", "cut", "isolate", "cut-clients", "rejoin", "move"
+	Kind string // "crash", "blackhole", "restart", "cut", "isolate", "cut-clients", "slow", "rejoin", "move"
 	// Lasts is how long its effect lasts once it is over: a query to meta
 	// lost while the clients were cut waits for its timeout.
 	Lasts time.Duration
