@@ -51,7 +51,7 @@ func ExampleReplay() {
 		wg.Wait()
 	}
 	first := harness.Run(harness.Options{Seed: 9}, program)
-	again := harness.Run(harness.Options{Seed: 9, Strategy: harness.Replay(first.Schedule)}, program)
+	again := harness.Run(harness.Options{Seed: 9, Strategy: harness.Replay(9, first.Schedule)}, program)
 	fmt.Println(first.TraceHash == again.TraceHash)
 	// Output: true
 }

@@ -165,7 +165,7 @@ func (r RunSpec) Options(v Variant) (Options, error) {
 	switch r.Mode {
 	case "", "deterministic":
 		if r.Replay {
-			opts.Strategy = Replay(r.Schedule)
+			opts.Strategy = Guided(r.Seed, r.Schedule)
 			break
 		}
 		spec, err := ParseStrategy(r.Strategy)

@@ -43,6 +43,7 @@ var coroutineHandoff = true
 func (g *goroutine) startCoroutine(f func()) {
 	g.next, g.stop = iter.Pull(func(yield func(struct{}) bool) {
 		g.yield = yield
+		g.running = true
 		defer g.exited()
 		g.setGoid(currentGoid())
 		g.exitIfKilled()
