@@ -18,14 +18,14 @@ type timer struct {
 	when    time.Duration
 	nominal time.Duration // when without jitter: a ticker's next tick follows it
 	seq     uint64
-	index  int // position in the heap; -1 when not scheduled
-	period time.Duration
-	kind   timerKind
-	g      *goroutine
-	ch     *Chan[time.Time]
-	f      func()
-	sync   uint64 // arming (AfterFunc, NewTimer, Reset) happens before f runs or a tick is received
-	node   *Node  // the node of the goroutine that armed it; its crash removes it
+	index   int // position in the heap; -1 when not scheduled
+	period  time.Duration
+	kind    timerKind
+	g       *goroutine
+	ch      *Chan[time.Time]
+	f       func()
+	sync    uint64 // arming (AfterFunc, NewTimer, Reset) happens before f runs or a tick is received
+	node    *Node  // the node of the goroutine that armed it; its crash removes it
 }
 
 // timerHeap orders timers by when, then by creation: a deterministic order.
