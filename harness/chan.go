@@ -103,9 +103,15 @@ func (c *Chan[T]) deterministic(w *world) bool {
 		return det
 	}
 	if det && c.w != w {
+		if c.w != nil && c.w.ended {
+			c.w.stray() // a goroutine its World never knew, arriving late
+		}
 		panic(chanError("harness: a channel made outside this World (or in another one) used inside it"))
 	}
 	if !det && c.w != nil {
+		if c.w.ended {
+			c.w.stray() // a goroutine its World never knew, arriving late
+		}
 		panic(chanError("harness: a World's channel used outside its World"))
 	}
 	return det
@@ -265,6 +271,7 @@ func (c *Chan[T]) send(w *world, v T, pc uintptr) {
 	}
 	raceRead(unsafe.Pointer(&c.closeSync)) // as chansend does: a close racing with it is reported
 	if c.trySend(w, v) {
+		g.progress()
 		return
 	}
 	wt := &chanWaiter[T]{g: g, val: v}
@@ -424,6 +431,7 @@ func (c *Chan[T]) recv(w *world, pc uintptr) (T, bool) {
 		w.block(g, "chan receive (nil chan)", pc)
 	}
 	if v, ok, done := c.tryRecv(w); done {
+		g.progress()
 		return v, ok
 	}
 	wt := &chanWaiter[T]{g: g}
@@ -495,6 +503,7 @@ func (c *Chan[T]) close(w *world, pc uintptr) {
 		panic(chanError("close of closed channel"))
 	}
 	raceWrite(unsafe.Pointer(&c.closeSync)) // as closechan does
+	g.progress()
 	c.closed = true
 	raceRelease(unsafe.Pointer(&c.closeSync))
 	c.pending = nil
@@ -722,7 +731,6 @@ func Select(cases ...SelectCase) int {
 //go:norace
 func (w *world) selectDet(cases []SelectCase, pc uintptr) int {
 	g := w.enter()
-	polls := g.polls
 	w.yield(g, pc)
 	var readyBuf [8]int
 	ready := readyBuf[:0]
@@ -738,10 +746,11 @@ func (w *world) selectDet(cases []SelectCase, pc uintptr) int {
 	if len(ready) > 0 {
 		i := ready[w.rand.intN(len(ready))]
 		cases[i].commit(w)
+		g.progress()
 		return i
 	}
 	if def >= 0 {
-		g.polls = polls + 1
+		g.polls++
 		return def
 	}
 	sel := &selectState{}

@@ -343,6 +343,7 @@ func (nt *network) enterOp(pc uintptr) *goroutine {
 		return nil
 	}
 	g := nt.w.enter()
+	g.progress()
 	nt.w.yield(g, pc)
 	return g
 }

@@ -127,24 +127,37 @@ func goroutineStates() map[int64]dumpedGoroutine {
 // blockedSites dumps every goroutine's stack and returns, for each one, the
 // innermost frame that is not heddle's runtime or Go's: where the program
 // stands. Only failure reports pay for it. It also returns the strays:
-// goroutines that are not among known (the World's goroutines and Run's)
-// but run heddle code, started by a go statement of the program in one of
-// the known goroutines.
-func blockedSites(known map[int64]bool) (map[int64]string, []strayReport) {
+// goroutines that are not the World's (world: its goroutines' runtime ids)
+// but were started by a go statement of the program in one of them, or run
+// heddle code, started by the program in Run's goroutine (run).
+func blockedSites(world map[int64]bool, run int64) (map[int64]string, []strayReport) {
 	sites := map[int64]string{}
 	var strays []strayReport
 	for _, d := range dumpAll() {
 		if d.site != "" {
 			sites[d.id] = d.site
 		}
-		if known[d.id] || !known[d.creator] || d.createdBy == "" || isRuntimeFrame(d.createdBy, d.goSite) {
+		if world[d.id] || d.id == run || d.createdBy == "" || isRuntimeFrame(d.createdBy, d.goSite) || isStdFunc(d.createdBy) {
 			continue
 		}
-		if call := heddleCall(d.frames); call != "" {
+		call := heddleCall(d.frames)
+		if world[d.creator] || (d.creator == run && call != "") {
 			strays = append(strays, strayReport{goid: d.id, goSite: d.goSite, site: d.site, call: call})
 		}
 	}
 	return sites, strays
+}
+
+// isStdFunc reports whether a function belongs to the standard library: the
+// first element of its import path has no dot (and is not main).
+func isStdFunc(fn string) bool {
+	first := fn
+	if i := strings.IndexByte(first, '/'); i >= 0 {
+		first = first[:i]
+	} else if i := strings.IndexByte(first, '.'); i >= 0 {
+		first = first[:i]
+	}
+	return first != "main" && !strings.Contains(first, ".")
 }
 
 // heddleCall returns the outermost frame of heddle's runtime in frames (the

@@ -40,6 +40,7 @@ func Go(f func()) {
 //go:norace
 func (w *world) goDet(f func(), pc uintptr) {
 	g := w.enter()
+	g.progress()
 	w.spawn(g, f, pc)
 	w.yield(g, pc)
 }
@@ -88,11 +89,15 @@ func Progress() {
 		w.perturb()
 		return
 	}
-	w.yieldNow(w.sitePC())
+	w.progressNow(w.sitePC())
 }
 
 //go:norace
-func (w *world) yieldNow(pc uintptr) { w.yield(w.enter(), pc) }
+func (w *world) progressNow(pc uintptr) {
+	g := w.enter()
+	g.progress()
+	w.yield(g, pc)
+}
 
 //go:norace
 func (w *world) pollNow(pc uintptr) { w.poll(w.enter(), pc) }
@@ -169,10 +174,9 @@ func (m *Mutex) TryLock() bool {
 //go:norace
 func (m *Mutex) tryLock(w *world, pc uintptr) bool {
 	g := w.enter()
-	polls := g.polls
 	w.yield(g, pc)
 	if m.locked {
-		g.polls = polls + 1
+		g.polls++
 		return false
 	}
 	m.locked, m.holder = true, g
@@ -255,11 +259,10 @@ func (rw *RWMutex) TryLock() bool {
 //go:norace
 func (rw *RWMutex) tryLock(w *world, pc uintptr) bool {
 	g := w.enter()
-	polls := g.polls
 	w.yield(g, pc)
 	raceRead(unsafe.Pointer(rw))
 	if rw.writer != nil || len(rw.readers) > 0 {
-		g.polls = polls + 1
+		g.polls++
 		return false
 	}
 	rw.writer = g
@@ -337,11 +340,10 @@ func (rw *RWMutex) TryRLock() bool {
 //go:norace
 func (rw *RWMutex) tryRLock(w *world, pc uintptr) bool {
 	g := w.enter()
-	polls := g.polls
 	w.yield(g, pc)
 	raceRead(unsafe.Pointer(rw))
 	if rw.writer != nil || rw.writersWaiting > 0 {
-		g.polls = polls + 1
+		g.polls++
 		return false
 	}
 	rw.readers = append(rw.readers, g)

@@ -278,7 +278,7 @@ type goroutine struct {
 	w            *world
 	state        gState
 	running      bool // it holds control: between taking the token and handing it on
-	polls        int  // scheduling points in a row at which it made no progress (Yield, a select default, ...)
+	polls        int  // polls (Yield, a select default, ...) since it last blocked or communicated
 	retired      bool // done, its real goroutine waiting to be unwound (see retire)
 	killed       bool // being unwound at the end of the run
 	system       bool // the World's own: never a leak or part of a deadlock
@@ -869,8 +869,8 @@ func (g *goroutine) exitIfKilled() {
 //go:norace
 func (w *world) enter() *goroutine {
 	g := w.current
-	if g.killed {
-		runtime.Goexit()
+	if g.killed && g.running {
+		runtime.Goexit() // g is being unwound
 	}
 	if !g.running || w.ended {
 		w.stray()
@@ -942,14 +942,12 @@ func orUnknown(s string) string {
 	return s
 }
 
-// yield is a scheduling point at which g stays runnable; what g does next
-// counts as progress.
+// yield is a scheduling point at which g stays runnable.
 //
 //go:norace
 func (w *world) yield(g *goroutine, pc uintptr) {
 	g.pc = pc
 	w.reschedule(g)
-	g.polls = 0
 }
 
 // poll is a scheduling point at which g stays runnable and makes no
@@ -962,9 +960,21 @@ func (w *world) poll(g *goroutine, pc uintptr) {
 	w.reschedule(g)
 }
 
-// spinThreshold is how many scheduling points in a row without progress make
-// a goroutine spin.
+// Spinning. A goroutine polls when it yields (Yield, Poll, Sleep(0)), takes
+// the default case of a Select or fails a TryLock; it makes progress when it
+// blocks, communicates (a channel operation completes, it starts a
+// goroutine, a network call) or says so (Progress). Locking and unlocking a
+// free mutex is neither: a loop that checks a flag under a lock and yields
+// spins. A goroutine that polled spinThreshold times since it last made
+// progress spins; when every runnable goroutine spins, the clock may move to
+// the next timer however far (see clockOption), and PCT lowers the priority
+// of a goroutine that polls.
 const spinThreshold = 2
+
+// progress records that g made progress.
+//
+//go:norace
+func (g *goroutine) progress() { g.polls = 0 }
 
 // block makes g wait, at a scheduling point, until ready(g). The caller has
 // already put g on whatever wait list will wake it.
@@ -1270,13 +1280,13 @@ func (w *world) failPanic(msg string, g *goroutine, stack, site string) {
 // goroutine of the World stands, and which goroutines started by plain go
 // statements (not goroutines of the World) run heddle code.
 func (w *world) takeSites() {
-	known := map[int64]bool{w.runGoid: true}
+	world := map[int64]bool{}
 	for _, g := range w.all {
 		if g.goid != 0 {
-			known[g.goid] = true
+			world[g.goid] = true
 		}
 	}
-	w.sites, w.strayDump = blockedSites(known)
+	w.sites, w.strayDump = blockedSites(world, w.runGoid)
 }
 
 //go:norace
