@@ -466,4 +466,3 @@ func TestContextErrAcquiresCancel(t *testing.T) {
 		require.NoError(t, res.Err())
 	}
 }
-
