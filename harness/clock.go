@@ -183,6 +183,7 @@ func Sleep(d time.Duration) {
 	w := activeWorld()
 	if w == nil || w.opts.Mode == Real {
 		w.perturb()
+		w.realArmed(d)
 		time.Sleep(d)
 		return
 	}

@@ -223,7 +223,6 @@ func (w *world) runRealGoroutine(g *realG, f func()) {
 	rw.setGoid(g, currentGoid())
 	defer func() {
 		r := recover()
-		raceReleaseMerge(unsafe.Pointer(&w.endSync))
 		if r != nil {
 			if rw.isOver() {
 				panic(r) // after Run returned there is no Result to hold it: as plain Go does
@@ -233,6 +232,7 @@ func (w *world) runRealGoroutine(g *realG, f func()) {
 			w.addFailure(Failure{Kind: Panic, Message: fmt.Sprintf("goroutine %d panicked: %v", g.id, r),
 				Goroutines: []GoroutineState{st}, Site: site, Stack: stack, Time: time.Since(rw.start)})
 		}
+		raceReleaseMerge(unsafe.Pointer(&w.endSync))
 		if rw.remove(g) {
 			deactivate(w)
 		}
@@ -261,11 +261,14 @@ func (w *world) waitRealMain(mainDone chan struct{}) bool {
 			continue
 		}
 		if time.Since(lastChange) < w.opts.Watchdog || rw.tickers.Load() > 0 ||
-			time.Since(rw.start) < time.Duration(rw.horizon.Load()) {
+			time.Since(rw.start) < time.Duration(rw.horizon.Load())+w.opts.Watchdog {
 			continue
 		}
 		states := goroutineStates()
 		live := rw.live()
+		if rw.loadProgress() != last || rw.tickers.Load() > 0 {
+			continue // it moved while we looked
+		}
 		blocked := len(live) > 0
 		for _, g := range live {
 			if d, ok := states[g.goid]; !ok || !d.blocked {
@@ -316,6 +319,7 @@ func (w *world) realArmed(d time.Duration) {
 		return
 	}
 	rw := w.real
+	rw.progress++
 	at := int64(time.Since(rw.start) + max(d, 0))
 	raceDisable()
 	for {
@@ -334,6 +338,7 @@ func (w *world) realTicker(delta int64) {
 	if w == nil || w.real == nil {
 		return
 	}
+	w.real.progress++
 	raceDisable()
 	w.real.tickers.Add(delta)
 	raceEnable()

@@ -401,6 +401,9 @@ type strayReport struct {
 var (
 	active   *world
 	activeMu sync.Mutex
+	// lastReal is the latest Real World that outlived its Run: the next
+	// World starts after its stragglers ended, and acquires their history.
+	lastReal *world
 )
 
 // poisoned is set when a run was abandoned with a goroutine still running
@@ -408,8 +411,8 @@ var (
 var poisoned string
 
 // stragglerWait is how long a Run waits for the goroutines an earlier Real
-// run left behind before it gives up.
-const stragglerWait = 3 * time.Second
+// run left behind before it gives up (a variable for tests).
+var stragglerWait = 3 * time.Second
 
 //go:norace
 func activeWorld() *world { return active }
@@ -467,7 +470,8 @@ func tryActivate(w *world) (prev *world, err error) {
 			"heddle runs one World at a time; do not call Run from inside a World or from parallel tests (t.Parallel)", siteOf(a.runPC))
 	}
 	active = w
-	return nil, nil
+	prev, lastReal = lastReal, nil
+	return prev, nil
 }
 
 //go:norace
@@ -476,6 +480,9 @@ func deactivate(w *world) {
 	activeMu.Lock()
 	if active == w {
 		active = nil
+		if w.real != nil && w.real.isOver() {
+			lastReal = w
+		}
 	}
 	activeMu.Unlock()
 	raceEnable()
