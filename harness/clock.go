@@ -375,10 +375,11 @@ func Float64() float64 {
 //go:norace
 func (w *world) randFloat64() float64 { return w.rand.float64() }
 
-// perturb, in Real mode, sometimes yields or sleeps a few microseconds before
-// a primitive, to shake out interleavings. The counter it draws from is
-// deliberately unsynchronised (and hidden from the race detector): an atomic
-// would add happens-before edges between every caller.
+// perturb, in Real mode, counts a primitive call (the Real World's sign of
+// progress) and sometimes yields or sleeps a few microseconds before it, to
+// shake out interleavings. The counters are deliberately unsynchronised (and
+// hidden from the race detector): an atomic would add happens-before edges
+// between every caller.
 //
 //go:norace
 func (w *world) perturb() {

@@ -215,8 +215,23 @@ func TestDeadlockNamesLockHolders(t *testing.T) {
 		res := Run(Options{Seed: seed}, func() {
 			var a, b Mutex
 			var wg WaitGroup
-			wg.Go(func() { a.Lock(); Yield(); b.Lock(); b.Unlock(); a.Unlock() })
-			wg.Go(func() { b.Lock(); Yield(); a.Lock(); a.Unlock(); b.Unlock() })
+			n := 0
+			wg.Go(func() {
+				a.Lock()
+				Yield()
+				b.Lock()
+				n++
+				b.Unlock()
+				a.Unlock()
+			})
+			wg.Go(func() {
+				b.Lock()
+				Yield()
+				a.Lock()
+				n++
+				a.Unlock()
+				b.Unlock()
+			})
 			wg.Wait()
 		})
 		if !res.Failed() {
@@ -315,8 +330,10 @@ func TestPCTDoesNotStarveSpinners(t *testing.T) {
 			})
 			wg.Go(func() {
 				var mu Mutex
+				work := 0
 				for i := 0; i < 10; i++ {
 					mu.Lock()
+					work++
 					mu.Unlock()
 				}
 				stop.Close()

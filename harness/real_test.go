@@ -31,6 +31,7 @@ func TestRealStragglersKeepTheirWorld(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 			var mu Mutex
 			mu.Lock()
+			realChan = false
 			mu.Unlock()
 			ch := NewChan[int](1)
 			realChan = ch.w == nil
@@ -100,7 +101,7 @@ func TestRealDeadlockFails(t *testing.T) {
 	res := Run(Options{Mode: Real, Watchdog: 200 * time.Millisecond}, func() {
 		Go(func() {
 			mu.Lock() // blocked outside heddle: a sync.Mutex
-			mu.Unlock()
+			defer mu.Unlock()
 		})
 		ch.Recv()
 	})

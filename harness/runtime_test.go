@@ -235,9 +235,11 @@ func TestVirtualClockStandsStillWhileGoroutinesWork(t *testing.T) {
 		res := Run(Options{Seed: seed}, func() {
 			var wg WaitGroup
 			var mu Mutex
+			work := 0
 			wg.Go(func() {
 				for i := 0; i < 100; i++ {
 					mu.Lock()
+					work++
 					mu.Unlock()
 				}
 				if Since(epoch) != 0 {

@@ -17,12 +17,14 @@ import (
 // runnable: a timer due at the current instant (so that the order of
 // same-instant events is explored: which of two timers due together fires
 // first, whether a woken goroutine runs before the next one fires), a timer
-// due within a millisecond (work that takes a little less time than a timeout
+// due within a millisecond, once between two moments at which every
+// goroutine was blocked (work that takes a little less time than a timeout
 // can lose to it), and, while every runnable goroutine is polling without
 // progress (Yield, a select with a default, Poll), the next timer however far
 // (a spinning goroutine is noticed, and time passes for it). After a timer
 // fires ahead of its default, a goroutine runs before the clock may move
-// again.
+// again. Each of these decisions is recorded in Result.Schedule (ClockFire,
+// ClockWait).
 type Strategy interface {
 	// String names the strategy and its parameters, for reports.
 	String() string
