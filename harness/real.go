@@ -178,7 +178,6 @@ func (w *world) runReal(main func()) {
 	rw := &realWorld{gone: make(chan struct{}), start: time.Now()}
 	w.real = rw
 	w.start = rw.start
-	w.runGoid = currentGoid()
 	mg := rw.add(w.runPC, true)
 	mainDone := make(chan struct{})
 	go func() {

@@ -129,11 +129,20 @@ func goroutineStates() map[int64]dumpedGoroutine {
 // stands. Only failure reports pay for it. It also returns the strays:
 // goroutines that are not the World's (world: its goroutines' runtime ids)
 // but were started by a go statement of the program in one of them, or run
-// heddle code, started by the program in Run's goroutine (run).
-func blockedSites(world map[int64]bool, run int64) (map[int64]string, []strayReport) {
+// heddle code, started by the program in Run's goroutine.
+func blockedSites(world map[int64]bool) (map[int64]string, []strayReport) {
 	sites := map[int64]string{}
 	var strays []strayReport
-	for _, d := range dumpAll() {
+	dump := dumpAll()
+	run := int64(-1) // Run's goroutine: the one in harness.Run (one World at a time)
+	for _, d := range dump {
+		for _, f := range d.frames {
+			if strings.HasPrefix(f.fn, "github.com/heddle-go/heddle/harness.Run(") {
+				run = d.id
+			}
+		}
+	}
+	for _, d := range dump {
 		if d.site != "" {
 			sites[d.id] = d.site
 		}

@@ -371,10 +371,8 @@ type world struct {
 	// is that dump's goroutines started by plain go statements.
 	sites     map[int64]string
 	strayDump []strayReport
-	// runGoid is the runtime id of Run's goroutine; runPC where Run was
-	// called, for the report of a World that refuses to start.
-	runGoid int64
-	runPC   uintptr
+	// runPC is where Run was called, for reports.
+	runPC uintptr
 	// strays are goroutines caught running heddle code without being
 	// goroutines of the World (guarded by strayMu: they run concurrently).
 	strayMu sync.Mutex
@@ -580,7 +578,6 @@ func (w *world) addFailure(f Failure) {
 }
 
 func (w *world) runDeterministic(main func()) {
-	w.runGoid = currentGoid()
 	w.endCh = make(chan struct{})
 	w.unwound = make(chan struct{})
 	// Both goroutines are started from Run's goroutine, so they begin with
@@ -1293,7 +1290,7 @@ func (w *world) takeSites() {
 			world[g.goid] = true
 		}
 	}
-	w.sites, w.strayDump = blockedSites(world, w.runGoid)
+	w.sites, w.strayDump = blockedSites(world)
 }
 
 //go:norace
