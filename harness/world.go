@@ -1053,7 +1053,10 @@ func (w *world) next(cur *goroutine) *goroutine {
 		}
 		chosen := w.runq[0]
 		c := &w.choice
-		c.clock, c.fireByDefault = w.clockOption(cur)
+		c.clock = clockNone
+		if len(w.timers) > 0 {
+			c.clock, c.fireByDefault = w.clockOption(cur)
+		}
 		if c.clock != clockNone || len(w.runq) > 1 {
 			c.runnable, c.cur, c.diverged = w.runq, cur, ""
 			i := w.strategy.pick(c)
