@@ -93,6 +93,8 @@
 // those left as a Leak, turns a panic in any of them into a Panic failure,
 // and reports a run in which nothing moves for Options.Watchdog (every
 // goroutine blocked, no timer pending) as a Deadlock instead of hanging.
+// main runs on a goroutine of the World, not on Run's caller: a t.FailNow in
+// main ends main (the test is marked failed) and Run returns.
 //
 // # Handoffs
 //
