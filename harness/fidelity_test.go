@@ -3,7 +3,10 @@ package harness
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -255,10 +258,11 @@ func TestDeadlockNamesLockHolders(t *testing.T) {
 // A goroutine started with a plain go statement that runs heddle code is
 // named, with its go statement, instead of a deadlock of main.
 func TestStrayGoroutineIsNamed(t *testing.T) {
-	for seed := int64(0); seed < 20; seed++ {
+	for seed := int64(0); seed < 10; seed++ {
 		res := Run(Options{Seed: seed}, func() {
 			ch := NewChan[int](0)
 			go func() { // the go statement
+				time.Sleep(5 * time.Millisecond) // long after main blocked
 				ch.Send(1)
 			}()
 			ch.Recv()
@@ -272,6 +276,36 @@ func TestStrayGoroutineIsNamed(t *testing.T) {
 			assert.NotEqual(t, Deadlock, g.Kind)
 		}
 	}
+}
+
+// TestStrayChild is the child side of TestStrayRacingTheWorld: a stray that
+// calls into heddle while the goroutine it stands for runs can take its
+// place; the run must still end (at worst Stuck, poisoning the process).
+func TestStrayChild(t *testing.T) {
+	if os.Getenv("HEDDLE_STRAY_CHILD") == "" {
+		t.Skip("run by TestStrayRacingTheWorld")
+	}
+	named := 0
+	for seed := int64(0); seed < 100 && poisoned == ""; seed++ {
+		res := Run(Options{Seed: seed, Watchdog: 300 * time.Millisecond}, func() {
+			ch := NewChan[int](0)
+			go func() { ch.Send(1) }() // races with main
+			ch.Recv()
+		})
+		if res.Failed() && strings.Contains(res.Failures[0].Message, "plain go statement") {
+			named++
+		}
+	}
+	t.Logf("STRAYS NAMED %d", named)
+}
+
+func TestStrayRacingTheWorld(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStrayChild$", "-test.count=1", "-test.v", "-test.timeout=2m")
+	cmd.Env = append(os.Environ(), "HEDDLE_STRAY_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "STRAYS NAMED ")
+	require.NotContains(t, string(out), "STRAYS NAMED 0\n")
 }
 
 // A program that busy-polls while another goroutine sleeps no longer keeps

@@ -80,22 +80,24 @@ func (w *world) takeResume() *goroutine {
 //go:norace
 func (w *world) endOfDrive() { close(w.endCh) }
 
-// unwindCoroutine ends g's coroutine at the end of Run. A goroutine that
-// never ran is simply stopped. One that did is resumed, sees it was killed
-// and exits through runtime.Goexit, which iter.Pull passes on to the
-// resumer: a goroutine started for that purpose.
+// unwindCoroutine ends g's coroutine at the end of Run; the channel it
+// returns is closed once it ended. A goroutine that never ran is simply
+// stopped. One that did is resumed, sees it was killed and exits through
+// runtime.Goexit, which iter.Pull passes on to the resumer: a goroutine
+// started for that purpose.
 //
 //go:norace
-func (w *world) unwindCoroutine(g *goroutine) {
+func (w *world) unwindCoroutine(g *goroutine) <-chan struct{} {
 	w.current = g
+	done := make(chan struct{})
 	if g.yield == nil {
 		g.stop()
-		return
+		close(done)
+		return done
 	}
-	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		g.next()
 	}()
-	<-done
+	return done
 }

@@ -579,7 +579,7 @@ func (w *world) addFailure(f Failure) {
 
 func (w *world) runDeterministic(main func()) {
 	w.endCh = make(chan struct{})
-	w.unwound = make(chan struct{})
+	w.unwound = make(chan struct{}, 1)
 	// Both goroutines are started from Run's goroutine, so they begin with
 	// its history only: no edge from any World goroutine reaches them.
 	w.spawner = w.spawn(nil, w.spawnerLoop, 0)
@@ -651,16 +651,36 @@ func (w *world) abandon() {
 // unwindAll ends every goroutine still parked, one at a time: each wakes,
 // sees it was killed and exits through runtime.Goexit, running its defers
 // with heddle's primitives disabled.
+//
+// A goroutine that does not come back within Options.Watchdog had its place
+// taken by a goroutine the World never started (a plain go statement that
+// called into heddle while it ran): the run fails as Stuck and, since a
+// goroutine is then stuck somewhere in heddle, the process is poisoned.
 func (w *world) unwindAll() {
 	for _, g := range w.goroutinesToUnwind() {
+		var done <-chan struct{}
 		if w.coro {
-			w.unwindCoroutine(g)
-			continue
+			done = w.unwindCoroutine(g)
+		} else {
+			raceReleaseMerge(unsafe.Pointer(&w.endSync))
+			w.wake(g)
+			done = w.unwound
 		}
-		raceReleaseMerge(unsafe.Pointer(&w.endSync))
-		w.wake(g)
-		<-w.unwound
+		select {
+		case <-done:
+		case <-time.After(w.opts.Watchdog):
+			w.unwindFailed(g)
+			return
+		}
 	}
+}
+
+//go:norace
+func (w *world) unwindFailed(g *goroutine) {
+	msg := fmt.Sprintf("goroutine %d did not end within %v when the run was unwound: a goroutine started by a plain go "+
+		"statement probably took its place in the scheduler; start every goroutine of a World with harness.Go", g.id, w.opts.Watchdog)
+	w.failures = append(w.failures, Failure{Kind: Stuck, Message: msg, Step: w.step, Time: w.now})
+	poisoned = msg
 }
 
 //go:norace
@@ -1293,7 +1313,16 @@ func (w *world) takeSites() {
 			world[g.goid] = true
 		}
 	}
-	w.sites, w.strayDump = blockedSites(world)
+	w.setSites(blockedSites(world))
+}
+
+// setSites keeps a dump's findings. It is called by whichever goroutine
+// fails the run first, which, when the run is abandoned, may run beside
+// another.
+//
+//go:norace
+func (w *world) setSites(sites map[int64]string, strays []strayReport) {
+	w.sites, w.strayDump = sites, strays
 }
 
 //go:norace
