@@ -308,6 +308,36 @@ func (w *world) drainReal() {
 		f.Goroutines = append(f.Goroutines, g.state(states))
 	}
 	w.addFailure(f)
+	// Reported: now stop the nodes still running (their contexts are
+	// cancelled, their network calls fail), so that their goroutines can
+	// end instead of outliving the run.
+	if w.stopNodes() {
+		deadline = time.Now().Add(w.opts.Drain)
+		for len(rw.live()) > 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// stopNodes crashes every node of a Real World still running; it reports
+// whether there was one.
+func (w *world) stopNodes() bool {
+	w.netMu.Lock()
+	nt := w.net
+	w.netMu.Unlock()
+	if nt == nil {
+		return false
+	}
+	nt.lock()
+	defer nt.unlock()
+	stopped := false
+	for _, n := range nt.nodes {
+		if n.up {
+			nt.crash(n, CrashReset)
+			stopped = true
+		}
+	}
+	return stopped
 }
 
 // realArmed records, in a Real World, a timer armed for d from now.

@@ -163,3 +163,20 @@ func TestRealPanicAfterRunCrashes(t *testing.T) {
 	require.Error(t, err)
 	require.True(t, strings.Contains(string(out), "panic: late"), "%s", out)
 }
+
+// Nodes still running when a Real run ends are a Leak, and are then
+// crashed, so that their goroutines (which return once the node's context is
+// done) do not outlive the run and hold up the next one.
+func TestRealNodesLeftRunningAreStopped(t *testing.T) {
+	res := Run(Options{Mode: Real, Drain: 20 * time.Millisecond}, func() {
+		n := NewNode("server", func(n *Node) {
+			Select(Done(n.Context()))
+		})
+		require.NoError(t, n.Start())
+	})
+	require.Len(t, res.Failures, 1)
+	assert.Equal(t, Leak, res.Failures[0].Kind)
+	withStragglerWait(time.Millisecond, func() {
+		require.NoError(t, Run(Options{}, func() {}).Err(), "no straggler is left")
+	})
+}
