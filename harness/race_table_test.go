@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -19,15 +20,35 @@ import (
 // a race exactly where plain Go reports one: never fewer (a hidden race), and
 // never more (a false alarm on a program Go's memory model orders).
 //
-// Plain versions make their interleaving certain with real sleeps (which are
-// no happens-before edge): the race detector reports what is unordered,
-// whenever it happens.
+// Plain versions make their interleaving certain with real sleeps, or with a
+// flag written and polled out of the race detector's sight (poke, peek):
+// neither is a happens-before edge, and the race detector reports what is
+// unordered, whenever it happens.
 
 const raceTableSeeds = 200
 
 // nap is a real sleep in a plain program, long enough for another goroutine
 // to get where the program needs it.
 const nap = 20 * time.Millisecond
+
+// poke sets a flag without the race detector seeing it.
+//
+//go:norace
+func poke(p *int32) { *p = 1 }
+
+// peek waits until poke set the flag, without the race detector seeing it.
+//
+//go:norace
+func peek(p *int32) {
+	for *(*int32)(noescapePtr(p)) == 0 {
+		runtime.Gosched()
+	}
+}
+
+// noescapePtr keeps the compiler from hoisting peek's load out of its loop.
+//
+//go:noinline
+func noescapePtr(p *int32) *int32 { return p }
 
 type raceTableEntry struct {
 	name   string
@@ -106,9 +127,10 @@ var raceTable = []raceTableEntry{
 	{name: "chan/zero-size-semaphore", racy: false, // Go chains every operation of a chan struct{}
 		plain: func() {
 			x := 0
+			var sent int32
 			sem := make(chan struct{}, 2)
-			go func() { x = 1; sem <- struct{}{} }()
-			time.Sleep(nap)
+			go func() { x = 1; sem <- struct{}{}; poke(&sent) }()
+			peek(&sent)
 			sem <- struct{}{}
 			_ = x
 		},
@@ -140,9 +162,10 @@ var raceTable = []raceTableEntry{
 	{name: "waitgroup/add-from-zero-races-wait", racy: true,
 		plain: func() {
 			var wg sync.WaitGroup
+			var added int32
 			add := wg.Add // the misuse on purpose (vet would flag wg.Add inside the goroutine)
-			go func() { add(1); time.Sleep(2 * nap); wg.Done() }()
-			time.Sleep(nap)
+			go func() { add(1); poke(&added); time.Sleep(10 * nap); wg.Done() }()
+			peek(&added)
 			wg.Wait()
 		},
 		heddle: func() {

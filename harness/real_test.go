@@ -147,12 +147,14 @@ func TestRealChild(t *testing.T) {
 	if os.Getenv("HEDDLE_REAL_CHILD") == "" {
 		t.Skip("run by TestRealPanicAfterRunCrashes")
 	}
+	over := make(chan struct{})
 	Run(Options{Mode: Real, Drain: time.Millisecond}, func() {
 		Go(func() {
-			time.Sleep(50 * time.Millisecond)
+			<-over
 			panic("late")
 		})
 	})
+	close(over)
 	time.Sleep(2 * time.Second)
 }
 
