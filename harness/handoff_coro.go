@@ -31,6 +31,9 @@ import "iter"
 // away from a coroutine that holds runtime.LockOSThread, so a goroutine of a
 // World must not lock its thread across a scheduling point.
 
+// closedChan is a channel that is always closed.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // coroutineHandoff selects the coroutine handoff for the next Worlds; it is
 // never used under -race. Tests switch it off to compare both handoffs in one
 // binary.
@@ -89,12 +92,11 @@ func (w *world) endOfDrive() { close(w.endCh) }
 //go:norace
 func (w *world) unwindCoroutine(g *goroutine) <-chan struct{} {
 	w.current = g
-	done := make(chan struct{})
 	if g.yield == nil {
 		g.stop()
-		close(done)
-		return done
+		return closedChan
 	}
+	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		g.next()

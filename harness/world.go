@@ -652,12 +652,18 @@ func (w *world) abandon() {
 // sees it was killed and exits through runtime.Goexit, running its defers
 // with heddle's primitives disabled.
 //
-// A goroutine that does not come back within Options.Watchdog had its place
+// A goroutine that does not come back (all of them within Options.Watchdog) had its place
 // taken by a goroutine the World never started (a plain go statement that
 // called into heddle while it ran): the run fails as Stuck and, since a
 // goroutine is then stuck somewhere in heddle, the process is poisoned.
 func (w *world) unwindAll() {
-	for _, g := range w.goroutinesToUnwind() {
+	gs := w.goroutinesToUnwind()
+	if len(gs) == 0 {
+		return
+	}
+	limit := time.NewTimer(w.opts.Watchdog)
+	defer limit.Stop()
+	for _, g := range gs {
 		var done <-chan struct{}
 		if w.coro {
 			done = w.unwindCoroutine(g)
@@ -668,7 +674,7 @@ func (w *world) unwindAll() {
 		}
 		select {
 		case <-done:
-		case <-time.After(w.opts.Watchdog):
+		case <-limit.C:
 			w.unwindFailed(g)
 			return
 		}
@@ -677,7 +683,7 @@ func (w *world) unwindAll() {
 
 //go:norace
 func (w *world) unwindFailed(g *goroutine) {
-	msg := fmt.Sprintf("goroutine %d did not end within %v when the run was unwound: a goroutine started by a plain go "+
+	msg := fmt.Sprintf("goroutine %d did not end, %v after the run began to unwind: a goroutine started by a plain go "+
 		"statement probably took its place in the scheduler; start every goroutine of a World with harness.Go", g.id, w.opts.Watchdog)
 	w.failures = append(w.failures, Failure{Kind: Stuck, Message: msg, Step: w.step, Time: w.now})
 	poisoned = msg
