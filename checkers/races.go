@@ -196,7 +196,9 @@ func systemFrame(f frame) bool {
 			return true
 		}
 	}
-	return strings.HasPrefix(f.fn, "github.com/heddle-go/heddle/harness.") && !strings.Contains(f.site, "_test.go:")
+	heddle := strings.HasPrefix(f.fn, "github.com/heddle-go/heddle/harness.") ||
+		strings.HasPrefix(f.fn, "github.com/heddle-go/heddle/harness/std/")
+	return heddle && !strings.Contains(f.site, "_test.go:")
 }
 
 // funcName drops the argument list of a frame's function line.

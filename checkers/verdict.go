@@ -64,7 +64,7 @@ const (
 // Kinds lists every kind of violation heddle reports: the runtime's and this
 // package's.
 var Kinds = []harness.Kind{harness.DataRace, harness.Panic, harness.Deadlock, harness.Leak, NotLinearizable, Timeliness,
-	Invariant, harness.StepLimit, harness.Stuck}
+	Invariant, harness.StepLimit, harness.Stuck, harness.Diverged}
 
 // Verdict is the judgement of one run: OK, or the violations found.
 type Verdict struct {
@@ -163,6 +163,9 @@ func fromFailure(res *harness.Result, f harness.Failure) Violation {
 	case harness.StepLimit:
 		fmt.Fprintf(&b, "step limit at virtual time %v: %s: a livelock (goroutines that keep running without"+
 			" progress, a retry loop without backoff) or a workload far longer than Options.MaxSteps allows.", f.Time, f.Message)
+	case harness.Diverged:
+		fmt.Fprintf(&b, "replay diverged at virtual time %v: %s: the program, or its fault plan, changed since the schedule was recorded;"+
+			" find and save the failure again.", f.Time, f.Message)
 	case harness.Stuck:
 		fmt.Fprintf(&b, "stuck at virtual time %v, step %d: %s.", f.Time, f.Step, f.Message)
 		b.WriteString(" Use heddle's primitives (harness.Mutex, Chan, Sleep, Done(ctx)) instead of the standard ones inside a World:")
@@ -172,7 +175,13 @@ func fromFailure(res *harness.Result, f harness.Failure) Violation {
 	stack := ""
 	if f.Stack != "" {
 		stack = trimStack(f.Stack)
-		if site := panicSite(stack); site != "" && f.Kind == harness.Panic {
+	}
+	if f.Kind == harness.Panic {
+		site := f.Site // the runtime names the user's panicking frame
+		if site == "" {
+			site = panicSite(stack)
+		}
+		if site != "" {
 			fmt.Fprintf(&b, " (at %s)", site)
 		}
 	}

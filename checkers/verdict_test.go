@@ -10,7 +10,7 @@ import (
 )
 
 func TestKindNames(t *testing.T) {
-	want := []string{"DataRace", "Panic", "Deadlock", "Leak", "NotLinearizable", "Timeliness", "Invariant", "StepLimit", "Stuck"}
+	want := []string{"DataRace", "Panic", "Deadlock", "Leak", "NotLinearizable", "Timeliness", "Invariant", "StepLimit", "Stuck", "Diverged"}
 	require.Len(t, Kinds, len(want))
 	for i, k := range Kinds {
 		require.Equal(t, want[i], string(k))

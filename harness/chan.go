@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"iter"
 	"reflect"
 	"unsafe"
 )
@@ -9,12 +10,18 @@ import (
 // deterministic World is active, and the World's own channel, with the same
 // semantics, inside one. Make one with NewChan. A nil *Chan behaves as a nil
 // channel: sends and receives block forever, and Select never picks it.
+// RecvOnly and SendOnly give the views a <-chan T or chan<- T gives; All
+// ranges over the values received.
 //
-// The happens-before edges are Go's: a send happens before the receive that
-// gets its value completes; a receive from an unbuffered channel happens
-// before the send completes; the k-th receive from a channel of capacity C
-// happens before the (k+C)-th send completes; a close happens before a
-// receive that returns because the channel is closed.
+// The race detector sees a World's channel as it sees a Go channel: the
+// happens-before edges are Go's (a send happens before the receive that gets
+// its value completes; a receive from an unbuffered channel happens before the
+// send completes; the k-th receive from a channel of capacity C happens before
+// the (k+C)-th send completes; a close happens before a receive that returns
+// because the channel is closed), and, as the Go runtime does, a send reads
+// the channel and a close writes it, so a close that races with a send is
+// reported. Buffered channels follow the Go runtime's model slot by slot
+// (and, for element types of size zero, its single chain of edges).
 type Chan[T any] struct {
 	w  *world   // the World that owns it; nil for a Go channel
 	ch chan T   // Go channel
@@ -23,30 +30,45 @@ type Chan[T any] struct {
 	buf         []slot[T]
 	head, count int
 	closed      bool
+	zero        bool // T has size zero: the buffer is one chain of edges (see stepSlot)
 	recvq       []*chanWaiter[T]
 	sendq       []*chanWaiter[T]
-	closeSync   uint64
+	// closeSync is the channel's race address: a send reads it, a close
+	// writes it and releases on it, and a receive that finds the channel
+	// closed acquires from it. For element types of size zero it is also
+	// the buffer's chain, and pending a waiter's history still to be
+	// folded into it.
+	closeSync uint64
+	pending   *uint64
 }
 
+// slot is one buffer entry. last points to the word holding the history of
+// the latest operation on the slot: one of w (operations of the goroutine
+// that ran them), a waiter's own word (operations completed on a blocked
+// goroutine's behalf), or a timer's word (ticks).
 type slot[T any] struct {
-	v   T
-	msg *uint64 // where the value's sender released its history
-	own uint64  // this slot's word for sends that did not block, and for the k+C rule
+	v    T
+	last *uint64
+	w    [2]uint64
 }
 
 // chanWaiter is a goroutine blocked in a send or receive, alone or in a Select.
 //
-// Its happens-before words are the goroutine's own (g.mine, g.theirs), reused
-// across operations: a goroutine blocks in one operation at a time, and a
-// fresh word per operation would cost the race detector a new sync object
-// each time.
+// On an unbuffered channel its happens-before words are the goroutine's own
+// (g.mine, g.theirs), reused across operations: a goroutine blocks in one
+// operation at a time, its partner uses them at once, and a fresh word per
+// operation would cost the race detector a new sync object each time. On a
+// buffered channel the waiter's history may sit in a slot until a later
+// operation on that slot, so it gets a word of its own (own).
 type chanWaiter[T any] struct {
 	g      *goroutine
 	sel    *selectState // nil for a plain send or receive
 	index  int          // the case index within sel
 	val    T
 	ok     bool
-	closed bool // woken because the channel was closed
+	closed bool    // woken because the channel was closed
+	own    uint64  // buffered channels: its history when it blocked
+	from   *uint64 // what it acquires when it wakes (set by whoever completed it)
 }
 
 type selectState struct {
@@ -65,7 +87,8 @@ func NewChan[T any](capacity int) *Chan[T] {
 		panic(chanError("harness: NewChan: negative capacity"))
 	}
 	if w := activeWorld(); w != nil && w.opts.Mode == Deterministic {
-		return &Chan[T]{w: w, buf: make([]slot[T], capacity)}
+		var zero T
+		return &Chan[T]{w: w, buf: make([]slot[T], capacity), zero: unsafe.Sizeof(zero) == 0}
 	}
 	return &Chan[T]{ch: make(chan T, capacity)}
 }
@@ -80,9 +103,15 @@ func (c *Chan[T]) deterministic(w *world) bool {
 		return det
 	}
 	if det && c.w != w {
+		if c.w != nil && c.w.ended {
+			c.w.stray() // a goroutine its World never knew, arriving late
+		}
 		panic(chanError("harness: a channel made outside this World (or in another one) used inside it"))
 	}
 	if !det && c.w != nil {
+		if c.w.ended {
+			c.w.stray() // a goroutine its World never knew, arriving late
+		}
 		panic(chanError("harness: a World's channel used outside its World"))
 	}
 	return det
@@ -146,6 +175,20 @@ func (c *Chan[T]) Close() {
 	c.close(w, w.sitePC())
 }
 
+// All returns an iterator over the values received from c until it is
+// closed: for v := range c.All() is for v := range ch. Each value is
+// received as Recv receives it.
+func (c *Chan[T]) All() iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for {
+			v, ok := c.Recv()
+			if !ok || !yield(v) {
+				return
+			}
+		}
+	}
+}
+
 // Len returns the number of values buffered.
 func (c *Chan[T]) Len() int {
 	if c.isNil() {
@@ -174,6 +217,51 @@ func (c *Chan[T]) Cap() int {
 //go:norace
 func (c *Chan[T]) capacity() int { return len(c.buf) }
 
+// RecvOnly returns the receive-only view of c, as a <-chan T is of a chan T.
+func (c *Chan[T]) RecvOnly() RecvChan[T] { return RecvChan[T]{c: c} }
+
+// SendOnly returns the send-only view of c, as a chan<- T is of a chan T.
+func (c *Chan[T]) SendOnly() SendChan[T] { return SendChan[T]{c: c} }
+
+// RecvChan is a receive-only view of a Chan: what a <-chan T is to a chan T.
+// Its zero value is a nil channel. Views of one Chan compare equal.
+type RecvChan[T any] struct{ c *Chan[T] }
+
+// Recv receives a value, as Chan.Recv does.
+func (r RecvChan[T]) Recv() (T, bool) { return r.c.Recv() }
+
+// RecvCase returns a Select case that receives from the channel, as
+// Chan.RecvCase does.
+func (r RecvChan[T]) RecvCase(v *T, ok *bool) SelectCase { return r.c.RecvCase(v, ok) }
+
+// All ranges over the values received until the channel is closed.
+func (r RecvChan[T]) All() iter.Seq[T] { return r.c.All() }
+
+// Len returns the number of values buffered.
+func (r RecvChan[T]) Len() int { return r.c.Len() }
+
+// Cap returns the channel's capacity.
+func (r RecvChan[T]) Cap() int { return r.c.Cap() }
+
+// SendChan is a send-only view of a Chan: what a chan<- T is to a chan T.
+// Its zero value is a nil channel. Views of one Chan compare equal.
+type SendChan[T any] struct{ c *Chan[T] }
+
+// Send sends v, as Chan.Send does.
+func (s SendChan[T]) Send(v T) { s.c.Send(v) }
+
+// SendCase returns a Select case that sends v on the channel.
+func (s SendChan[T]) SendCase(v T) SelectCase { return s.c.SendCase(v) }
+
+// Close closes the channel.
+func (s SendChan[T]) Close() { s.c.Close() }
+
+// Len returns the number of values buffered.
+func (s SendChan[T]) Len() int { return s.c.Len() }
+
+// Cap returns the channel's capacity.
+func (s SendChan[T]) Cap() int { return s.c.Cap() }
+
 //go:norace
 func (c *Chan[T]) send(w *world, v T, pc uintptr) {
 	g := w.enter()
@@ -181,14 +269,58 @@ func (c *Chan[T]) send(w *world, v T, pc uintptr) {
 	if c.isNil() {
 		w.block(g, "chan send (nil chan)", pc)
 	}
+	raceRead(unsafe.Pointer(&c.closeSync)) // as chansend does: a close racing with it is reported
 	if c.trySend(w, v) {
+		g.progress()
 		return
 	}
 	wt := &chanWaiter[T]{g: g, val: v}
-	raceRelease(unsafe.Pointer(&wt.g.mine))
+	c.releaseWaiter(wt)
 	c.sendq = append(c.sendq, wt)
 	w.block(g, "chan send", pc)
 	c.finishSend(wt)
+}
+
+// releaseWaiter publishes a goroutine's history as it blocks on c.
+//
+//go:norace
+func (c *Chan[T]) releaseWaiter(wt *chanWaiter[T]) {
+	if len(c.buf) == 0 {
+		raceRelease(unsafe.Pointer(&wt.g.mine))
+	} else {
+		raceRelease(unsafe.Pointer(&wt.own))
+	}
+}
+
+// stepSlot is the calling goroutine's operation on buffer slot i, as the Go
+// runtime's race model has it: the slot takes the goroutine's history and
+// the goroutine acquires what the slot held (the previous operation on it):
+// so a send's history reaches the receive of its value, and a receive's the
+// send C operations later. For element types of size zero the Go runtime
+// keeps one chain for the whole buffer instead: each operation acquires it
+// and releases into it.
+//
+//go:norace
+func (c *Chan[T]) stepSlot(i int) {
+	if c.zero {
+		raceAcquire(unsafe.Pointer(&c.closeSync))
+		if c.pending != nil {
+			raceAcquire(unsafe.Pointer(c.pending))
+			c.pending = nil
+		}
+		raceRelease(unsafe.Pointer(&c.closeSync))
+		return
+	}
+	s := &c.buf[i]
+	wd := &s.w[0]
+	if s.last == wd {
+		wd = &s.w[1]
+	}
+	raceRelease(unsafe.Pointer(wd))
+	if s.last != nil {
+		raceAcquire(unsafe.Pointer(s.last))
+	}
+	s.last = wd
 }
 
 // trySend completes a send if it can without blocking.
@@ -199,21 +331,48 @@ func (c *Chan[T]) trySend(w *world, v T) bool {
 		panic(chanError("send on closed channel"))
 	}
 	if r := c.dequeue(&c.recvq); r != nil {
-		raceAcquire(unsafe.Pointer(&r.g.mine))
+		if len(c.buf) == 0 {
+			raceAcquire(unsafe.Pointer(&r.g.mine))
+			raceRelease(unsafe.Pointer(&r.g.theirs))
+			r.from = &r.g.theirs
+		} else {
+			// Go's runtime pretends the value goes through the buffer.
+			c.throughSlot(c.head, r)
+			c.head = (c.head + 1) % len(c.buf)
+		}
 		r.val, r.ok = v, true
-		raceRelease(unsafe.Pointer(&r.g.theirs))
 		w.complete(r.g, r.sel, r.index)
 		return true
 	}
 	if c.count < len(c.buf) {
-		s := &c.buf[(c.head+c.count)%len(c.buf)]
-		raceAcquire(unsafe.Pointer(&s.own))
-		raceRelease(unsafe.Pointer(&s.own))
-		s.v, s.msg = v, &s.own
+		i := (c.head + c.count) % len(c.buf)
+		c.stepSlot(i)
+		c.buf[i].v = v
 		c.count++
 		return true
 	}
 	return false
+}
+
+// throughSlot is the caller's operation on slot i followed by the operation
+// of the blocked goroutine the caller completes, done on its behalf: the slot
+// takes the waiter's history (from when it blocked), and the waiter, when it
+// wakes, acquires what the slot held after the caller's operation: the
+// caller's history from before its own acquire, or, for a zero-size chain,
+// from after.
+//
+//go:norace
+func (c *Chan[T]) throughSlot(i int, wt *chanWaiter[T]) {
+	if c.zero {
+		c.stepSlot(i)
+		raceRelease(unsafe.Pointer(&wt.g.theirs))
+		c.pending = &wt.own
+	} else {
+		raceRelease(unsafe.Pointer(&wt.g.theirs))
+		c.stepSlot(i)
+		c.buf[i].last = &wt.own
+	}
+	wt.from = &wt.g.theirs
 }
 
 //go:norace
@@ -222,25 +381,32 @@ func (c *Chan[T]) finishSend(wt *chanWaiter[T]) {
 		raceAcquire(unsafe.Pointer(&c.closeSync))
 		panic(chanError("send on closed channel"))
 	}
-	raceAcquire(unsafe.Pointer(&wt.g.theirs))
+	if wt.from != nil {
+		raceAcquire(unsafe.Pointer(wt.from))
+	}
 }
 
-// sendFromClock delivers a timer's tick without blocking and without any
-// goroutine's history: the clock, not the goroutine that advanced it, sends.
+// sendFromClock delivers a timer's tick without blocking. Its history is the
+// timer's: whoever armed it (NewTimer, Reset, NewTicker) happens before the
+// receive of its tick, as with Go's timers; not the goroutine that advanced
+// the clock.
 //
 //go:norace
-func (c *Chan[T]) sendFromClock(w *world, v T) {
+func (c *Chan[T]) sendFromClock(w *world, v T, sync *uint64) {
 	if c.closed {
 		return
 	}
 	if r := c.dequeue(&c.recvq); r != nil {
 		r.val, r.ok = v, true
+		r.from = sync
+		c.buf[c.head].last = &r.own
+		c.head = (c.head + 1) % len(c.buf)
 		w.complete(r.g, r.sel, r.index)
 		return
 	}
 	if c.count < len(c.buf) {
 		s := &c.buf[(c.head+c.count)%len(c.buf)]
-		s.v, s.msg = v, nil
+		s.v, s.last = v, sync
 		c.count++
 	}
 }
@@ -265,10 +431,11 @@ func (c *Chan[T]) recv(w *world, pc uintptr) (T, bool) {
 		w.block(g, "chan receive (nil chan)", pc)
 	}
 	if v, ok, done := c.tryRecv(w); done {
+		g.progress()
 		return v, ok
 	}
 	wt := &chanWaiter[T]{g: g}
-	raceRelease(unsafe.Pointer(&wt.g.mine))
+	c.releaseWaiter(wt)
 	c.recvq = append(c.recvq, wt)
 	w.block(g, "chan receive", pc)
 	return c.finishRecv(wt)
@@ -278,32 +445,30 @@ func (c *Chan[T]) recv(w *world, pc uintptr) (T, bool) {
 //
 //go:norace
 func (c *Chan[T]) tryRecv(w *world) (v T, ok, done bool) {
+	var zero T
 	if c.count > 0 {
-		s := &c.buf[c.head]
-		if s.msg != nil {
-			raceAcquire(unsafe.Pointer(s.msg))
+		i := c.head
+		v = c.buf[i].v
+		if sd := c.dequeue(&c.sendq); sd != nil {
+			// The buffer is full and a sender waits: its value takes the
+			// place of the one received, through the same slot.
+			c.throughSlot(i, sd)
+			c.buf[i].v = sd.val
+			c.head = (c.head + 1) % len(c.buf)
+			w.complete(sd.g, sd.sel, sd.index)
+			return v, true, true
 		}
-		raceAcquire(unsafe.Pointer(&s.own))
-		raceRelease(unsafe.Pointer(&s.own))
-		var zero T
-		v, s.v, s.msg = s.v, zero, nil
+		c.stepSlot(i)
+		c.buf[i].v = zero
 		c.head = (c.head + 1) % len(c.buf)
 		c.count--
-		// A sender blocked on the full buffer now completes: its value goes
-		// to the tail, carrying its own history for whoever receives it.
-		if sd := c.dequeue(&c.sendq); sd != nil {
-			t := &c.buf[(c.head+c.count)%len(c.buf)]
-			t.v, t.msg = sd.val, &sd.g.mine
-			c.count++
-			raceRelease(unsafe.Pointer(&sd.g.theirs))
-			w.complete(sd.g, sd.sel, sd.index)
-		}
 		return v, true, true
 	}
 	if sd := c.dequeue(&c.sendq); sd != nil {
 		raceAcquire(unsafe.Pointer(&sd.g.mine))
 		v = sd.val
 		raceRelease(unsafe.Pointer(&sd.g.theirs))
+		sd.from = &sd.g.theirs
 		w.complete(sd.g, sd.sel, sd.index)
 		return v, true, true
 	}
@@ -321,7 +486,9 @@ func (c *Chan[T]) finishRecv(wt *chanWaiter[T]) (T, bool) {
 		var zero T
 		return zero, false
 	}
-	raceAcquire(unsafe.Pointer(&wt.g.theirs))
+	if wt.from != nil {
+		raceAcquire(unsafe.Pointer(wt.from))
+	}
 	return wt.val, wt.ok
 }
 
@@ -335,8 +502,11 @@ func (c *Chan[T]) close(w *world, pc uintptr) {
 	if c.closed {
 		panic(chanError("close of closed channel"))
 	}
+	raceWrite(unsafe.Pointer(&c.closeSync)) // as closechan does
+	g.progress()
 	c.closed = true
 	raceRelease(unsafe.Pointer(&c.closeSync))
+	c.pending = nil
 	for _, q := range []*[]*chanWaiter[T]{&c.recvq, &c.sendq} {
 		for wt := c.dequeue(q); wt != nil; wt = c.dequeue(q) {
 			wt.closed = true
@@ -392,6 +562,9 @@ type SelectCase interface {
 	selectCase() reflect.SelectCase
 	// received stores what reflect.Select received for this case.
 	received(v reflect.Value, ok bool)
+	// polled is called for every case when the select is evaluated
+	// (a send case reads its channel, as Go's select does).
+	polled()
 }
 
 // RecvCase returns a Select case that receives from c into *v and reports
@@ -420,7 +593,8 @@ func (r *recvCase[T]) commit(w *world) {
 	r.store(v, ok)
 }
 
-//go:norace
+// store writes what the case received into the program's variables, where
+// the race detector sees the writes, as it sees the Go runtime's.
 func (r *recvCase[T]) store(v T, ok bool) {
 	if r.v != nil {
 		*r.v = v
@@ -436,7 +610,7 @@ func (r *recvCase[T]) enqueue(_ *world, g *goroutine, sel *selectState, index in
 		return
 	}
 	r.wt = &chanWaiter[T]{g: g, sel: sel, index: index}
-	raceRelease(unsafe.Pointer(&r.wt.g.mine))
+	r.c.releaseWaiter(r.wt)
 	r.c.recvq = append(r.c.recvq, r.wt)
 }
 
@@ -445,6 +619,8 @@ func (r *recvCase[T]) finish(*world) {
 	v, ok := r.c.finishRecv(r.wt)
 	r.store(v, ok)
 }
+
+func (r *recvCase[T]) polled() {}
 
 func (r *recvCase[T]) selectCase() reflect.SelectCase {
 	return reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(r.c.recvChan())}
@@ -484,12 +660,19 @@ func (s *sendCase[T]) enqueue(_ *world, g *goroutine, sel *selectState, index in
 		return
 	}
 	s.wt = &chanWaiter[T]{g: g, sel: sel, index: index, val: s.v}
-	raceRelease(unsafe.Pointer(&s.wt.g.mine))
+	s.c.releaseWaiter(s.wt)
 	s.c.sendq = append(s.c.sendq, s.wt)
 }
 
 //go:norace
 func (s *sendCase[T]) finish(*world) { s.c.finishSend(s.wt) }
+
+//go:norace
+func (s *sendCase[T]) polled() {
+	if !s.c.isNil() {
+		raceRead(unsafe.Pointer(&s.c.closeSync))
+	}
+}
 
 func (s *sendCase[T]) selectCase() reflect.SelectCase {
 	return reflect.SelectCase{Dir: reflect.SelectSend, Chan: reflect.ValueOf(s.c.sendChan()), Send: reflect.ValueOf(&s.v).Elem()}
@@ -518,6 +701,7 @@ func (defaultCase) ready(*world) bool                             { return false
 func (defaultCase) commit(*world)                                 {}
 func (defaultCase) enqueue(*world, *goroutine, *selectState, int) {}
 func (defaultCase) finish(*world)                                 {}
+func (defaultCase) polled()                                       {}
 func (defaultCase) selectCase() reflect.SelectCase {
 	return reflect.SelectCase{Dir: reflect.SelectDefault}
 }
@@ -526,7 +710,9 @@ func (defaultCase) received(reflect.Value, bool) {}
 // Select waits until one of the cases can proceed, performs it and returns
 // its index, as a select statement does: among several ready cases it picks
 // one at random (from the run's seed in deterministic mode); with a Default
-// case it does not block. With no case at all it blocks forever.
+// case it does not block. With no case at all it blocks forever. A Select
+// that takes its Default case polls without progress: a goroutine that keeps
+// doing so is spinning (see Strategy).
 func Select(cases ...SelectCase) int {
 	w := activeWorld()
 	if w == nil || w.opts.Mode == Real {
@@ -550,6 +736,7 @@ func (w *world) selectDet(cases []SelectCase, pc uintptr) int {
 	ready := readyBuf[:0]
 	def := -1
 	for i, c := range cases {
+		c.polled()
 		if _, ok := c.(defaultCase); ok {
 			def = i
 		} else if c.ready(w) {
@@ -559,9 +746,11 @@ func (w *world) selectDet(cases []SelectCase, pc uintptr) int {
 	if len(ready) > 0 {
 		i := ready[w.rand.intN(len(ready))]
 		cases[i].commit(w)
+		g.progress()
 		return i
 	}
 	if def >= 0 {
+		g.polls++
 		return def
 	}
 	sel := &selectState{}

@@ -15,16 +15,17 @@ const (
 )
 
 type timer struct {
-	when   time.Duration
-	seq    uint64
-	index  int // position in the heap; -1 when not scheduled
-	period time.Duration
-	kind   timerKind
-	g      *goroutine
-	ch     *Chan[time.Time]
-	f      func()
-	sync   uint64 // AfterFunc happens before f runs
-	node   *Node  // the node of the goroutine that armed it; its crash removes it
+	when    time.Duration
+	nominal time.Duration // when without jitter: a ticker's next tick follows it
+	seq     uint64
+	index   int // position in the heap; -1 when not scheduled
+	period  time.Duration
+	kind    timerKind
+	g       *goroutine
+	ch      *Chan[time.Time]
+	f       func()
+	sync    uint64 // arming (AfterFunc, NewTimer, Reset) happens before f runs or a tick is received
+	node    *Node  // the node of the goroutine that armed it; its crash removes it
 }
 
 // timerHeap orders timers by when, then by creation: a deterministic order.
@@ -76,13 +77,37 @@ func (h timerHeap) down(i int) {
 	}
 }
 
+// deadline returns when a timer of duration d armed now fires: d from now,
+// plus the strategy's jitter, if any. nominal is without the jitter.
+//
+//go:norace
+func (w *world) deadline(d time.Duration) (when, nominal time.Duration) {
+	if d <= 0 {
+		return w.now, w.now
+	}
+	nominal = w.now + d
+	if w.jitter != nil {
+		return nominal + w.jitter.delay(d), nominal
+	}
+	return nominal, nominal
+}
+
+// armAfter schedules t to fire d from now (with jitter).
+//
+//go:norace
+func (w *world) armAfter(t *timer, d time.Duration) {
+	when, nominal := w.deadline(d)
+	w.addTimer(t, when)
+	t.nominal = nominal
+}
+
 //go:norace
 func (w *world) addTimer(t *timer, when time.Duration) {
 	if t.seq == 0 && w.current != nil {
 		t.node = w.current.node // first arming: the timer belongs to the caller's node
 	}
 	w.timerSeq++
-	t.when, t.seq = when, w.timerSeq
+	t.when, t.nominal, t.seq = when, when, w.timerSeq
 	t.index = len(w.timers)
 	w.timers = append(w.timers, t)
 	w.timers.up(t.index)
@@ -110,30 +135,6 @@ func (w *world) removeTimer(t *timer) bool {
 	return true
 }
 
-// advanceClock moves virtual time to the earliest timer and fires every timer
-// due then. It reports false when there is nothing to fire: no timer, or
-// main has returned and the drain period is over.
-//
-//go:norace
-func (w *world) advanceClock() bool {
-	if len(w.timers) == 0 {
-		return false
-	}
-	when := w.timers[0].when
-	if w.mainDone && when > w.mainDoneAt+w.opts.Drain {
-		return false
-	}
-	if when > w.now {
-		w.now = when
-	}
-	for len(w.timers) > 0 && w.timers[0].when <= w.now {
-		t := w.timers[0]
-		w.removeTimer(t)
-		w.fire(t)
-	}
-	return true
-}
-
 //go:norace
 func (w *world) fire(t *timer) {
 	switch t.kind {
@@ -142,9 +143,15 @@ func (w *world) fire(t *timer) {
 		w.ready(t.g)
 	case timerSend:
 		w.record(w.current, EvTimer, 0, "tick")
-		t.ch.sendFromClock(w, epoch.Add(w.now))
+		t.ch.sendFromClock(w, epoch.Add(w.now), &t.sync)
 		if t.period > 0 {
-			w.addTimer(t, w.now+t.period)
+			next := t.nominal + t.period
+			when := next
+			if w.jitter != nil {
+				when += w.jitter.delay(t.period)
+			}
+			w.addTimer(t, max(when, w.now))
+			t.nominal = next
 		}
 	case timerCallback:
 		w.record(w.current, EvTimer, 0, "func")
@@ -153,7 +160,8 @@ func (w *world) fire(t *timer) {
 }
 
 // Now returns the current time: the virtual clock in deterministic mode (it
-// starts at 2030-01-01 UTC and moves only when every goroutine is blocked),
+// starts at 2030-01-01 UTC and moves to the next timer when every goroutine
+// is blocked, or when the strategy fires a timer early: see Strategy),
 // time.Now otherwise.
 func Now() time.Time {
 	w := activeWorld()
@@ -169,11 +177,13 @@ func (w *world) elapsed() time.Duration { return w.now }
 // Since returns the time elapsed since t, on the same clock as Now.
 func Since(t time.Time) time.Duration { return Now().Sub(t) }
 
-// Sleep pauses the calling goroutine for at least d.
+// Sleep pauses the calling goroutine for at least d. A Sleep of zero or less
+// is a Yield.
 func Sleep(d time.Duration) {
 	w := activeWorld()
 	if w == nil || w.opts.Mode == Real {
 		w.perturb()
+		w.realArmed(d)
 		time.Sleep(d)
 		return
 	}
@@ -184,10 +194,10 @@ func Sleep(d time.Duration) {
 func (w *world) sleep(d time.Duration, pc uintptr) {
 	g := w.enter()
 	if d <= 0 {
-		w.yield(g, pc)
+		w.poll(g, pc)
 		return
 	}
-	w.addTimer(&timer{kind: timerWake, g: g}, w.now+d)
+	w.armAfter(&timer{kind: timerWake, g: g}, d)
 	w.block(g, "sleep", pc)
 }
 
@@ -205,8 +215,9 @@ type Timer struct {
 func NewTimer(d time.Duration) *Timer {
 	w := activeWorld()
 	if w == nil || w.opts.Mode == Real {
+		w.realArmed(d)
 		rt := time.NewTimer(d)
-		return &Timer{C: &Chan[time.Time]{ro: rt.C}, real: rt}
+		return &Timer{C: &Chan[time.Time]{ro: rt.C}, real: rt, w: w}
 	}
 	return w.newTimer(d, 0, nil)
 }
@@ -216,7 +227,8 @@ func NewTimer(d time.Duration) *Timer {
 func AfterFunc(d time.Duration, f func()) *Timer {
 	w := activeWorld()
 	if w == nil || w.opts.Mode == Real {
-		return &Timer{real: time.AfterFunc(d, f)}
+		w.realArmed(d)
+		return &Timer{real: time.AfterFunc(d, w.realCallback(f)), w: w}
 	}
 	return w.newTimer(d, 0, f)
 }
@@ -231,13 +243,13 @@ func (w *world) newTimer(d, period time.Duration, f func()) *Timer {
 	tm := &Timer{t: t, w: w}
 	if f != nil {
 		t.kind, t.f = timerCallback, f
-		raceRelease(unsafe.Pointer(&t.sync))
 	} else {
 		t.kind = timerSend
 		t.ch = &Chan[time.Time]{w: w, buf: make([]slot[time.Time], 1)}
 		tm.C = t.ch
 	}
-	w.addTimer(t, w.now+max(d, 0))
+	raceRelease(unsafe.Pointer(&t.sync))
+	w.armAfter(t, d)
 	return tm
 }
 
@@ -254,6 +266,7 @@ func (t *Timer) Stop() bool {
 // been active.
 func (t *Timer) Reset(d time.Duration) bool {
 	if t.real != nil {
+		t.w.realArmed(d)
 		return t.real.Reset(d)
 	}
 	return t.w.resetTimer(t.t, d)
@@ -272,10 +285,8 @@ func (w *world) stopTimer(t *timer) bool {
 //go:norace
 func (w *world) resetTimer(t *timer, d time.Duration) bool {
 	was := w.stopTimer(t)
-	if t.kind == timerCallback {
-		raceRelease(unsafe.Pointer(&t.sync))
-	}
-	w.addTimer(t, w.now+max(d, 0))
+	raceRelease(unsafe.Pointer(&t.sync))
+	w.armAfter(t, d)
 	return was
 }
 
@@ -283,10 +294,11 @@ func (w *world) resetTimer(t *timer, d time.Duration) bool {
 // receiver misses are dropped.
 type Ticker struct {
 	// C delivers the ticks.
-	C    *Chan[time.Time]
-	real *time.Ticker
-	t    *timer
-	w    *world
+	C       *Chan[time.Time]
+	real    *time.Ticker
+	stopped bool // real mode: Stop was called
+	t       *timer
+	w       *world
 }
 
 // NewTicker returns a ticker with the given period, which must be positive.
@@ -296,8 +308,9 @@ func NewTicker(period time.Duration) *Ticker {
 	}
 	w := activeWorld()
 	if w == nil || w.opts.Mode == Real {
+		w.realTicker(1)
 		rt := time.NewTicker(period)
-		return &Ticker{C: &Chan[time.Time]{ro: rt.C}, real: rt}
+		return &Ticker{C: &Chan[time.Time]{ro: rt.C}, real: rt, w: w}
 	}
 	tm := w.newTimer(period, period, nil)
 	return &Ticker{C: tm.C, t: tm.t, w: w}
@@ -306,6 +319,7 @@ func NewTicker(period time.Duration) *Ticker {
 // Stop turns the ticker off.
 func (t *Ticker) Stop() {
 	if t.real != nil {
+		t.realStop(true)
 		t.real.Stop()
 		return
 	}
@@ -319,6 +333,7 @@ func (t *Ticker) Reset(period time.Duration) {
 		panic(chanError("harness: Ticker.Reset: non-positive period"))
 	}
 	if t.real != nil {
+		t.realStop(false)
 		t.real.Reset(period)
 		return
 	}
@@ -360,14 +375,21 @@ func Float64() float64 {
 //go:norace
 func (w *world) randFloat64() float64 { return w.rand.float64() }
 
-// perturb, in Real mode, sometimes yields or sleeps a few microseconds before
-// a primitive, to shake out interleavings. The counter it draws from is
-// deliberately unsynchronised (and hidden from the race detector): an atomic
-// would add happens-before edges between every caller.
+// perturb, in Real mode, counts a primitive call (the Real World's sign of
+// progress) and sometimes yields or sleeps a few microseconds before it, to
+// shake out interleavings. The counters are deliberately unsynchronised (and
+// hidden from the race detector): an atomic would add happens-before edges
+// between every caller.
 //
 //go:norace
 func (w *world) perturb() {
-	if w == nil || w.opts.Perturb <= 0 {
+	if w == nil {
+		return
+	}
+	if w.real != nil {
+		w.real.progress++
+	}
+	if w.opts.Perturb <= 0 {
 		return
 	}
 	w.perturbCounter++

@@ -22,6 +22,7 @@ func WithCancel(parent context.Context) (context.Context, context.CancelFunc) {
 func WithTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	w := activeWorld()
 	if w == nil || w.opts.Mode == Real {
+		w.realArmed(d)
 		return context.WithTimeout(parent, d)
 	}
 	return WithDeadline(parent, Now().Add(d))
@@ -32,6 +33,7 @@ func WithTimeout(parent context.Context, d time.Duration) (context.Context, cont
 func WithDeadline(parent context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
 	w := activeWorld()
 	if w == nil || w.opts.Mode == Real {
+		w.realArmed(time.Until(deadline))
 		return context.WithDeadline(parent, deadline)
 	}
 	if d, ok := parent.Deadline(); ok && d.Before(deadline) {
@@ -102,7 +104,7 @@ func (c *ctx) attach(parent context.Context) {
 		}
 		c.timer = &timer{index: -1, kind: timerCallback, f: c.expire}
 		raceRelease(unsafe.Pointer(&c.timer.sync))
-		w.addTimer(c.timer, w.now+c.deadline.Sub(now))
+		w.armAfter(c.timer, c.deadline.Sub(now))
 	}
 }
 
@@ -168,10 +170,17 @@ func (c *ctx) Deadline() (time.Time, bool) { return c.deadline, c.hasDL }
 // Done implements context.Context.
 func (c *ctx) Done() <-chan struct{} { return c.done }
 
-// Err implements context.Context.
+// Err implements context.Context. As with a standard context, an Err that
+// returns the cancellation happens after the cancel (it acquires it).
 //
 //go:norace
-func (c *ctx) Err() error { return c.err }
+func (c *ctx) Err() error {
+	err := c.err
+	if err != nil {
+		raceAcquire(unsafe.Pointer(&c.sync))
+	}
+	return err
+}
 
 // Value implements context.Context.
 func (c *ctx) Value(key any) any {
@@ -251,3 +260,5 @@ func (d *doneCase) selectCase() reflect.SelectCase {
 }
 
 func (d *doneCase) received(reflect.Value, bool) {}
+
+func (d *doneCase) polled() {}

@@ -31,6 +31,9 @@ import "iter"
 // away from a coroutine that holds runtime.LockOSThread, so a goroutine of a
 // World must not lock its thread across a scheduling point.
 
+// closedChan is a channel that is always closed.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // coroutineHandoff selects the coroutine handoff for the next Worlds; it is
 // never used under -race. Tests switch it off to compare both handoffs in one
 // binary.
@@ -43,6 +46,7 @@ var coroutineHandoff = true
 func (g *goroutine) startCoroutine(f func()) {
 	g.next, g.stop = iter.Pull(func(yield func(struct{}) bool) {
 		g.yield = yield
+		g.running = true
 		defer g.exited()
 		g.setGoid(currentGoid())
 		g.exitIfKilled()
@@ -79,22 +83,23 @@ func (w *world) takeResume() *goroutine {
 //go:norace
 func (w *world) endOfDrive() { close(w.endCh) }
 
-// unwindCoroutine ends g's coroutine at the end of Run. A goroutine that
-// never ran is simply stopped. One that did is resumed, sees it was killed
-// and exits through runtime.Goexit, which iter.Pull passes on to the
-// resumer: a goroutine started for that purpose.
+// unwindCoroutine ends g's coroutine at the end of Run; the channel it
+// returns is closed once it ended. A goroutine that never ran is simply
+// stopped. One that did is resumed, sees it was killed and exits through
+// runtime.Goexit, which iter.Pull passes on to the resumer: a goroutine
+// started for that purpose.
 //
 //go:norace
-func (w *world) unwindCoroutine(g *goroutine) {
+func (w *world) unwindCoroutine(g *goroutine) <-chan struct{} {
 	w.current = g
 	if g.yield == nil {
 		g.stop()
-		return
+		return closedChan
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		g.next()
 	}()
-	<-done
+	return done
 }

@@ -343,6 +343,7 @@ func (nt *network) enterOp(pc uintptr) *goroutine {
 		return nil
 	}
 	g := nt.w.enter()
+	g.progress()
 	nt.w.yield(g, pc)
 	return g
 }
@@ -460,7 +461,7 @@ func (nt *network) start(n *Node, restart bool, mode CrashMode, pc uintptr) erro
 	n.ctx, n.cancel = ctx, cancel
 	nt.unlock()
 	if !nt.det {
-		go n.runMain()
+		nt.w.goReal(n.runMain, pc)
 		return nil
 	}
 	w := nt.w
@@ -532,7 +533,7 @@ func (nt *network) goOn(n *Node, f func(), pc uintptr) error {
 	}
 	if !nt.det {
 		nt.w.perturb()
-		go f()
+		nt.w.goReal(f, pc)
 		return nil
 	}
 	w := nt.w
@@ -634,6 +635,7 @@ func (nt *network) wait(g *goroutine, s *signal, mu sync.Locker, until time.Dura
 	defer mu.Lock()
 	var tc <-chan time.Time
 	if until >= 0 {
+		nt.w.realArmed(until - nt.now())
 		t := time.NewTimer(until - nt.now())
 		defer t.Stop()
 		tc = t.C

@@ -285,6 +285,13 @@ func TestNetPartition(t *testing.T) {
 			require.ErrorIs(t, err, context.DeadlineExceeded)
 			require.NoError(t, ResetLinks())
 			s, err = call(ctx, c, "healed")
+			if mode == Real && s == "one way" {
+				// On the wall clock the answer to the lost call may leave
+				// after the heal (a slow machine): it arrives first.
+				var b []byte
+				b, err = c.Recv(ctx)
+				s = string(b)
+			}
 			require.NoError(t, err)
 			require.Equal(t, "healed", s)
 			require.NoError(t, srv.Crash(CrashReset))

@@ -135,6 +135,8 @@ var racePrograms = map[string]func(){
 }
 
 // TestRaceChild is the child side of TestRaceDetectorSeesThroughScheduler.
+// A racy program's race is also in the Result of the run that showed it,
+// with the seed and strategy that replay it.
 func TestRaceChild(t *testing.T) {
 	name := os.Getenv("HEDDLE_RACE_CHILD")
 	if name == "" {
@@ -142,7 +144,10 @@ func TestRaceChild(t *testing.T) {
 	}
 	for seed := int64(0); seed < 20; seed++ {
 		res := Run(Options{Seed: seed}, racePrograms[name])
-		require.False(t, res.Failed(), "%v", res.Err())
+		for _, f := range res.Failures {
+			require.Equal(t, DataRace, f.Kind, "%v", res.Err())
+			t.Logf("RESULT: %v", res.Err())
+		}
 	}
 }
 
@@ -167,12 +172,14 @@ func TestRaceDetectorSeesThroughScheduler(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.program, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestRaceChild$", "-test.count=1")
+			cmd := exec.Command(os.Args[0], "-test.run=^TestRaceChild$", "-test.count=1", "-test.v")
 			// atexit_sleep_ms=0: the race runtime otherwise waits a second at exit.
 			cmd.Env = append(os.Environ(), "HEDDLE_RACE_CHILD="+c.program, "GORACE=atexit_sleep_ms=0")
 			out, _ := cmd.CombinedOutput()
 			reported := strings.Contains(string(out), "WARNING: DATA RACE")
 			require.Equal(t, c.racy, reported, "race reported: %v; output:\n%s", reported, out)
+			require.Equal(t, c.racy, strings.Contains(string(out), "RESULT: seed "), "the race is in the run's Result, with its seed")
+			require.NotContains(t, string(out), "Error Trace")
 			if c.racy {
 				for _, site := range racingAccessSites(string(out)) {
 					require.Contains(t, site, "race_test.go", "both racing accesses are the program's own, never the scheduler's")

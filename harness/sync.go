@@ -10,12 +10,28 @@ var runtimeGosched = runtime.Gosched
 
 // Go starts f in a new goroutine. In deterministic mode the goroutine belongs
 // to the World (and to the caller's node, if any) and runs when the strategy
-// picks it; every goroutine of a World must be started through Go.
+// picks it; every goroutine of a World must be started through Go. In Real
+// mode it is a goroutine of the World too: Run waits for it, reports it if it
+// is still running when the World drains, and turns its panic into a failure.
+//
+// Like a go statement, Go evaluates f at the call; unlike one, arguments in
+// a closure are evaluated when the goroutine runs. To evaluate them at the
+// call, as go f(x, y) does, pass them through a function literal's
+// parameters (this is what the rewriter emits for a go statement):
+//
+//	harness.Go(func(x int, y string) func() { return func() { f(x, y) } }(x, y))
+//
+// or copy them first (x, y := x, y) and close over the copies. A method value
+// (harness.Go(obj.Run)) binds its receiver at the call, as go obj.Run() does.
 func Go(f func()) {
 	w := activeWorld()
-	if w == nil || w.opts.Mode == Real {
-		w.perturb()
+	if w == nil {
 		go f()
+		return
+	}
+	if w.opts.Mode == Real {
+		w.perturb()
+		w.goReal(f, callerPC(2))
 		return
 	}
 	w.goDet(f, callerPC(2))
@@ -24,12 +40,17 @@ func Go(f func()) {
 //go:norace
 func (w *world) goDet(f func(), pc uintptr) {
 	g := w.enter()
+	g.progress()
 	w.spawn(g, f, pc)
 	w.yield(g, pc)
 }
 
 // Yield is an explicit scheduling point: in deterministic mode the strategy
-// may run another goroutine here; otherwise it yields the processor.
+// may run another goroutine here; otherwise it yields the processor. A Yield
+// counts as polling without progress: a goroutine that loops around Yield
+// (or a select with a default, or an atomic load: see Poll) while every other
+// runnable goroutine does the same is spinning, and the clock may then move
+// to the next timer; PCT lowers the priority of a goroutine that yields.
 func Yield() {
 	w := activeWorld()
 	if w == nil || w.opts.Mode == Real {
@@ -37,11 +58,49 @@ func Yield() {
 		runtime.Gosched()
 		return
 	}
-	w.yieldNow(w.sitePC())
+	w.pollNow(w.sitePC())
+}
+
+// Poll is a scheduling point for code that looks at shared state outside
+// this package's primitives without changing it: an atomic load, a
+// CompareAndSwap that failed, a check of a flag. It is Yield under a name that
+// says why: a goroutine that keeps polling makes no progress, so it loses
+// priority under PCT, and while every runnable goroutine polls the clock may
+// fire the next timer (a spin on an atomic flag that a timer sets ends).
+// Packages that stand in for sync/atomic call Poll before a load and
+// Progress before a store.
+func Poll() {
+	w := activeWorld()
+	if w == nil || w.opts.Mode == Real {
+		w.perturb()
+		runtime.Gosched()
+		return
+	}
+	w.pollNow(w.sitePC())
+}
+
+// Progress is a scheduling point for code about to change shared state
+// outside this package's primitives: an atomic store, add, swap or
+// CompareAndSwap. Unlike Poll it counts as progress: the goroutine is not
+// spinning. Outside a deterministic World it does nothing.
+func Progress() {
+	w := activeWorld()
+	if w == nil || w.opts.Mode == Real {
+		w.perturb()
+		return
+	}
+	w.progressNow(w.sitePC())
 }
 
 //go:norace
-func (w *world) yieldNow(pc uintptr) { w.yield(w.enter(), pc) }
+func (w *world) progressNow(pc uintptr) {
+	g := w.enter()
+	g.progress()
+	w.yield(g, pc)
+}
+
+//go:norace
+func (w *world) pollNow(pc uintptr) { w.poll(w.enter(), pc) }
 
 // waitq is a list of goroutines blocked on a primitive.
 type waitq struct{ gs []*goroutine }
@@ -65,6 +124,7 @@ func (q *waitq) wakeAll(w *world) {
 type Mutex struct {
 	real    sync.Mutex
 	locked  bool
+	holder  *goroutine // who locked it, for deadlock reports
 	waiters waitq
 	sync    uint64
 }
@@ -86,13 +146,23 @@ func (m *Mutex) lock(w *world, pc uintptr) {
 	w.yield(g, pc)
 	for m.locked {
 		m.waiters.push(g)
+		g.waitsFor = m
 		w.block(g, "mutex lock", pc)
 	}
-	m.locked = true
+	m.locked, m.holder = true, g
 	raceAcquire(unsafe.Pointer(&m.sync))
 }
 
-// TryLock locks m if it is free and reports whether it did.
+//go:norace
+func (m *Mutex) holders() []*goroutine {
+	if m.holder == nil {
+		return nil
+	}
+	return []*goroutine{m.holder}
+}
+
+// TryLock locks m if it is free and reports whether it did. A TryLock that
+// fails polls without progress (see Poll).
 func (m *Mutex) TryLock() bool {
 	w := activeWorld()
 	if w == nil || w.opts.Mode == Real {
@@ -106,9 +176,10 @@ func (m *Mutex) tryLock(w *world, pc uintptr) bool {
 	g := w.enter()
 	w.yield(g, pc)
 	if m.locked {
+		g.polls++
 		return false
 	}
-	m.locked = true
+	m.locked, m.holder = true, g
 	raceAcquire(unsafe.Pointer(&m.sync))
 	return true
 }
@@ -130,8 +201,9 @@ func (m *Mutex) unlock(w *world, pc uintptr) {
 	if !m.locked {
 		panic(chanError("sync: unlock of unlocked mutex"))
 	}
+	raceRead(unsafe.Pointer(m)) // as sync.Mutex.Unlock reads its state
 	raceRelease(unsafe.Pointer(&m.sync))
-	m.locked = false
+	m.locked, m.holder = false, nil
 	m.waiters.wakeAll(w)
 	w.yield(g, pc)
 }
@@ -140,8 +212,8 @@ func (m *Mutex) unlock(w *world, pc uintptr) {
 // keeps new readers out. The zero value is unlocked.
 type RWMutex struct {
 	real           sync.RWMutex
-	writer         bool
-	readers        int
+	writer         *goroutine // the goroutine holding it for writing
+	readers        []*goroutine
 	writersWaiting int
 	waiters        waitq
 	wsync, rsync   uint64
@@ -162,15 +234,49 @@ func (rw *RWMutex) Lock() {
 func (rw *RWMutex) lock(w *world, pc uintptr) {
 	g := w.enter()
 	w.yield(g, pc)
-	for rw.writer || rw.readers > 0 {
+	raceRead(unsafe.Pointer(rw)) // as sync.RWMutex reads its inner mutex
+	for rw.writer != nil || len(rw.readers) > 0 {
 		rw.writersWaiting++
 		rw.waiters.push(g)
+		g.waitsFor = rw
 		w.block(g, "rwmutex lock", pc)
 		rw.writersWaiting--
 	}
-	rw.writer = true
+	rw.writer = g
 	raceAcquire(unsafe.Pointer(&rw.wsync))
 	raceAcquire(unsafe.Pointer(&rw.rsync))
+}
+
+// TryLock locks rw for writing if it is free and reports whether it did.
+func (rw *RWMutex) TryLock() bool {
+	w := activeWorld()
+	if w == nil || w.opts.Mode == Real {
+		return rw.real.TryLock()
+	}
+	return rw.tryLock(w, w.sitePC())
+}
+
+//go:norace
+func (rw *RWMutex) tryLock(w *world, pc uintptr) bool {
+	g := w.enter()
+	w.yield(g, pc)
+	raceRead(unsafe.Pointer(rw))
+	if rw.writer != nil || len(rw.readers) > 0 {
+		g.polls++
+		return false
+	}
+	rw.writer = g
+	raceAcquire(unsafe.Pointer(&rw.wsync))
+	raceAcquire(unsafe.Pointer(&rw.rsync))
+	return true
+}
+
+//go:norace
+func (rw *RWMutex) holders() []*goroutine {
+	if rw.writer != nil {
+		return []*goroutine{rw.writer}
+	}
+	return append([]*goroutine(nil), rw.readers...)
 }
 
 // Unlock unlocks rw for writing.
@@ -186,11 +292,12 @@ func (rw *RWMutex) Unlock() {
 //go:norace
 func (rw *RWMutex) unlock(w *world, pc uintptr) {
 	g := w.enter()
-	if !rw.writer {
+	if rw.writer == nil {
 		panic(chanError("sync: Unlock of unlocked RWMutex"))
 	}
+	raceRead(unsafe.Pointer(rw))
 	raceRelease(unsafe.Pointer(&rw.wsync))
-	rw.writer = false
+	rw.writer = nil
 	rw.waiters.wakeAll(w)
 	w.yield(g, pc)
 }
@@ -210,12 +317,38 @@ func (rw *RWMutex) RLock() {
 func (rw *RWMutex) rlock(w *world, pc uintptr) {
 	g := w.enter()
 	w.yield(g, pc)
-	for rw.writer || rw.writersWaiting > 0 {
+	raceRead(unsafe.Pointer(rw))
+	for rw.writer != nil || rw.writersWaiting > 0 {
 		rw.waiters.push(g)
+		g.waitsFor = rw
 		w.block(g, "rwmutex rlock", pc)
 	}
-	rw.readers++
+	rw.readers = append(rw.readers, g)
 	raceAcquire(unsafe.Pointer(&rw.wsync))
+}
+
+// TryRLock locks rw for reading if it can without waiting and reports
+// whether it did.
+func (rw *RWMutex) TryRLock() bool {
+	w := activeWorld()
+	if w == nil || w.opts.Mode == Real {
+		return rw.real.TryRLock()
+	}
+	return rw.tryRLock(w, w.sitePC())
+}
+
+//go:norace
+func (rw *RWMutex) tryRLock(w *world, pc uintptr) bool {
+	g := w.enter()
+	w.yield(g, pc)
+	raceRead(unsafe.Pointer(rw))
+	if rw.writer != nil || rw.writersWaiting > 0 {
+		g.polls++
+		return false
+	}
+	rw.readers = append(rw.readers, g)
+	raceAcquire(unsafe.Pointer(&rw.wsync))
+	return true
 }
 
 // RUnlock undoes one RLock.
@@ -231,24 +364,56 @@ func (rw *RWMutex) RUnlock() {
 //go:norace
 func (rw *RWMutex) runlock(w *world, pc uintptr) {
 	g := w.enter()
-	if rw.readers <= 0 {
+	if len(rw.readers) == 0 {
 		panic(chanError("sync: RUnlock of unlocked RWMutex"))
 	}
+	raceRead(unsafe.Pointer(rw))
 	raceReleaseMerge(unsafe.Pointer(&rw.rsync))
-	rw.readers--
-	if rw.readers == 0 {
+	rw.dropReader(g)
+	if len(rw.readers) == 0 {
 		rw.waiters.wakeAll(w)
 	}
 	w.yield(g, pc)
 }
 
+// dropReader removes one read hold: g's own if it has one (a read lock may
+// be released by another goroutine, as with sync.RWMutex).
+//
+//go:norace
+func (rw *RWMutex) dropReader(g *goroutine) {
+	i := len(rw.readers) - 1
+	for j, r := range rw.readers {
+		if r == g {
+			i = j
+			break
+		}
+	}
+	for j := i; j < len(rw.readers)-1; j++ {
+		rw.readers[j] = rw.readers[j+1]
+	}
+	rw.readers[len(rw.readers)-1] = nil
+	rw.readers = rw.readers[:len(rw.readers)-1]
+}
+
+// RLocker returns a Locker whose Lock and Unlock are rw's RLock and RUnlock.
+func (rw *RWMutex) RLocker() sync.Locker { return rlocker{rw} }
+
+type rlocker struct{ rw *RWMutex }
+
+func (r rlocker) Lock()   { r.rw.RLock() }
+func (r rlocker) Unlock() { r.rw.RUnlock() }
+
 // WaitGroup waits for a collection of goroutines, like sync.WaitGroup. The
 // zero value is ready to use. Every Done happens before the Wait it releases
-// returns.
+// returns. As with sync.WaitGroup under the race detector, an Add that takes
+// the counter from zero races with a Wait it is not ordered with, and reusing
+// a WaitGroup before the previous Wait has returned panics.
 type WaitGroup struct {
 	real    sync.WaitGroup
 	count   int
 	waiters waitq
+	gen     int    // counts the times the counter reached zero with waiters
+	sema    uint64 // the address Add (from zero) reads and the first Wait writes
 	sync    uint64
 }
 
@@ -269,10 +434,16 @@ func (wg *WaitGroup) add(w *world, delta int) {
 		raceReleaseMerge(unsafe.Pointer(&wg.sync))
 	}
 	wg.count += delta
+	if delta > 0 && wg.count == delta {
+		// The first increment must be ordered with Wait (sync.WaitGroup
+		// models it as a read that races with the first waiter's write).
+		raceRead(unsafe.Pointer(&wg.sema))
+	}
 	if wg.count < 0 {
 		panic(chanError("sync: negative WaitGroup counter"))
 	}
-	if wg.count == 0 {
+	if wg.count == 0 && len(wg.waiters.gs) > 0 {
+		wg.gen++
 		wg.waiters.wakeAll(w)
 	}
 }
@@ -288,9 +459,13 @@ func (wg *WaitGroup) Go(f func()) {
 		defer wg.Done()
 		f()
 	}
-	if w == nil || w.opts.Mode == Real {
-		w.perturb()
+	if w == nil {
 		go run()
+		return
+	}
+	if w.opts.Mode == Real {
+		w.perturb()
+		w.goReal(run, callerPC(2))
 		return
 	}
 	w.goDet(run, callerPC(2))
@@ -311,21 +486,33 @@ func (wg *WaitGroup) Wait() {
 func (wg *WaitGroup) wait(w *world, pc uintptr) {
 	g := w.enter()
 	w.yield(g, pc)
-	for wg.count > 0 {
+	if wg.count > 0 {
+		if len(wg.waiters.gs) == 0 {
+			// The first waiter: sync.WaitGroup models it as a write.
+			raceWrite(unsafe.Pointer(&wg.sema))
+		}
+		gen := wg.gen
 		wg.waiters.push(g)
 		w.block(g, "waitgroup wait", pc)
+		if wg.gen != gen && wg.count != 0 {
+			raceAcquire(unsafe.Pointer(&wg.sync))
+			panic(chanError("sync: WaitGroup is reused before previous Wait has returned"))
+		}
 	}
 	raceAcquire(unsafe.Pointer(&wg.sync))
 }
 
 // Once runs a function once, like sync.Once. The zero value is ready to use.
-// The function's return happens before any Do returns.
+// The function's return happens before any Do returns; as with sync.Once,
+// whose slow path takes a mutex, callers that had to wait for it are also
+// ordered with each other.
 type Once struct {
 	real    sync.Once
 	done    bool
 	running bool
 	waiters waitq
-	sync    uint64
+	sync    uint64 // done: released when f returns
+	msync   uint64 // the slow path's mutex
 }
 
 // Do calls f if and only if Do is being called for the first time; other
@@ -349,12 +536,18 @@ func (o *Once) Do(f func()) {
 func (o *Once) begin(w *world, pc uintptr) bool {
 	g := w.enter()
 	w.yield(g, pc)
+	if o.done { // the fast path: an atomic load of done
+		raceAcquire(unsafe.Pointer(&o.sync))
+		return false
+	}
 	for o.running {
 		o.waiters.push(g)
 		w.block(g, "once", pc)
 	}
+	raceAcquire(unsafe.Pointer(&o.msync))
 	if o.done {
 		raceAcquire(unsafe.Pointer(&o.sync))
+		raceRelease(unsafe.Pointer(&o.msync))
 		return false
 	}
 	o.running = true
@@ -365,12 +558,15 @@ func (o *Once) begin(w *world, pc uintptr) bool {
 func (o *Once) end(w *world) {
 	w.enter()
 	raceRelease(unsafe.Pointer(&o.sync))
+	raceRelease(unsafe.Pointer(&o.msync))
 	o.running, o.done = false, true
 	o.waiters.wakeAll(w)
 }
 
 // Cond is a condition variable, like sync.Cond; L must be a *Mutex or
-// *RWMutex of this package (or, in real mode only, any sync.Locker).
+// *RWMutex of this package (or, in real mode only, any sync.Locker). As with
+// sync.Cond, Signal and Broadcast are not themselves happens-before edges:
+// the lock is.
 type Cond struct {
 	L       sync.Locker
 	real    *sync.Cond

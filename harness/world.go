@@ -45,8 +45,9 @@ func (m Mode) String() string {
 // Options configures one Run. The zero value is a deterministic run of seed 0
 // with the random-walk strategy and default limits.
 type Options struct {
-	// Seed decides every choice of the run: the schedule, select's choice
-	// among ready cases, and the values IntN and Float64 return.
+	// Seed decides every choice of the run: the schedule, select's choices
+	// among ready cases, the values IntN and Float64 return, and (with
+	// Jittered) the timers' jitter.
 	Seed int64
 	// Mode is Deterministic (the default) or Real.
 	Mode Mode
@@ -57,12 +58,15 @@ type Options struct {
 	// Zero means 1,000,000.
 	MaxSteps int
 	// Watchdog is how long, in wall-clock time, a goroutine may run without
-	// reaching a scheduling point before the run fails as Stuck.
-	// Zero means 10 seconds.
+	// reaching a scheduling point before the run fails as Stuck. In Real
+	// mode it is how long a run may go without any goroutine of the World
+	// calling a primitive, every one of them blocked and no timer pending,
+	// before it fails as a Deadlock. Zero means 10 seconds.
 	Watchdog time.Duration
-	// Drain is how much virtual time the World keeps firing timers after main
-	// returns, so that goroutines on their way out can finish. Goroutines
-	// still alive after that are leaks. Zero means 10 seconds.
+	// Drain is how much time the World waits, after main returns, for its
+	// goroutines to finish: in deterministic mode the virtual time it keeps
+	// firing timers (zero means 10 seconds), in Real mode wall-clock time
+	// (zero means 1 second). Goroutines still alive after that are leaks.
 	Drain time.Duration
 	// Trace keeps every event in Result.Trace. The trace hash is computed
 	// either way.
@@ -74,7 +78,9 @@ type Options struct {
 
 // Result is what a Run leaves behind.
 type Result struct {
-	// Seed and Strategy are the run's inputs, for the report.
+	// Seed and Strategy are the run's inputs, for the report: the same
+	// seed with the same strategy (Strategy names it, parameters included)
+	// gives the same run.
 	Seed     int64
 	Strategy string
 	// Failures lists what went wrong, in the order found; empty means the
@@ -89,8 +95,10 @@ type Result struct {
 	TraceHash uint64
 	// Trace holds every event when Options.Trace was set.
 	Trace []Event
-	// Schedule lists the goroutine chosen at every scheduling point that had
-	// more than one runnable goroutine. Replay(Schedule) reproduces the run.
+	// Schedule lists the run's decisions: at every scheduling point where a
+	// timer could fire, ClockFire or ClockWait, and at every one where more
+	// than one goroutine could run (and the clock waited), the goroutine
+	// chosen. Replay(Seed, Schedule) reproduces the run.
 	Schedule []int
 	// Preemptions counts the choices that switched away from a goroutine that
 	// could have gone on running.
@@ -103,7 +111,7 @@ type Result struct {
 func (r *Result) Failed() bool { return len(r.Failures) > 0 }
 
 // Err returns nil for a run without failures, and otherwise an error that
-// describes them all.
+// describes them all, headed by what replays the run: its seed and strategy.
 func (r *Result) Err() error {
 	if len(r.Failures) == 0 {
 		return nil
@@ -112,7 +120,7 @@ func (r *Result) Err() error {
 	for i, f := range r.Failures {
 		msgs[i] = f.String()
 	}
-	return fmt.Errorf("seed %d: %s", r.Seed, strings.Join(msgs, "\n"))
+	return fmt.Errorf("seed %d, strategy %s: %s", r.Seed, r.Strategy, strings.Join(msgs, "\n"))
 }
 
 // Kind classifies what went wrong in a run. It is the one name for every
@@ -124,23 +132,39 @@ type Kind string
 
 const (
 	// Deadlock: every goroutine is blocked and no timer is pending, while
-	// main has not returned.
+	// main has not returned. In Real mode: for Options.Watchdog no goroutine
+	// of the World called a primitive, every one of them is blocked and no
+	// timer the World armed is pending.
 	Deadlock Kind = "Deadlock"
-	// Leak: goroutines still alive after main returned and the clock drained.
+	// Leak: goroutines still alive after main returned and the World
+	// drained (Options.Drain).
 	Leak Kind = "Leak"
 	// Panic: a goroutine of the World panicked.
 	Panic Kind = "Panic"
 	// StepLimit: the run reached Options.MaxSteps (a livelock, or a run far
-	// longer than expected).
+	// longer than expected). The failure lists every goroutine with the
+	// number of steps it took.
 	StepLimit Kind = "StepLimit"
 	// Stuck: a goroutine ran for Options.Watchdog of wall-clock time without
-	// reaching a scheduling point (a busy loop, or a block outside heddle).
+	// reaching a scheduling point (a busy loop, or a block outside heddle);
+	// a goroutine started with a plain go statement ran heddle code inside
+	// a deterministic World; or the run could not start at all (another
+	// World is running, or an earlier one left goroutines behind).
 	Stuck Kind = "Stuck"
-	// DataRace: the race detector reported two unsynchronised accesses. The
-	// race detector prints its reports on standard error, outside any
-	// Result; whoever watches that output (a test, a worker process)
-	// attributes them to the run.
+	// DataRace: the race detector reported two unsynchronised accesses.
+	// The report itself is on standard error; under -race, Run adds a
+	// DataRace failure to its Result when the race detector's count of
+	// reports grew during the run (a race it reported once before in the
+	// process is not reported again, so a sweep that attributes races to
+	// seeds runs each exploration in a fresh process).
 	DataRace Kind = "DataRace"
+	// Diverged: a run following a schedule (Replay) could not: the
+	// schedule named a goroutine that was not runnable, or the clock when
+	// no timer could fire, or it ended before the run did, or the run ended
+	// before it. The program (or its fault plan) is no longer the one that
+	// recorded the schedule. The message says where: "schedule diverged at
+	// step N: wanted g99, runnable g1 g3".
+	Diverged Kind = "Diverged"
 )
 
 // String returns the kind's name.
@@ -151,9 +175,13 @@ type Failure struct {
 	Kind    Kind
 	Message string
 	// Goroutines involved: the blocked ones of a deadlock, the leaked ones,
-	// the panicking or stuck one.
+	// the panicking or stuck one, every live one at a step limit.
 	Goroutines []GoroutineState
-	// Stack is the panicking goroutine's stack, for a Panic.
+	// Site is the file:line of the program's own code where a Panic was
+	// raised (the innermost frame that is neither Go's runtime nor heddle).
+	Site string
+	// Stack is the panicking goroutine's stack, for a Panic, with the
+	// frames of the runtime's panic machinery and of heddle trimmed.
 	Stack string
 	// Step and Time locate the failure in the run.
 	Step int
@@ -163,6 +191,9 @@ type Failure struct {
 func (f Failure) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s at step %d (virtual time %v): %s", f.Kind, f.Step, f.Time, f.Message)
+	if f.Site != "" {
+		fmt.Fprintf(&b, " (at %s)", f.Site)
+	}
 	for _, g := range f.Goroutines {
 		b.WriteString("\n  ")
 		b.WriteString(g.String())
@@ -180,7 +211,12 @@ type GoroutineState struct {
 	Node      string
 	State     string // "runnable", "done", or what it is blocked on
 	BlockedAt string // file:line of the call it is blocked in
-	CreatedAt string // file:line of the Go call that started it
+	CreatedAt string // file:line of the Go call (or go statement) that started it
+	// HeldBy lists, for a goroutine blocked on a Mutex or RWMutex, the
+	// goroutines holding it.
+	HeldBy []int
+	// Steps is how many times the scheduler ran it.
+	Steps int
 }
 
 func (g GoroutineState) String() string {
@@ -188,12 +224,23 @@ func (g GoroutineState) String() string {
 	if g.Node != "" {
 		s += " on node " + g.Node
 	}
-	s += " [" + g.State + "]"
+	state := g.State
+	if len(g.HeldBy) > 0 {
+		ids := make([]string, len(g.HeldBy))
+		for i, id := range g.HeldBy {
+			ids[i] = fmt.Sprint(id)
+		}
+		state += ", held by goroutine " + strings.Join(ids, ", ")
+	}
+	s += " [" + state + "]"
 	if g.BlockedAt != "" {
 		s += " at " + g.BlockedAt
 	}
 	if g.CreatedAt != "" {
 		s += ", created at " + g.CreatedAt
+	}
+	if g.Steps > 0 {
+		s += fmt.Sprintf(", %d steps", g.Steps)
 	}
 	return s
 }
@@ -218,31 +265,44 @@ type goroutine struct {
 	stop  func()
 	yield func(struct{}) bool
 	goid  int64 // the runtime's id of its real goroutine, for failure reports
-	// Happens-before words of the channel operation it is blocked in: mine
-	// is released when it blocks, theirs by whoever completes the operation.
+	// Happens-before words of the unbuffered channel operation it is
+	// blocked in: mine is released when it blocks, theirs by whoever
+	// completes the operation.
 	mine, theirs uint64
 	id           int
 	w            *world
 	state        gState
+	running      bool // it holds control: between taking the token and handing it on
+	polls        int  // polls (Yield, a select default, ...) since it last blocked or communicated
 	retired      bool // done, its real goroutine waiting to be unwound (see retire)
 	killed       bool // being unwound at the end of the run
 	system       bool // the World's own: never a leak or part of a deadlock
 	isMain       bool
 	node         *Node
+	steps        int     // how many times the scheduler ran it
 	reason       string  // what it is blocked on
+	waitsFor     holder  // the lock it is blocked on, if any
 	blockPC      uintptr // where it blocked
 	createPC     uintptr // where it was started
 	pc           uintptr // its latest scheduling point
 }
 
-// World is one deterministic run: its goroutines, scheduler, clock and trace.
-// There is at most one active World per process; the primitives of this
-// package consult it to decide how to behave.
+// holder is a lock that can say who holds it, for deadlock reports.
+type holder interface {
+	holders() []*goroutine
+}
+
+// world is one run: its goroutines, scheduler, clock and trace. There is at
+// most one active World per process; the primitives of this package consult
+// it to decide how to behave.
 type world struct {
 	opts     Options
 	strategy Strategy
 	rand     *prng // the program's randomness: select, IntN, latencies
 	maxSteps int
+	jitter   *jittered // the strategy's timer jitter, if any
+	replay   *replay   // the strategy, when it follows a schedule
+	choice   choice    // the decision being made (reused)
 
 	all     []*goroutine // by id
 	runq    []*goroutine // runnable, by id
@@ -256,6 +316,16 @@ type world struct {
 	now      time.Duration
 	timers   timerHeap
 	timerSeq uint64
+	// advanceSeq is the timer sequence number when the clock last moved (or
+	// fired with nothing runnable): timers armed up to then and due now
+	// fire, by default, before any goroutine runs. earlyFired is set while
+	// the latest decision fired a timer ahead of its default: the next one
+	// must run a goroutine first, so the clock never runs away; earlyUsed
+	// once a timer due later than now fired while goroutines were making
+	// progress, until everything blocks again: once per such period.
+	advanceSeq uint64
+	earlyFired bool
+	earlyUsed  bool
 
 	mainDone   bool
 	mainDoneAt time.Duration
@@ -277,7 +347,8 @@ type world struct {
 
 	// endSync collects, through raceReleaseMerge at every handoff, the
 	// history of every goroutine of the run; whoever runs after the run
-	// (Run's caller, goroutines being unwound) acquires it.
+	// (Run's caller, goroutines being unwound, the next World after Real
+	// stragglers) acquires it.
 	endSync uint64
 
 	perturbCounter uint64
@@ -291,37 +362,123 @@ type world struct {
 	netMu     sync.Mutex
 
 	// sites maps real goroutine ids to the user code each one stands in,
-	// filled from a stack dump when a failure report needs it.
-	sites map[int64]string
+	// filled from a stack dump when a failure report needs it; strayDump
+	// is that dump's goroutines started by plain go statements.
+	sites     map[int64]string
+	strayDump []strayReport
+	// runPC is where Run was called, for reports.
+	runPC uintptr
+	// strays are goroutines caught running heddle code without being
+	// goroutines of the World (guarded by strayMu: they run concurrently).
+	strayMu sync.Mutex
+	strays  []strayReport
+
+	// real is the state of a Real-mode run.
+	real *realWorld
+
+	// raceBase is the race detector's report count when the run began.
+	raceBase int
 }
 
-// active is the one World whose primitives are in force, or nil.
-var active *world
+// strayReport is a goroutine that ran heddle code inside a World without
+// having been started by Go.
+type strayReport struct {
+	goid   int64
+	goSite string // the go statement that started it
+	site   string // where it called into heddle
+	call   string // the heddle call
+}
+
+// active is the one World whose primitives are in force, or nil. It is set
+// and cleared under activeMu; the primitives read it without a lock.
+var (
+	active   *world
+	activeMu sync.Mutex
+	// lastReal is the latest Real World that outlived its Run: the next
+	// World starts after its stragglers ended, and acquires their history.
+	lastReal *world
+)
 
 // poisoned is set when a run was abandoned with a goroutine still running
 // outside heddle's control; no further World can run safely in this process.
 var poisoned string
 
+// stragglerWait is how long a Run waits for the goroutines an earlier Real
+// run left behind before it gives up (a variable for tests).
+var stragglerWait = 3 * time.Second
+
 //go:norace
 func activeWorld() *world { return active }
 
-//go:norace
-func activate(w *world) error {
-	if poisoned != "" {
-		return fmt.Errorf("an earlier run was abandoned: %s", poisoned)
+// activate makes w the active World. An earlier Real World whose Run is over
+// but whose goroutines are still alive stays active until they end: Run waits
+// for them for up to stragglerWait.
+func (w *world) activate() error {
+	deadline := time.Now().Add(stragglerWait)
+	for {
+		prev, err := tryActivate(w)
+		if err == nil {
+			if prev != nil {
+				// The stragglers' history happens before this World.
+				raceAcquire(unsafe.Pointer(&prev.endSync))
+			}
+			return nil
+		}
+		if prev == nil || prev.real == nil || !prev.real.isOver() {
+			return err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("an earlier Real run (harness.Run at %s) left goroutines running %v after it returned: %s",
+				siteOf(prev.runPC), stragglerWait, prev.real.describeLive())
+		}
+		select {
+		case <-prev.real.gone:
+		case <-time.After(min(left, 10*time.Millisecond)):
+		}
 	}
-	if active != nil {
-		return fmt.Errorf("another World is already running in this process")
+}
+
+// tryActivate makes w active if no World is; otherwise it returns the active
+// one and an error. The lock is taken with the race detector's
+// synchronisation handling off: Worlds that follow each other in a process
+// are ordered by their own accounting, not by this lock.
+//
+//go:norace
+func tryActivate(w *world) (prev *world, err error) {
+	raceDisable()
+	activeMu.Lock()
+	defer func() {
+		activeMu.Unlock()
+		raceEnable()
+	}()
+	if poisoned != "" {
+		return nil, fmt.Errorf("an earlier run was abandoned: %s", poisoned)
+	}
+	if a := active; a != nil {
+		if a.real != nil && a.real.isOver() {
+			return a, fmt.Errorf("an earlier Real run's goroutines are still running")
+		}
+		return a, fmt.Errorf("another World is already running in this process (harness.Run at %s): "+
+			"heddle runs one World at a time; do not call Run from inside a World or from parallel tests (t.Parallel)", siteOf(a.runPC))
 	}
 	active = w
-	return nil
+	prev, lastReal = lastReal, nil
+	return prev, nil
 }
 
 //go:norace
 func deactivate(w *world) {
+	raceDisable()
+	activeMu.Lock()
 	if active == w {
 		active = nil
+		if w.real != nil && w.real.isOver() {
+			lastReal = w
+		}
 	}
+	activeMu.Unlock()
+	raceEnable()
 }
 
 // epoch is the wall-clock time a deterministic World starts at: fixed, so that
@@ -331,27 +488,38 @@ var epoch = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 // Run runs main in a new World and returns what happened. In Deterministic
 // mode main and every goroutine it starts through Go run one at a time, as
 // the strategy picks, on a virtual clock; the same options give the same run.
-// In Real mode main runs on the calling goroutine with the standard library's
-// primitives.
+// In Real mode main and the goroutines it starts run as ordinary goroutines
+// with the standard library's primitives; Run waits for them (Options.Drain)
+// and reports those left behind as a Leak, a deadlock as a Deadlock, and a
+// panic in any of them as a Panic.
 //
 // Run synchronises with its caller: starting the World happens before main
 // runs, and everything the World's goroutines did happens before Run returns.
-// Only one World runs at a time in a process; Run reports a second one as a
-// failed Result without running it.
+// Only one World runs at a time in a process: Run reports a second one (from
+// inside a World, or from a parallel test) as a failed Result without
+// running it.
 func Run(opts Options, main func()) *Result {
 	w := newWorld(opts)
+	w.runPC = callerPC(2)
 	res := &Result{Seed: opts.Seed, Strategy: w.strategy.String()}
-	if err := activate(w); err != nil {
-		res.Failures = []Failure{{Kind: Stuck, Message: err.Error()}}
+	if r := w.replay; r != nil && r.seed != opts.Seed {
+		res.Failures = []Failure{{Kind: Diverged, Message: fmt.Sprintf("schedule diverged at step 0: "+
+			"the schedule is a run of seed %d, replayed with Options.Seed %d", r.seed, opts.Seed)}}
 		return res
 	}
-	// Deactivate even if main calls runtime.Goexit (t.FailNow in real mode).
-	defer deactivate(w)
+	if err := w.activate(); err != nil {
+		res.Failures = []Failure{{Kind: Stuck, Message: "harness.Run: " + err.Error()}}
+		return res
+	}
+	w.raceBase = raceErrors()
 	if opts.Mode == Real {
 		w.runReal(main)
 	} else {
+		// Deactivate even if something below exits the goroutine.
+		defer deactivate(w)
 		w.runDeterministic(main)
 	}
+	w.checkRaces()
 	return w.result(res)
 }
 
@@ -368,27 +536,45 @@ func newWorld(opts Options) *world {
 	}
 	if w.opts.Drain <= 0 {
 		w.opts.Drain = 10 * time.Second
+		if opts.Mode == Real {
+			w.opts.Drain = time.Second
+		}
 	}
 	w.rand = newPRNG(opts.Seed, 1)
-	w.strategy.begin(newPRNG(opts.Seed, 2))
+	w.strategy.begin(opts.Seed)
+	w.jitter, w.replay = unwrapStrategy(w.strategy)
 	w.hash = newTraceHash()
 	w.coro = coroutineHandoff && !raceEnabled
 	return w
 }
 
-func (w *world) runReal(main func()) {
-	w.start = time.Now()
-	defer func() {
-		if r := recover(); r != nil {
-			w.failures = append(w.failures, Failure{Kind: Panic, Message: fmt.Sprint(r), Stack: string(debug.Stack())})
-		}
-	}()
-	main()
+// checkRaces adds a DataRace failure when the race detector reported races
+// during the run.
+func (w *world) checkRaces() {
+	n := raceErrors() - w.raceBase
+	if n <= 0 {
+		return
+	}
+	msg := fmt.Sprintf("the race detector reported %d data race(s) during this run (its report is on standard error, "+
+		"just before this run ended)", n)
+	w.addFailure(Failure{Kind: DataRace, Message: msg, Step: w.step, Time: w.now})
+}
+
+// addFailure records a failure found outside the scheduler (Run's goroutine,
+// or any goroutine of a Real World).
+//
+//go:norace
+func (w *world) addFailure(f Failure) {
+	if w.real != nil {
+		w.real.lock()
+		defer w.real.unlock()
+	}
+	w.failures = append(w.failures, f)
 }
 
 func (w *world) runDeterministic(main func()) {
 	w.endCh = make(chan struct{})
-	w.unwound = make(chan struct{})
+	w.unwound = make(chan struct{}, 1)
 	// Both goroutines are started from Run's goroutine, so they begin with
 	// its history only: no edge from any World goroutine reaches them.
 	w.spawner = w.spawn(nil, w.spawnerLoop, 0)
@@ -396,12 +582,14 @@ func (w *world) runDeterministic(main func()) {
 	w.spawner.state = gBlocked
 	w.spawner.reason = "timer callbacks"
 	w.removeRunnable(w.spawner)
-	g := w.spawn(nil, main, callerPC(3))
+	g := w.spawn(nil, main, w.runPC)
 	g.isMain = true
 	w.begin(g)
 	w.waitForEnd()
 	raceAcquire(unsafe.Pointer(&w.endSync))
 	w.unwindAll()
+	w.reportStrays()
+	w.checkReplayEnd()
 }
 
 // begin hands the token to the first goroutine, or, with the coroutine
@@ -458,16 +646,42 @@ func (w *world) abandon() {
 // unwindAll ends every goroutine still parked, one at a time: each wakes,
 // sees it was killed and exits through runtime.Goexit, running its defers
 // with heddle's primitives disabled.
+//
+// A goroutine that does not come back (all of them within Options.Watchdog) had its place
+// taken by a goroutine the World never started (a plain go statement that
+// called into heddle while it ran): the run fails as Stuck and, since a
+// goroutine is then stuck somewhere in heddle, the process is poisoned.
 func (w *world) unwindAll() {
-	for _, g := range w.goroutinesToUnwind() {
-		if w.coro {
-			w.unwindCoroutine(g)
-			continue
-		}
-		raceReleaseMerge(unsafe.Pointer(&w.endSync))
-		w.wake(g)
-		<-w.unwound
+	gs := w.goroutinesToUnwind()
+	if len(gs) == 0 {
+		return
 	}
+	limit := time.NewTimer(w.opts.Watchdog)
+	defer limit.Stop()
+	for _, g := range gs {
+		var done <-chan struct{}
+		if w.coro {
+			done = w.unwindCoroutine(g)
+		} else {
+			raceReleaseMerge(unsafe.Pointer(&w.endSync))
+			w.wake(g)
+			done = w.unwound
+		}
+		select {
+		case <-done:
+		case <-limit.C:
+			w.unwindFailed(g)
+			return
+		}
+	}
+}
+
+//go:norace
+func (w *world) unwindFailed(g *goroutine) {
+	msg := fmt.Sprintf("goroutine %d did not end, %v after the run began to unwind: a goroutine started by a plain go "+
+		"statement probably took its place in the scheduler; start every goroutine of a World with harness.Go", g.id, w.opts.Watchdog)
+	w.failures = append(w.failures, Failure{Kind: Stuck, Message: msg, Step: w.step, Time: w.now})
+	poisoned = msg
 }
 
 //go:norace
@@ -488,6 +702,10 @@ func (w *world) wake(g *goroutine) { w.handOff(g) }
 
 //go:norace
 func (w *world) result(res *Result) *Result {
+	if w.real != nil {
+		w.real.lock()
+		defer w.real.unlock()
+	}
 	res.Failures = w.failures
 	res.Steps = w.step
 	res.Elapsed = w.now
@@ -499,6 +717,10 @@ func (w *world) result(res *Result) *Result {
 		if !g.system {
 			res.Goroutines++
 		}
+	}
+	if w.real != nil {
+		res.Goroutines = w.real.started
+		res.Elapsed = w.real.elapsed
 	}
 	return res
 }
@@ -537,6 +759,7 @@ func (g *goroutine) main(f func()) {
 func (g *goroutine) exited() {
 	r := recover()
 	w := g.w
+	g.running = false
 	if g.killed {
 		if !w.coro {
 			w.unwound <- struct{}{}
@@ -545,7 +768,8 @@ func (g *goroutine) exited() {
 	}
 	if r != nil {
 		w.record(g, EvPanic, 0, fmt.Sprint(r))
-		w.fail(Panic, fmt.Sprintf("goroutine %d panicked: %v", g.id, r), []*goroutine{g}, string(debug.Stack()))
+		stack, site := trimStack(string(debug.Stack()))
+		w.failPanic(fmt.Sprintf("goroutine %d panicked: %v", g.id, r), g, stack, site)
 		g.state = gDone
 		w.removeRunnable(g)
 		w.end()
@@ -630,8 +854,10 @@ func (w *world) handOff(g *goroutine) {
 //
 //go:norace
 func (g *goroutine) park() {
+	g.running = false
 	if g.w.coro {
 		g.yield(struct{}{})
+		g.running = true
 		g.exitIfKilled()
 		return
 	}
@@ -645,6 +871,7 @@ func (g *goroutine) park() {
 		}
 	}
 	tokenStore(&g.run, tokenWait)
+	g.running = true
 	g.exitIfKilled()
 }
 
@@ -660,14 +887,84 @@ func (g *goroutine) exitIfKilled() {
 
 // enter is how every primitive starts in deterministic mode: it returns the
 // running goroutine, or exits the calling goroutine if it is being unwound.
+// A caller that is not the running goroutine of the World (a goroutine
+// started with a plain go statement) is caught here when it can be: it is
+// recorded as a stray and ended.
 //
 //go:norace
 func (w *world) enter() *goroutine {
 	g := w.current
-	if g.killed {
-		runtime.Goexit()
+	if g.killed && g.running {
+		runtime.Goexit() // g is being unwound
+	}
+	if !g.running || w.ended {
+		w.stray()
 	}
 	return g
+}
+
+// stray records the calling goroutine, which runs heddle code inside the World
+// without being one of its goroutines, and ends it.
+func (w *world) stray() {
+	goSite, site, call := strayOrigin(string(debug.Stack()))
+	w.strayMu.Lock()
+	w.strays = append(w.strays, strayReport{goid: currentGoid(), goSite: goSite, site: site, call: call})
+	w.strayMu.Unlock()
+	runtime.Goexit()
+}
+
+// reportStrays turns the goroutines caught running heddle code outside the
+// World into a Stuck failure, which replaces the Deadlock or Leak they
+// caused: those name the wrong goroutine.
+func (w *world) reportStrays() {
+	w.strayMu.Lock()
+	strays := append(append([]strayReport(nil), w.strays...), w.strayDump...)
+	w.strayMu.Unlock()
+	if len(strays) == 0 {
+		return
+	}
+	var b strings.Builder
+	seen := map[int64]bool{}
+	n := 0
+	for _, s := range strays {
+		if seen[s.goid] {
+			continue
+		}
+		seen[s.goid] = true
+		n++
+		fmt.Fprintf(&b, "\n  goroutine started by a plain go statement at %s", orUnknown(s.goSite))
+		if s.call != "" {
+			fmt.Fprintf(&b, " called %s", s.call)
+		}
+		if s.site != "" {
+			fmt.Fprintf(&b, " at %s", s.site)
+		}
+	}
+	msg := fmt.Sprintf("%d goroutine(s) started with a plain go statement ran heddle code inside the World, "+
+		"outside its scheduler: start every goroutine of a World with harness.Go%s", n, b.String())
+	w.replaceSymptoms(Failure{Kind: Stuck, Message: msg, Step: w.step, Time: w.now})
+}
+
+// replaceSymptoms puts f first and removes the Deadlock and Leak failures
+// that stray goroutines cause (the World waits for work a stray was meant
+// to do).
+//
+//go:norace
+func (w *world) replaceSymptoms(f Failure) {
+	out := []Failure{f}
+	for _, x := range w.failures {
+		if x.Kind != Deadlock && x.Kind != Leak {
+			out = append(out, x)
+		}
+	}
+	w.failures = out
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown site)"
+	}
+	return s
 }
 
 // yield is a scheduling point at which g stays runnable.
@@ -678,6 +975,32 @@ func (w *world) yield(g *goroutine, pc uintptr) {
 	w.reschedule(g)
 }
 
+// poll is a scheduling point at which g stays runnable and makes no
+// progress: a goroutine that keeps polling is spinning (see next).
+//
+//go:norace
+func (w *world) poll(g *goroutine, pc uintptr) {
+	g.pc = pc
+	g.polls++
+	w.reschedule(g)
+}
+
+// Spinning. A goroutine polls when it yields (Yield, Poll, Sleep(0)), takes
+// the default case of a Select or fails a TryLock; it makes progress when it
+// blocks, communicates (a channel operation completes, it starts a
+// goroutine, a network call) or says so (Progress). Locking and unlocking a
+// free mutex is neither: a loop that checks a flag under a lock and yields
+// spins. A goroutine that polled spinThreshold times since it last made
+// progress spins; when every runnable goroutine spins, the clock may move to
+// the next timer however far (see clockOption), and PCT lowers the priority
+// of a goroutine that polls.
+const spinThreshold = 2
+
+// progress records that g made progress.
+//
+//go:norace
+func (g *goroutine) progress() { g.polls = 0 }
+
 // block makes g wait, at a scheduling point, until ready(g). The caller has
 // already put g on whatever wait list will wake it.
 //
@@ -687,6 +1010,7 @@ func (w *world) block(g *goroutine, reason string, pc uintptr) {
 	g.reason = reason
 	g.blockPC = pc
 	g.pc = pc
+	g.polls = 0
 	w.removeRunnable(g)
 	w.record(g, EvBlock, pc, reason)
 	w.reschedule(g)
@@ -701,6 +1025,7 @@ func (w *world) ready(g *goroutine) {
 	}
 	g.state = gRunnable
 	g.reason = ""
+	g.waitsFor = nil
 	w.addRunnable(g)
 }
 
@@ -711,15 +1036,22 @@ func (w *world) reschedule(g *goroutine) {
 		return
 	}
 	raceReleaseMerge(unsafe.Pointer(&w.endSync))
+	g.running = false
 	if next != nil {
 		w.handOff(next)
 	}
 	g.park()
 }
 
+// earlyHorizon is how far ahead of the clock a timer may be fired while
+// goroutines are runnable and making progress: time passes while they run,
+// but not much.
+const earlyHorizon = time.Millisecond
+
 // next advances the World to its next scheduling decision: it fires timers
-// when nothing is runnable, detects the end of the run, and otherwise asks
-// the strategy. It returns nil when the run has ended.
+// when nothing is runnable (or when the strategy chooses to), detects the end
+// of the run, and otherwise asks the strategy. It returns nil when the run has
+// ended.
 //
 //go:norace
 func (w *world) next(cur *goroutine) *goroutine {
@@ -728,33 +1060,198 @@ func (w *world) next(cur *goroutine) *goroutine {
 			return nil
 		}
 		if len(w.runq) == 0 {
-			if !w.advanceClock() {
+			if !w.fireIdle() {
 				w.end()
 				return nil
 			}
 			continue
 		}
-		w.step++
-		if w.step > w.maxSteps {
-			w.fail(StepLimit, fmt.Sprintf("the run reached %d scheduling points", w.maxSteps), nil, "")
+		if w.step >= w.maxSteps {
+			w.step++
+			w.failStepLimit()
 			w.end()
 			return nil
 		}
 		chosen := w.runq[0]
-		if len(w.runq) > 1 {
-			i := w.strategy.pick(w.runq, cur)
+		c := &w.choice
+		c.clock = clockNone
+		if len(w.timers) > 0 {
+			c.clock, c.fireByDefault = w.clockOption(cur)
+		}
+		if c.clock != clockNone || len(w.runq) > 1 {
+			c.runnable, c.cur, c.diverged = w.runq, cur, ""
+			i := w.strategy.pick(c)
+			c.runnable, c.cur = nil, nil
+			if c.diverged != "" {
+				w.diverge(c.diverged, c.clock != clockNone)
+				return nil
+			}
+			if c.clock != clockNone {
+				if i == pickClock {
+					w.schedule.add(ClockFire)
+					w.fireChosen(c.clock, c.fireByDefault)
+					continue
+				}
+				w.schedule.add(ClockWait)
+			}
 			if i < 0 || i >= len(w.runq) {
 				i = 0
 			}
 			chosen = w.runq[i]
-			w.schedule.add(chosen.id)
-			if chosen != cur && cur.state == gRunnable {
-				w.preemptions++
+			if len(w.runq) > 1 {
+				w.schedule.add(chosen.id)
+				if chosen != cur && cur.state == gRunnable {
+					w.preemptions++
+				}
 			}
 		}
+		w.step++
+		w.earlyFired = false
+		chosen.steps++
 		w.record(chosen, EvRun, chosen.pc, "")
 		return chosen
 	}
+}
+
+// clockOption says whether firing the next timer is a choice at this point,
+// and what it costs: a timer due now (firing it costs no time), one due
+// within earlyHorizon (once between two moments when everything blocked), or,
+// while every runnable goroutine is polling without progress, the next timer
+// however far. fireByDefault is the choice a replay
+// takes where its schedule says nothing: timers that were due when the clock
+// moved fire before goroutines run; any other fires only when nothing can run.
+//
+//go:norace
+func (w *world) clockOption(cur *goroutine) (kind clockKind, fireByDefault bool) {
+	if len(w.timers) == 0 {
+		return clockNone, false
+	}
+	t := w.timers[0]
+	if w.mainDone && t.when > w.mainDoneAt+w.opts.Drain {
+		return clockNone, false
+	}
+	if t.when <= w.now {
+		return clockDue, t.seq <= w.advanceSeq
+	}
+	if w.earlyFired {
+		return clockNone, false
+	}
+	if t.when-w.now <= earlyHorizon && !w.earlyUsed {
+		return clockEarly, false
+	}
+	if cur.polls >= spinThreshold && w.spinning() {
+		return clockSpin, false
+	}
+	return clockNone, false
+}
+
+// spinning reports whether every runnable goroutine's latest scheduling
+// point made no progress: nothing but the clock can change what they see.
+//
+//go:norace
+func (w *world) spinning() bool {
+	for _, g := range w.runq {
+		if g.polls < spinThreshold {
+			return false
+		}
+	}
+	return true
+}
+
+// fireIdle fires the next timer when nothing is runnable, moving the clock
+// to it. It reports false when there is nothing to fire: no timer, or main
+// has returned and the drain period is over.
+//
+//go:norace
+func (w *world) fireIdle() bool {
+	if len(w.timers) == 0 {
+		return false
+	}
+	t := w.timers[0]
+	if w.mainDone && t.when > w.mainDoneAt+w.opts.Drain {
+		return false
+	}
+	// Every timer pending and due at the new instant fires, by default,
+	// before the goroutines it wakes run.
+	w.advanceSeq = w.timerSeq
+	w.earlyUsed = false
+	w.fireNext()
+	return true
+}
+
+// fireChosen fires the next timer because the strategy chose the clock.
+//
+//go:norace
+func (w *world) fireChosen(kind clockKind, byDefault bool) {
+	if !byDefault {
+		w.earlyFired = true
+	}
+	if kind == clockEarly {
+		w.earlyUsed = true
+	}
+	if w.timers[0].when > w.now {
+		w.advanceSeq = w.timerSeq
+	}
+	w.fireNext()
+}
+
+//go:norace
+func (w *world) fireNext() {
+	t := w.timers[0]
+	if t.when > w.now {
+		w.now = t.when
+	}
+	w.removeTimer(t)
+	w.fire(t)
+}
+
+// diverge ends a run whose replayed schedule no longer fits it.
+//
+//go:norace
+func (w *world) diverge(what string, clock bool) {
+	runnable := goroutineIDs(w.runq)
+	if clock {
+		runnable += " and the clock"
+	}
+	w.fail(Diverged, fmt.Sprintf("schedule diverged at step %d: %s, runnable %s", w.step+1, what, runnable), nil, "")
+	w.end()
+}
+
+// checkReplayEnd reports a replay that ended before its schedule did.
+//
+//go:norace
+func (w *world) checkReplayEnd() {
+	r := w.replay
+	if r == nil || !r.strict || r.i >= len(r.schedule) || w.stuck || w.hasFailure(Diverged) {
+		return
+	}
+	w.failures = append(w.failures, Failure{Kind: Diverged, Step: w.step, Time: w.now,
+		Message: fmt.Sprintf("schedule diverged at step %d: the run ended after %d of the schedule's %d choices", w.step, r.i, len(r.schedule))})
+}
+
+//go:norace
+func (w *world) hasFailure(k Kind) bool {
+	for _, f := range w.failures {
+		if f.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// failStepLimit reports a run that reached MaxSteps, with every live
+// goroutine, where it stands and how many steps it took: one goroutine with
+// most of the steps spins (a livelock, or starvation of the others).
+//
+//go:norace
+func (w *world) failStepLimit() {
+	var live []*goroutine
+	for _, g := range w.all {
+		if !g.system && (g.state == gRunnable || g.state == gBlocked) {
+			live = append(live, g)
+		}
+	}
+	w.fail(StepLimit, fmt.Sprintf("the run reached %d scheduling points", w.maxSteps), live, "")
 }
 
 // end decides how a run that can go no further ended, and wakes Run.
@@ -788,7 +1285,7 @@ func (w *world) end() {
 //go:norace
 func (w *world) fail(kind Kind, msg string, gs []*goroutine, stack string) {
 	if len(gs) > 0 && w.sites == nil {
-		w.sites = blockedSites()
+		w.takeSites()
 	}
 	f := Failure{Kind: kind, Message: msg, Stack: stack, Step: w.step, Time: w.now}
 	for _, g := range gs {
@@ -798,11 +1295,43 @@ func (w *world) fail(kind Kind, msg string, gs []*goroutine, stack string) {
 }
 
 //go:norace
+func (w *world) failPanic(msg string, g *goroutine, stack, site string) {
+	w.fail(Panic, msg, []*goroutine{g}, stack)
+	f := &w.failures[len(w.failures)-1]
+	f.Site = site
+	if site != "" && len(f.Goroutines) == 1 {
+		f.Goroutines[0].BlockedAt = site
+	}
+}
+
+// takeSites dumps every goroutine's stack for a failure report: where each
+// goroutine of the World stands, and which goroutines started by plain go
+// statements (not goroutines of the World) run heddle code.
+func (w *world) takeSites() {
+	world := map[int64]bool{}
+	for _, g := range w.all {
+		if g.goid != 0 {
+			world[g.goid] = true
+		}
+	}
+	w.setSites(blockedSites(world))
+}
+
+// setSites keeps a dump's findings. It is called by whichever goroutine
+// fails the run first, which, when the run is abandoned, may run beside
+// another.
+//
+//go:norace
+func (w *world) setSites(sites map[int64]string, strays []strayReport) {
+	w.sites, w.strayDump = sites, strays
+}
+
+//go:norace
 func (g *goroutine) setGoid(id int64) { g.goid = id }
 
 //go:norace
 func (g *goroutine) describe() (s GoroutineState) {
-	s = GoroutineState{ID: g.id, CreatedAt: siteOf(g.createPC)}
+	s = GoroutineState{ID: g.id, CreatedAt: siteOf(g.createPC), Steps: g.steps}
 	defer func() {
 		if s.BlockedAt == "" && g.w.sites != nil {
 			s.BlockedAt = g.w.sites[g.goid]
@@ -818,6 +1347,11 @@ func (g *goroutine) describe() (s GoroutineState) {
 	case gBlocked:
 		s.State = g.reason
 		s.BlockedAt = siteOf(g.blockPC)
+		if g.waitsFor != nil {
+			for _, h := range g.waitsFor.holders() {
+				s.HeldBy = append(s.HeldBy, h.id)
+			}
+		}
 	case gDone:
 		s.State = "done"
 	case gDead:

@@ -18,8 +18,12 @@ type RunSpec struct {
 	Seed int64 `json:"seed"`
 	// Strategy is a StrategySpec string; "" means the variant's own.
 	Strategy string `json:"strategy,omitempty"`
-	// Replay, when set, follows Schedule instead of the strategy.
+	// Replay, when set, follows Schedule instead of the strategy: as far as
+	// it applies (harness.Guided, for shrinking candidates), or, with
+	// Strict, exactly, failing as harness.Diverged where it no longer fits
+	// (harness.Replay, for saved failures).
 	Replay   bool  `json:"replay,omitempty"`
+	Strict   bool  `json:"strict,omitempty"`
 	Schedule []int `json:"schedule,omitempty"`
 	// Trace records every event of the run in Outcome.Trace.
 	Trace bool `json:"trace,omitempty"`
@@ -39,7 +43,10 @@ func (r RunSpec) Options(v Variant) (harness.Options, error) {
 	switch r.Mode {
 	case "", "deterministic":
 		if r.Replay {
-			opts.Strategy = harness.Replay(r.Schedule)
+			opts.Strategy = harness.Guided(r.Seed, r.Schedule)
+			if r.Strict {
+				opts.Strategy = harness.Replay(r.Seed, r.Schedule)
+			}
 			break
 		}
 		spec, err := ParseStrategy(r.Strategy)

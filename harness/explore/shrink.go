@@ -182,7 +182,7 @@ func (s *shrinker) finish() {
 	s.res.Schedule = s.bestOut.Schedule
 	s.res.Preemptions = s.bestOut.Preemptions
 	for _, g := range s.best {
-		if g >= 0 {
+		if g != noPreference {
 			s.res.Kept++
 		}
 	}
@@ -211,7 +211,7 @@ func shrinkRound(start []int, cur func() []int, accept func([]int) (bool, error)
 	for !stopped() {
 		var idx []int
 		for i, g := range cur() {
-			if g >= 0 {
+			if g != noPreference { // a goroutine, or a decision of the clock
 				idx = append(idx, i)
 			}
 		}
@@ -224,7 +224,7 @@ func shrinkRound(start []int, cur func() []int, accept func([]int) (bool, error)
 			lo, hi := c*len(idx)/n, (c+1)*len(idx)/n
 			cand := append([]int(nil), cur()...)
 			for _, i := range idx[lo:hi] {
-				cand[i] = -1
+				cand[i] = noPreference
 			}
 			ok, err := accept(trimDefaults(cand))
 			if err != nil {
@@ -247,9 +247,15 @@ func shrinkRound(start []int, cur func() []int, accept func([]int) (bool, error)
 	return nil
 }
 
-// trimDefaults drops trailing -1 entries, which replay the same as none.
+// noPreference is a schedule entry that takes the choice adding no
+// preemption (and the clock's default); harness.ClockFire and ClockWait,
+// also negative, are real decisions the shrinker may clear.
+const noPreference = -1
+
+// trimDefaults drops trailing noPreference entries, which replay the same
+// as none.
 func trimDefaults(s []int) []int {
-	for len(s) > 0 && s[len(s)-1] < 0 {
+	for len(s) > 0 && s[len(s)-1] == noPreference {
 		s = s[:len(s)-1]
 	}
 	return s

@@ -134,12 +134,12 @@ func (x *exploration) rerun(s SavedFailure) SavedCheck {
 		check.Skipped = "a data race cannot be detected without -race"
 		return check
 	}
-	out, err := x.cfg.Runners[0].Do(context.Background(), RunSpec{Seed: s.Seed, Replay: true, Schedule: s.Schedule, Faults: s.Faults})
+	out, err := x.cfg.Runners[0].Do(context.Background(), RunSpec{Seed: s.Seed, Replay: true, Strict: true, Schedule: s.Schedule, Faults: s.Faults})
 	switch {
 	case err != nil:
 		check.Problem = err.Error()
 	case diverged(out) != "":
-		check.Problem = "no longer replays: " + diverged(out)
+		check.Problem = "no longer replays (the program or its faults changed since it was saved; shrink a new failure and delete this file): " + diverged(out)
 	case x.v.ExpectsBug() && !x.v.shows(out.Violations, s.Kind):
 		check.Problem = fmt.Sprintf("no longer shows %s (got %v)", s.Kind, kindsOrNone(out))
 	case !x.v.ExpectsBug() && out.Failed():
@@ -152,7 +152,7 @@ func (x *exploration) rerun(s SavedFailure) SavedCheck {
 // diverged returns the message of a replay that left its schedule, or "".
 func diverged(o Outcome) string {
 	for _, v := range o.Violations {
-		if strings.Contains(v.Message, "schedule diverged") {
+		if v.Kind == harness.Diverged {
 			return firstLine(v.Message)
 		}
 	}
