@@ -101,6 +101,12 @@ type app struct {
 	synopsis map[string]string
 	// parallel is the default of --parallel (zero: one worker per CPU).
 	parallel int
+	// workerMain is the main package that run --cover and mutate build as
+	// worker (empty: this command's own package).
+	workerMain string
+	// systems is the module directory that holds a package per case's
+	// system (empty: "systems").
+	systems string
 }
 
 const (
@@ -127,6 +133,8 @@ Commands:
     replay case --seed N [flags]  run one seed again, with its trace
     shrink case --seed N [flags]  find the failing schedule with the fewest preemptions
     merge [report.json...]        combine the --json reports of several shards
+    mutate case [flags]           mutation testing: run the fixed variant against concurrency
+                                  mutants of the case's system and report which survive
 
 Run "heddle <command> -h" for a command's flags.
 `
@@ -150,6 +158,8 @@ func (a *app) main(args []string) int {
 		status, err = a.shrink(rest)
 	case "merge":
 		status, err = a.merge(rest)
+	case "mutate":
+		status, err = a.mutate(rest)
 	case "worker":
 		err = a.worker(rest)
 	case "help", "-h", "-help", "--help":
@@ -161,7 +171,7 @@ func (a *app) main(args []string) int {
 	if err != nil {
 		if _, ok := err.(usageError); ok {
 			fmt.Fprintf(a.stderr, "heddle %s: %v\n", cmd, err)
-			if cmd == "" || (cmd != "list" && cmd != "run" && cmd != "replay" && cmd != "shrink" && cmd != "merge") {
+			if cmd == "" || (cmd != "list" && cmd != "run" && cmd != "replay" && cmd != "shrink" && cmd != "merge" && cmd != "mutate") {
 				fmt.Fprint(a.stderr, usage)
 			}
 			return exitBadArgs
