@@ -622,13 +622,6 @@ func writeMutants(w io.Writer, results []mutantResult, s mutationSummary) error 
 	return nil
 }
 
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
-}
-
 func firstLines(s string, n int) string {
 	lines := strings.SplitN(s, "\n", n+1)
 	if len(lines) > n {

@@ -77,7 +77,13 @@ func lockPair(f *file, body *ast.BlockStmt) []site {
 		lock := sec.list[sec.lock]
 		s := site{at: lock, key: f.text(lock) + "\n" + f.text(sec.end()),
 			desc: "drop " + f.short(lock) + " and " + f.short(sec.end())}
-		s.edits = append(s.edits, f.replace(lock, ""), f.replace(sec.end(), ""))
+		// A lock in a local variable stays used, or the mutant would not
+		// compile ("declared and not used").
+		keep := ""
+		if id, ok := ast.Unparen(lock.(*ast.ExprStmt).X.(*ast.CallExpr).Fun.(*ast.SelectorExpr).X).(*ast.Ident); ok && f.locals[id.Name] {
+			keep = "_ = &" + id.Name
+		}
+		s.edits = append(s.edits, f.replace(lock, keep), f.replace(sec.end(), ""))
 		inner := sec.inner()
 		if len(inner) > 0 {
 			s.need = append(s.need, inner[0])
