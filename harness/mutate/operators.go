@@ -77,13 +77,10 @@ func lockPair(f *file, body *ast.BlockStmt) []site {
 		lock := sec.list[sec.lock]
 		s := site{at: lock, key: f.text(lock) + "\n" + f.text(sec.end()),
 			desc: "drop " + f.short(lock) + " and " + f.short(sec.end())}
-		// A lock in a local variable stays used, or the mutant would not
-		// compile ("declared and not used").
-		keep := ""
-		if id, ok := ast.Unparen(lock.(*ast.ExprStmt).X.(*ast.CallExpr).Fun.(*ast.SelectorExpr).X).(*ast.Ident); ok && f.locals[id.Name] {
-			keep = "_ = &" + id.Name
-		}
-		s.edits = append(s.edits, f.replace(lock, keep), f.replace(sec.end(), ""))
+		// A local variable the lock is reached through (mu, or t of t.mu)
+		// stays used, or the mutant would not compile ("declared and not
+		// used"); its address is taken, so nothing is read.
+		removed := []ast.Node{lock, sec.end()}
 		inner := sec.inner()
 		if len(inner) > 0 {
 			s.need = append(s.need, inner[0])
@@ -95,12 +92,20 @@ func lockPair(f *file, body *ast.BlockStmt) []site {
 			inspectFlat(st, func(n ast.Node) bool {
 				if x, ok := n.(ast.Stmt); ok {
 					if r, _, rd, _, ok := f.lockCall(x); ok && r == sec.recv && rd == sec.read {
-						s.edits = append(s.edits, f.replace(x, ""))
+						removed = append(removed, x)
 						return false
 					}
 				}
 				return true
 			})
+		}
+		keep := ""
+		if id := rootIdent(lock.(*ast.ExprStmt).X.(*ast.CallExpr).Fun.(*ast.SelectorExpr).X); id != nil && !usedBesides(body, id.Name, removed) {
+			keep = "_ = &" + id.Name
+		}
+		s.edits = append(s.edits, f.replace(lock, keep))
+		for _, r := range removed[1:] {
+			s.edits = append(s.edits, f.replace(r, ""))
 		}
 		out = append(out, s)
 	})
@@ -483,4 +488,74 @@ func earlyReturn(f *file, body *ast.BlockStmt) []site {
 		}
 	})
 	return out
+}
+
+// usedBesides reports whether body uses the variable name outside the
+// removed statements, declarations aside: whether a variable declared in
+// body stays used once they are gone. (A parameter may go unused.)
+func usedBesides(body *ast.BlockStmt, name string, removed []ast.Node) bool {
+	declared, used := false, false
+	ast.Inspect(body, func(n ast.Node) bool {
+		for _, r := range removed {
+			if n == r {
+				return false
+			}
+		}
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			if n.Tok == token.DEFINE {
+				for _, l := range n.Lhs {
+					if id, ok := l.(*ast.Ident); ok && id.Name == name {
+						declared = true
+					} else {
+						ast.Inspect(l, func(x ast.Node) bool {
+							used = used || isIdent(x, name)
+							return true
+						})
+					}
+				}
+				for _, r := range n.Rhs {
+					ast.Inspect(r, func(x ast.Node) bool {
+						used = used || isIdent(x, name)
+						return true
+					})
+				}
+				return false
+			}
+		case *ast.ValueSpec:
+			for _, id := range n.Names {
+				declared = declared || id.Name == name
+			}
+			for _, v := range n.Values {
+				ast.Inspect(v, func(x ast.Node) bool {
+					used = used || isIdent(x, name)
+					return true
+				})
+			}
+			return false
+		case *ast.Ident:
+			used = used || n.Name == name
+		}
+		return true
+	})
+	return used || !declared
+}
+
+func isIdent(n ast.Node, name string) bool {
+	id, ok := n.(*ast.Ident)
+	return ok && id.Name == name
+}
+
+// rootIdent returns the variable an expression x.f.g starts from.
+func rootIdent(e ast.Expr) *ast.Ident {
+	for {
+		switch x := ast.Unparen(e).(type) {
+		case *ast.Ident:
+			return x
+		case *ast.SelectorExpr:
+			e = x.X
+		default:
+			return nil
+		}
+	}
 }

@@ -84,6 +84,17 @@ func Sum(xs []int) int {
 	wg.Wait()
 	return total
 }`, []string{"_ = &mu / (empty)"}},
+	{"lock-pair/lock-through-a-local", "lock-pair", `
+func Topic(ts map[string]*S, name string) error {
+	t, ok := ts[name]
+	if !ok {
+		return errNotFound
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ts[name+"'"] = nil
+	return nil
+}`, []string{"_ = &t / (empty)"}},
 	{"split-section", "split-section", `
 func (s *S) Move(a, b string) {
 	s.mu.Lock()
