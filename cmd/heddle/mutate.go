@@ -26,8 +26,9 @@ import (
 //    fails there stops the command: mutants are judged against a passing
 //    variant.
 // 2. Generation: package harness/mutate makes the mutants of the system
-//    package, keeping only those whose code the sweep covered and that is
-//    not code only another variant runs (cover.VariantOnly).
+//    package, keeping only those whose code the sweep covered (with
+//    --cover-seeds 0, no sweep: those outside the code only another variant
+//    runs, cover.VariantOnly).
 // 3. Each mutant is built as the worker binary with `go build -race
 //    -overlay` (the mutated file replaces the original in the build only;
 //    nothing in the tree is written) and the fixed variant is swept over
@@ -289,9 +290,9 @@ func (m *mutation) run(k, n int) (int, error) {
 		if err != nil || status != exitOK {
 			return status, err
 		}
-		onPath := keep
+		// What the sweep ran is on the path, whatever the syntax says.
 		keep = func(pos token.Position) bool {
-			return onPath(pos) && prof.Covered(m.pkg+"/"+filepath.Base(pos.Filename), pos.Line, pos.Column)
+			return prof.Covered(m.pkg+"/"+filepath.Base(pos.Filename), pos.Line, pos.Column)
 		}
 	}
 	all, err := mutate.Generate(m.dir, mutate.Options{Operators: m.ops})

@@ -93,6 +93,15 @@ func TestSummarize(t *testing.T) {
 	require.Equal(t, 14, all.Statements)
 	require.Equal(t, 0, all.Excluded)
 
+	// A block of a region that ran is on the path after all: covered.
+	ran, err := ParseProfile(strings.NewReader(strings.Replace(profile, "45.18,47.3 2 0", "45.18,47.3 2 1", 1)))
+	require.NoError(t, err)
+	s2, err := Summarize(ran, "example.com/sys", dir, regions)
+	require.NoError(t, err)
+	require.Equal(t, s.Excluded-2, s2.Excluded)
+	require.Equal(t, s.Covered+2, s2.Covered)
+	require.Equal(t, s.Statements+2, s2.Statements)
+
 	_, err = Summarize(p, "example.com/other", dir, nil)
 	require.ErrorContains(t, err, "no block of example.com/other")
 }

@@ -20,7 +20,8 @@ type Summary struct {
 	// Covered counts those that ran at least once.
 	Covered int `json:"covered"`
 	// Excluded counts the statements left out because only another variant
-	// runs them (see VariantOnly).
+	// runs them (see VariantOnly) and they did not run. A block of a region
+	// that ran is on the measured path after all, and counts as covered.
 	Excluded int `json:"excluded"`
 	// Percent is Covered over Statements, in percent (100 when there are
 	// none).
@@ -52,7 +53,7 @@ func (l Lines) String() string {
 
 // Summarize measures the package importPath, whose source is in dir, in
 // profile p, leaving out the statements of blocks that start in one of the
-// exclude regions. It fails when the profile holds no block of the package
+// exclude regions and never ran. It fails when the profile holds no block of the package
 // (the workers were not built with -coverpkg naming it).
 func Summarize(p *Profile, importPath, dir string, exclude []Region) (Summary, error) {
 	s := Summary{Package: importPath, Dir: dir}
@@ -64,7 +65,7 @@ func Summarize(p *Profile, importPath, dir string, exclude []Region) (Summary, e
 	uncovered := map[string][]span{}
 	for _, b := range blocks {
 		_, file, _ := cutLast(b.File, "/")
-		if InRegions(exclude, file, b.StartLine, b.StartCol) {
+		if b.Count == 0 && InRegions(exclude, file, b.StartLine, b.StartCol) {
 			s.Excluded += b.Stmts
 			continue
 		}

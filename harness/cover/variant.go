@@ -56,14 +56,18 @@ func InRegions(regions []Region, file string, line, col int) bool {
 //   - if E == Self { ... } else { R }: R; and if E == Self { ...; return }
 //     with no else: every statement after it in the same block;
 //   - switch E { case Other: R }: R; default: R when a case names Self;
-//   - an unexported type, function or method used only inside such regions
-//     (a type built only by a Buggy branch, as &racyConsumers{}; a helper
-//     only the Buggy branch calls): its declarations, with their bodies.
-//     Methods are matched by name, so only a name that one method of the
-//     package has and no interface of the package declares is followed.
+//   - a type, function or method that the package uses only inside such
+//     regions (a type built only by a Buggy branch, as &racyConsumers{}; a
+//     helper only the Buggy branch calls): its declarations, with their
+//     bodies. Methods are matched by name, so only a name that one method
+//     of the package has and no interface of the package declares is
+//     followed. A function the package never calls is not left out.
 //
 // What it cannot see (a variant chosen through a table of functions, a
-// flag read at run time) stays counted: the measure can only be too strict.
+// flag read at run time) stays counted: the measure can only be too
+// strict. What it sees wrongly (an exported function the Buggy branch
+// calls here and another package calls too) is caught by the coverage
+// itself: Summarize counts a block of a region that ran as covered.
 func VariantOnly(dir, self string) ([]Region, error) {
 	fset, files, err := parsePackage(dir)
 	if err != nil {
@@ -252,7 +256,9 @@ func (a *variantAnalysis) walk(body *ast.BlockStmt) {
 				a.add(n.Body.Lbrace, n.Body.Rbrace, fmt.Sprintf("runs only when not %s: if %s", a.self, a.text(n.Cond)))
 			case 1:
 				if n.Else != nil {
-					a.add(n.Else.Pos(), n.Else.End()-1, fmt.Sprintf("runs only when not %s: else of if %s", a.self, a.text(n.Cond)))
+					// From the end of the then-block: the cover tool starts
+					// the else's block before its brace.
+					a.add(n.Body.End(), n.Else.End()-1, fmt.Sprintf("runs only when not %s: else of if %s", a.self, a.text(n.Cond)))
 				}
 			}
 		case *ast.SwitchStmt:
@@ -341,8 +347,10 @@ func (a *variantAnalysis) switchRegions(sw *ast.SwitchStmt) {
 	}
 }
 
-// propagate adds the unexported types, functions and methods that only
-// code in the regions uses, until nothing more is added.
+// propagate adds the types, functions and methods that only code in the
+// regions uses (in this package: a use from another package is not seen,
+// which is why Summarize counts a block of a region that ran as covered),
+// until nothing more is added.
 func (a *variantAnalysis) propagate(files []*ast.File) {
 	funcs := map[string]*ast.FuncDecl{}     // unexported functions
 	methods := map[string][]*ast.FuncDecl{} // every method, by name
@@ -354,9 +362,7 @@ func (a *variantAnalysis) propagate(files []*ast.File) {
 			switch d := d.(type) {
 			case *ast.FuncDecl:
 				if d.Recv == nil {
-					if !ast.IsExported(d.Name.Name) {
-						funcs[d.Name.Name] = d
-					}
+					funcs[d.Name.Name] = d
 					continue
 				}
 				methods[d.Name.Name] = append(methods[d.Name.Name], d)
@@ -369,9 +375,7 @@ func (a *variantAnalysis) propagate(files []*ast.File) {
 					if !ok {
 						continue
 					}
-					if !ast.IsExported(ts.Name.Name) {
-						types[ts.Name.Name] = true
-					}
+					types[ts.Name.Name] = true
 					if it, ok := ts.Type.(*ast.InterfaceType); ok {
 						for _, m := range it.Methods.List {
 							for _, n := range m.Names {
@@ -411,7 +415,7 @@ func (a *variantAnalysis) propagate(files []*ast.File) {
 			}
 		}
 		for name, ds := range methods {
-			if len(ds) != 1 || ast.IsExported(name) || ifaceMethods[name] || done[ds[0]] {
+			if len(ds) != 1 || ifaceMethods[name] || done[ds[0]] {
 				continue
 			}
 			if a.onlyInRegions(uses.selectors[name]) {

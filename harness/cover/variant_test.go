@@ -61,6 +61,9 @@ func TestVariantOnlySymmetric(t *testing.T) {
 		n := at(text)
 		require.True(t, InRegions(regions, "sys.go", n, 3), "%q (line %d) runs only in Fixed", text, n)
 	}
+	// The cover tool starts an else's block before its brace, after the
+	// else keyword: the region holds that position too.
+	require.True(t, InRegions(regions, "sys.go", at("} else {"), 8))
 	for _, text := range []string{"s.reg = &racy{}", `return "buggy"`, "s.n += x"} {
 		n := at(text)
 		require.False(t, InRegions(regions, "sys.go", n, 3), "%q (line %d) runs in Buggy", text, n)
