@@ -178,8 +178,6 @@ type file struct {
 	ast  *ast.File
 	// imports holds the names under which the file refers to its imports.
 	imports map[string]bool
-	// locals holds the names the function being mutated declares.
-	locals map[string]bool
 }
 
 func parseFile(path string) (*file, error) {
@@ -274,7 +272,6 @@ func (f *file) mutants(ops []Operator, keep func(token.Position) bool) ([]Mutant
 				continue
 			}
 			fn := funcName(fd)
-			f.locals = declaredIn(fd)
 			for _, s := range op.find(f, fd.Body) {
 				if !f.kept(s, keep) {
 					continue

@@ -116,7 +116,9 @@ func splitSection(f *file, body *ast.BlockStmt) []site {
 	var out []site
 	eachSection(f, body, func(sec section) {
 		inner := sec.inner()
-		if len(inner) < 2 || !movable(inner[0]) || terminal(inner[0]) || f.local(inner[0]) {
+		// Releasing the lock next to code that touches nothing shared
+		// changes nothing another goroutine can see.
+		if len(inner) < 2 || !movable(inner[0]) || terminal(inner[0]) || f.pure(inner[0]) || f.allPure(inner[1:]) {
 			return
 		}
 		text := "; " + sec.recvText + "." + sec.unlockName + "(); " + sec.recvText + "." + sec.lockName + "()"
@@ -153,7 +155,7 @@ func moveOut(f *file, body *ast.BlockStmt) []site {
 		// Unlock that follows the Lock).
 		first := inner[0]
 		firstAt := indexOf(sec.list, first)
-		if movable(first) && !f.local(first) && !f.touchesLock(first, sec) && firstAt > sec.lock {
+		if movable(first) && !f.pure(first) && !f.touchesLock(first, sec) && firstAt > sec.lock {
 			if _, ok := first.(*ast.DeferStmt); !ok {
 				out = append(out, site{at: first, key: lockKey + "\nfirst\n" + f.text(first),
 					desc:  "move " + f.short(first) + " before " + f.short(sec.list[sec.lock]),
@@ -165,7 +167,7 @@ func moveOut(f *file, body *ast.BlockStmt) []site {
 			return
 		}
 		last := sec.list[sec.unlock-1]
-		if movable(last) && !f.local(last) && !f.touchesLock(last, sec) && !terminal(last) {
+		if movable(last) && !f.pure(last) && !f.touchesLock(last, sec) && !terminal(last) {
 			if _, ok := last.(*ast.DeferStmt); !ok {
 				out = append(out, site{at: last, key: lockKey + "\nlast\n" + f.text(last),
 					desc:  "move " + f.short(last) + " after " + f.short(sec.end()),
@@ -361,7 +363,7 @@ func swapChan(f *file, body *ast.BlockStmt) []site {
 			}
 			done[i] = true
 			a, b := list[i], list[i+1]
-			if !movable(a) || !movable(b) || terminal(a) || uses(b, declares(a)) || f.local(a) || f.local(b) {
+			if !movable(a) || !movable(b) || terminal(a) || uses(b, declares(a)) || f.pure(a) || f.pure(b) {
 				return
 			}
 			at := a

@@ -110,6 +110,16 @@ func (s *S) Count() int {
 	n += s.n
 	return n
 }`, nil},
+	{"split-section/rest-touches-nothing-shared", "split-section", `
+func (s *S) Lookup(k string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[k]
+	if !ok {
+		return 0, errNotFound
+	}
+	return v, nil
+}`, nil},
 	{"move-out/explicit", "move-out", `
 func (s *S) Move(a, b string) {
 	s.mu.Lock()

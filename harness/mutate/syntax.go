@@ -431,87 +431,38 @@ func (f *file) chanOp(s ast.Stmt) bool {
 	return found
 }
 
-// declaredIn returns every name a function declares: receiver, parameters,
-// results, and the variables of its body (function literals' included).
-func declaredIn(fd *ast.FuncDecl) map[string]bool {
-	names := map[string]bool{}
-	fields := func(fl *ast.FieldList) {
-		if fl == nil {
-			return
-		}
-		for _, fi := range fl.List {
-			for _, n := range fi.Names {
-				names[n.Name] = true
-			}
-		}
-	}
-	fields(fd.Recv)
-	ast.Inspect(fd, func(n ast.Node) bool {
-		switch n := n.(type) {
-		case *ast.FuncType:
-			fields(n.Params)
-			fields(n.Results)
-		case *ast.AssignStmt:
-			if n.Tok == token.DEFINE {
-				for _, l := range n.Lhs {
-					if id, ok := l.(*ast.Ident); ok {
-						names[id.Name] = true
-					}
-				}
-			}
-		case *ast.RangeStmt:
-			if n.Tok == token.DEFINE {
-				for _, e := range []ast.Expr{n.Key, n.Value} {
-					if id, ok := e.(*ast.Ident); ok {
-						names[id.Name] = true
-					}
-				}
-			}
-		case *ast.ValueSpec:
-			for _, id := range n.Names {
-				names[id.Name] = true
-			}
-		}
-		return true
-	})
-	return names
-}
-
-// local reports whether a statement touches only the function's own
-// variables: no field, element, pointer, call or channel, and no name the
-// function does not declare (but nil, true, false and the types and keys
-// of composite literals). Moving such a statement across a lock or a
-// channel operation cannot change what another goroutine sees.
-func (f *file) local(s ast.Stmt) bool {
+// pure reports whether a statement reads or writes nothing another
+// goroutine can reach: no field, element, pointer, call, channel, closure
+// or address taken; bare names are taken to be the function's own
+// variables or constants (the systems keep no mutable package state).
+// Moving such a statement across a lock or a channel operation, or
+// releasing a lock before it, cannot change what another goroutine sees.
+func (f *file) pure(s ast.Stmt) bool {
 	ok := true
-	var visit func(n ast.Node) bool
-	visit = func(n ast.Node) bool {
-		if !ok || n == nil {
+	ast.Inspect(s, func(n ast.Node) bool {
+		if !ok {
 			return false
 		}
 		switch n := n.(type) {
-		case *ast.SelectorExpr, *ast.IndexExpr, *ast.IndexListExpr, *ast.StarExpr, *ast.CallExpr,
-			*ast.SendStmt, *ast.FuncLit, *ast.GoStmt, *ast.DeferStmt, *ast.ReturnStmt, *ast.BranchStmt:
+		case *ast.SelectorExpr:
+			ok = f.isPackage(n.X)
+		case *ast.IndexExpr, *ast.IndexListExpr, *ast.StarExpr, *ast.CallExpr,
+			*ast.SendStmt, *ast.FuncLit, *ast.GoStmt, *ast.DeferStmt, *ast.SelectStmt, *ast.RangeStmt:
 			ok = false
 		case *ast.UnaryExpr:
 			ok = n.Op != token.ARROW && n.Op != token.AND
-		case *ast.CompositeLit:
-			for _, e := range n.Elts {
-				if kv, isKV := e.(*ast.KeyValueExpr); isKV {
-					e = kv.Value
-				}
-				ast.Inspect(e, visit)
-			}
-			return false
-		case *ast.Ident:
-			switch n.Name {
-			case "nil", "true", "false", "iota", "_":
-			default:
-				ok = f.locals[n.Name]
-			}
 		}
 		return ok
-	}
-	ast.Inspect(s, visit)
+	})
 	return ok
+}
+
+// allPure reports whether every statement of list is pure.
+func (f *file) allPure(list []ast.Stmt) bool {
+	for _, s := range list {
+		if !f.pure(s) {
+			return false
+		}
+	}
+	return true
 }
