@@ -142,12 +142,12 @@ type opCount struct {
 func (a *app) mutate(args []string) (int, error) {
 	var f mutateFlags
 	fs := a.newFlagSet("mutate", "case [flags]")
-	fs.Var(&f.seeds, "seeds", "seeds to run against each mutant: N (0..N-1) or A:B (A..B-1)")
+	fs.Var(&f.seeds, "seeds", "seeds to run against each mutant: N (0..N-1) or A:B (A..B-1) (default 500)")
 	fs.IntVar(&f.coverSeeds, "cover-seeds", defaultCoverSeeds, "seeds of the coverage sweep that decides which code is on the fixed path; 0: no coverage sweep, every statement outside other variants' code is mutated")
 	fs.StringVar(&f.variant, "variant", "", "the variant run against the mutants (default: the case's variant that carries no bug)")
 	fs.StringVar(&f.pkg, "pkg", "", "the package to mutate (default: systems/<case> of the module)")
 	fs.StringVar(&f.equivalents, "equivalents", "", "the file of mutants marked equivalent (default: testdata/mutants/<case>.txt of the module)")
-	fs.StringVar(&f.operators, "operators", "", "comma-separated operators to apply (default: all; see --list -operators help below)")
+	fs.StringVar(&f.operators, "operators", "", "comma-separated operators to apply (default: all of "+strings.Join(mutate.OperatorNames(), ", ")+")")
 	fs.StringVar(&f.only, "only", "", "comma-separated mutant ids: run only these")
 	fs.BoolVar(&f.list, "list", false, "list the mutants (after the coverage sweep) without running them")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per mutant, then one for the summary, instead of the table")
