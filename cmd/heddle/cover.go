@@ -56,6 +56,8 @@ type coverage struct {
 	cover.Summary
 	// ExcludedRegions are the regions left out, and why.
 	ExcludedRegions []cover.Region `json:"excluded_regions"`
+	// Note says why the figure may undercount (a sweep that failed).
+	Note string `json:"note,omitempty"`
 }
 
 // coverRun is the state of run --cover: the module, the instrumented
@@ -127,10 +129,16 @@ func (r *coverRun) binaryFor(j job) (workerBinary, error) {
 	return workerBinary{exe: r.bin, env: []string{"GOCOVERDIR=" + d}}, nil
 }
 
-// measure summarises what the job's workers covered.
-func (r *coverRun) measure(j job, seeds int) (coverage, error) {
+// measure summarises what the job's workers covered in the sweep that
+// made rep.
+func (r *coverRun) measure(j job, rep explore.Report) (coverage, error) {
 	dir := r.pkgs[j.c.Name]
-	return measureCoverage(r.mod, j.c, j.v, dir, r.covdir(j), seeds)
+	c, err := measureCoverage(r.mod, j.c, j.v, dir, r.covdir(j), rep.SeedsTried)
+	if err == nil && rep.FirstFailingSeed != nil {
+		c.Note = fmt.Sprintf("the sweep stopped at seed %d (%s); a worker that the race detector or a crash ends writes no counters, so the seeds it ran are missing from the figure",
+			*rep.FirstFailingSeed, rep.Kind)
+	}
+	return c, err
 }
 
 // measureCoverage merges the counters in covdir and summarises the system
@@ -173,6 +181,9 @@ func writeCoverage(w io.Writer, cs []coverage) error {
 		return err
 	}
 	for _, c := range cs {
+		if c.Note != "" {
+			fmt.Fprintf(w, "\nnote: %s/%s: %s\n", c.Case, c.Variant, c.Note)
+		}
 		if len(c.Uncovered) == 0 {
 			continue
 		}

@@ -198,6 +198,13 @@ func TestRunCover(t *testing.T) {
 	require.FileExists(t, c.Profile)
 	require.True(t, cover.InRegions(c.ExcludedRegions, "tiny.go", int(tinyLine(t, "handover.Send")), 3))
 
+	require.Empty(t, c.Note)
+
+	// A buggy sweep stops at its race, whose worker writes no counters.
+	r = runApp(t, tinyApp(), "run", "tiny", "--cover", dir, "--variant", "buggy", "--seeds", "5")
+	require.Equal(t, exitOK, r.status, r.stderr)
+	require.Contains(t, r.stdout, "note: tiny/buggy: the sweep stopped at seed 0 (DataRace)")
+
 	// The table.
 	r = runApp(t, tinyApp(), "run", "tiny", "--cover", dir, "--seeds", "5")
 	require.Equal(t, exitOK, r.status, r.stderr)

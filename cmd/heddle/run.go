@@ -245,7 +245,7 @@ func (a *app) run(args []string) (int, error) {
 			}
 		}
 		if cov != nil {
-			m, err := cov.measure(j, rep.SeedsTried)
+			m, err := cov.measure(j, rep)
 			if err != nil {
 				return 0, err
 			}
