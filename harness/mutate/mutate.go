@@ -104,10 +104,11 @@ func (m Mutant) Overlay(dir string) (string, error) {
 type Options struct {
 	// Operators names the operators to apply; empty means all of them.
 	Operators []string
-	// Keep, if set, says whether code at a position may be mutated (the
-	// command keeps what the fixed variant's sweep covered and what is not
-	// code of another variant). A mutant is made only where Keep accepts
-	// every statement it is about. Positions carry absolute file names.
+	// Keep, if set, says whether code at a position may be mutated (heddle
+	// mutate keeps what the fixed variant's sweep covered). A mutant is
+	// made only where Keep accepts every statement it is about (for
+	// early-return: the defer and at least one of the returns it skips).
+	// Positions carry absolute file names.
 	Keep func(pos token.Position) bool
 }
 
