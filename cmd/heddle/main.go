@@ -58,6 +58,65 @@
 // Exit status: 0 when every variant that carries a bug showed an expected
 // violation kind and every fixed variant passed its budget; 1 otherwise,
 // with a line per failing variant on standard error; 2 for bad input.
+//
+// # Coverage
+//
+//	go run -race ./cmd/heddle run --all --cover .heddle-cover
+//	go run -race ./cmd/heddle run mq --cover /tmp/cov --seeds 500 --json
+//
+// run --cover DIR measures how much of each case's system package
+// (systems/<case>) a sweep runs. It builds this command again with -cover
+// (the go build cache keeps that to seconds) and sweeps, in workers of that
+// build, the variants that carry no bug (unless --variant names one) over
+// 200 seeds (unless --seeds); each variant's workers write their counters
+// under DIR/<case>-<variant>, merged into profile.txt there. Statements
+// that only another variant runs (for fixed: the branches of
+// `if s.variant == Buggy`, the else of `if v == Fixed`, what follows
+// `if v == Fixed { ... return }`, switch cases of other variants, and the
+// unexported types and functions only those use; see cover.VariantOnly)
+// are left out of the figure. After the verdict table come the coverage
+// table and, per variant, the lines that never ran with their first line of
+// source. With --json, each report is followed by an object with "type":
+// "coverage" (statements, covered, excluded, percent, uncovered_lines,
+// uncovered: [{file, start, end, source}], excluded_regions: [{file,
+// start_line, ..., why}], profile). It must run inside the module.
+//
+// # Mutation testing
+//
+//	go run -race ./cmd/heddle mutate mq
+//	go run -race ./cmd/heddle mutate replica --seeds 200 --parallel 2 --json > replica.json
+//	go run -race ./cmd/heddle mutate mq --list
+//	go run -race ./cmd/heddle mutate mq --only split-section-e3e3ec2d --seeds 2000
+//	go run -race ./cmd/heddle mutate routingtable --shard 2/4 --json
+//
+// mutate CASE asks how strong a case's checks are: would they catch the
+// next concurrency bug in the system? It measures the fixed variant's
+// coverage (as run --cover, over --cover-seeds, 200), generates mutants of
+// the system package with concurrency operators (package harness/mutate:
+// lock-pair, split-section, move-out, drop-cleanup, chan-buffer,
+// drop-done-case, swap-chan, ignore-ctx, early-return), keeping only those
+// in covered code that is not another variant's, builds each as the worker
+// with `go build -race -overlay` (the tree is never written) and sweeps the
+// fixed variant against it over --seeds (500) in fresh workers, --parallel
+// at a time, stopping at the first failing seed. A mutant is killed by any
+// violation, survives when every seed passes, and is left out when it does
+// not compile or is marked in testdata/mutants/<case>.txt ("ID reason" a
+// line; see mutate.ParseEquivalents). Ids (operator-8 hex digits) come from
+// the file, function, operator and mutated text, not from line numbers, so
+// they survive edits elsewhere. --shard k/n runs every n-th mutant, for CI
+// matrices. Progress goes to standard error, a line per mutant. The table
+// lists each mutant (id, operator, file:line, result, kind, first failing
+// seed, what it changes), a summary (generated, compile errors, equivalent,
+// killed, survived, kill rate = killed / (killed + survived)) and the
+// survivors with their changed lines: the to-do list of the case's workload
+// and checks. With --json: one object per mutant ("type": "mutant": id,
+// operator, file, line, func, desc, before, after, changes, status, kind,
+// first_failing_seed, message, seeds_tried, seconds, reason, error), then
+// one summary ("type": "mutation": generated, off_path, compile_errors,
+// equivalent, killed, survived, errors, kill_rate, coverage, by_operator,
+// survivors, stale_equivalents, wall_seconds). Exit status 1 when a mutant
+// could not be run, or the kill rate is below --min-kill-rate; 2 for bad
+// input. `make mutate` runs every case; it is never part of `make test`.
 package main
 
 import (
@@ -103,6 +162,12 @@ type app struct {
 	synopsis map[string]string
 	// parallel is the default of --parallel (zero: one worker per CPU).
 	parallel int
+	// workerMain is the main package that run --cover and mutate build as
+	// worker (empty: this command's own package).
+	workerMain string
+	// systems is the module directory that holds a package per case's
+	// system (empty: "systems").
+	systems string
 }
 
 const (
@@ -129,6 +194,8 @@ Commands:
     replay case --seed N [flags]  run one seed again: its trace, its HTML page (--html)
     shrink case --seed N [flags]  find the failing schedule with the fewest preemptions
     merge [report.json...]        combine the --json reports of several shards
+    mutate case [flags]           mutation testing: run the fixed variant against concurrency
+                                  mutants of the case's system and report which survive
 
 Run "heddle <command> -h" for a command's flags.
 `
@@ -152,6 +219,8 @@ func (a *app) main(args []string) int {
 		status, err = a.shrink(rest)
 	case "merge":
 		status, err = a.merge(rest)
+	case "mutate":
+		status, err = a.mutate(rest)
 	case "worker":
 		err = a.worker(rest)
 	case "help", "-h", "-help", "--help":
@@ -163,7 +232,7 @@ func (a *app) main(args []string) int {
 	if err != nil {
 		if _, ok := err.(usageError); ok {
 			fmt.Fprintf(a.stderr, "heddle %s: %v\n", cmd, err)
-			if cmd == "" || (cmd != "list" && cmd != "run" && cmd != "replay" && cmd != "shrink" && cmd != "merge") {
+			if cmd == "" || (cmd != "list" && cmd != "run" && cmd != "replay" && cmd != "shrink" && cmd != "merge" && cmd != "mutate") {
 				fmt.Fprint(a.stderr, usage)
 			}
 			return exitBadArgs

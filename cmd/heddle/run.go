@@ -93,6 +93,8 @@ type runFlags struct {
 	allFindings bool
 	// explorations is --explorations: 0 when not given.
 	explorations int
+	// cover is --cover: the directory of the coverage data ("" for none).
+	cover string
 }
 
 // job is one variant of one case to run.
@@ -126,6 +128,7 @@ func (a *app) run(args []string) (int, error) {
 	fs.StringVar(&f.dir, "dir", "", "root of saved failures (default: testdata/heddle at the module root)")
 	fs.StringVar(&f.html, "html", "", "write an HTML page for every failure reported into this directory (replayed with its trace)")
 	fs.BoolVar(&f.allFindings, "all-findings", false, "let a run that races go on to its end and report its other violations too (slower: the race detector does not end the worker)")
+	fs.StringVar(&f.cover, "cover", "", "measure statement coverage of each case's system package (systems/<case>) in workers built with -cover, their data under this directory; runs the variants that carry no bug over 200 seeds unless --variant and --seeds say otherwise")
 	fs.IntVar(&f.explorations, "explorations", 0, "measure detection: run N independent explorations per variant, each on its own seed range in fresh workers, and report median/min/max seeds and time to detect")
 	names, err := a.parse(fs, args)
 	if err != nil {
@@ -139,6 +142,14 @@ func (a *app) run(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if f.cover != "" {
+		if set["explorations"] {
+			return 0, badArgs("--cover measures one sweep per variant: it does not go with --explorations")
+		}
+		if !f.seeds.set {
+			f.seeds = seedRange{count: defaultCoverSeeds, set: true}
+		}
+	}
 	jobs, err := a.jobs(names, f)
 	if err != nil || len(jobs) == 0 {
 		return exitOK, err
@@ -150,10 +161,23 @@ func (a *app) run(args []string) (int, error) {
 		return a.explore(jobs, spec, mode, f)
 	}
 
+	var cov *coverRun
+	if f.cover != "" {
+		if cov, err = a.prepareCover(jobs, f.cover); err != nil {
+			return 0, err
+		}
+	}
 	var reports []explore.Report
+	var measured []coverage
 	badInput := false
 	for _, j := range jobs {
-		rep, bad, err := a.exploreOne(j.c, j.v, spec, mode, k, n, f)
+		var bin workerBinary
+		if cov != nil {
+			if bin, err = cov.binaryFor(j); err != nil {
+				return 0, err
+			}
+		}
+		rep, bad, err := a.exploreOne(j.c, j.v, spec, mode, k, n, f, bin)
 		if err != nil {
 			return 0, err
 		}
@@ -169,8 +193,23 @@ func (a *app) run(args []string) (int, error) {
 				return 0, err
 			}
 		}
+		if cov != nil {
+			m, err := cov.measure(j, rep)
+			if err != nil {
+				return 0, err
+			}
+			measured = append(measured, m)
+			if f.json {
+				if err := writeJSON(a.stdout, m); err != nil {
+					return 0, err
+				}
+			}
+		}
 	}
 	status, err := a.finish(reports, f.json, f.junit)
+	if err == nil && cov != nil && !f.json {
+		err = writeCoverage(a.stdout, measured)
+	}
 	if err == nil && badInput {
 		status = exitBadArgs
 	}
@@ -240,6 +279,9 @@ func (a *app) jobs(names []string, f runFlags) ([]job, error) {
 	var jobs []job
 	for _, c := range cases {
 		vs, err := selectVariants(c, f.variant)
+		if err == nil && f.cover != "" && f.variant == "" {
+			vs = passingVariants(c)
+		}
 		if err != nil {
 			if f.all {
 				continue // --all --variant fixed: the cases that have one
@@ -312,14 +354,32 @@ func (a *app) known() string {
 // halting at the first race or not, whose race reports become checkers'
 // DataRace violations.
 func (a *app) newWorkerRunner(c explore.Case, v explore.Variant, halt bool) *explore.WorkerRunner {
-	return explore.NewWorkerRunner(a.workerCommand(c, v), halt)
+	return explore.NewWorkerRunner(a.workerCommand(workerBinary{}, c, v), halt)
+}
+
+// workerBinary is a program other than this one that serves as worker (a
+// build with coverage, a mutant), with what to add to its environment. The
+// zero value is this program.
+type workerBinary struct {
+	exe string
+	env []string
+}
+
+// runnerOf is newWorkerRunner for the workers of bin.
+func (a *app) runnerOf(bin workerBinary, c explore.Case, v explore.Variant, halt bool) *explore.WorkerRunner {
+	return explore.NewWorkerRunner(a.workerCommand(bin, c, v), halt)
 }
 
 // workerCommand returns how to start a worker for a variant.
-func (a *app) workerCommand(c explore.Case, v explore.Variant) explore.WorkerCommand {
+func (a *app) workerCommand(bin workerBinary, c explore.Case, v explore.Variant) explore.WorkerCommand {
+	exe := a.exe
+	if bin.exe != "" {
+		exe = bin.exe
+	}
 	return func() *exec.Cmd {
-		cmd := exec.Command(a.exe, "worker", c.Name, v.Name)
+		cmd := exec.Command(exe, "worker", c.Name, v.Name)
 		cmd.Env = append(os.Environ(), a.workerEnv...)
+		cmd.Env = append(cmd.Env, bin.env...)
 		if os.Getenv("GOMAXPROCS") == "" {
 			// A World runs one goroutine at a time; under -race its
 			// handoffs are cheapest when they never cross processors.
@@ -365,10 +425,11 @@ func seedPlan(v explore.Variant, f runFlags) (first int64, count int) {
 	return 0, budget(v)
 }
 
-// exploreOne explores one variant. badInput reports saved failure files
-// that could not be used: each is named on stderr, the good ones are re-run
-// and the exploration goes on.
-func (a *app) exploreOne(c explore.Case, v explore.Variant, spec explore.StrategySpec, mode string, k, n int, f runFlags) (rep explore.Report, badInput bool, err error) {
+// exploreOne explores one variant, its workers run from bin (zero: this
+// program). badInput reports saved failure files that could not be used:
+// each is named on stderr, the good ones are re-run and the exploration
+// goes on.
+func (a *app) exploreOne(c explore.Case, v explore.Variant, spec explore.StrategySpec, mode string, k, n int, f runFlags, bin workerBinary) (rep explore.Report, badInput bool, err error) {
 	first, count := seedPlan(v, f)
 	seeds, err := explore.Seeds(first, count, k, n)
 	if err != nil {
@@ -394,7 +455,7 @@ func (a *app) exploreOne(c explore.Case, v explore.Variant, spec explore.Strateg
 	if mode == "real" {
 		saved = nil
 	}
-	sp := sweepPlan{spec: spec, mode: mode, seeds: seeds, saved: saved, label: c.Name + "/" + v.Name}
+	sp := sweepPlan{spec: spec, mode: mode, seeds: seeds, saved: saved, label: c.Name + "/" + v.Name, bin: bin}
 	if n > 1 {
 		sp.shard = fmt.Sprintf("%d/%d", k, n)
 	}
@@ -411,6 +472,8 @@ type sweepPlan struct {
 	// shard is recorded in the report ("k/n"), label names the sweep on
 	// the progress line.
 	shard, label string
+	// bin is the workers' program (zero: this one).
+	bin workerBinary
 }
 
 // sweep explores v over the plan's seeds in worker processes of its own,
@@ -420,9 +483,9 @@ func (a *app) sweep(c explore.Case, v explore.Variant, sp sweepPlan, f runFlags)
 	mode := sp.mode
 	var runners []explore.Runner
 	for i := 0; i < f.parallel; i++ {
-		runners = append(runners, a.newWorkerRunner(c, v, !f.allFindings))
+		runners = append(runners, a.runnerOf(sp.bin, c, v, !f.allFindings))
 	}
-	confirm := a.newWorkerRunner(c, v, false)
+	confirm := a.runnerOf(sp.bin, c, v, false)
 	defer func() {
 		for _, r := range runners {
 			r.Close()

@@ -113,8 +113,10 @@ func WriteJSONLines(w io.Writer, reports []Report) error {
 	return nil
 }
 
-// ReadJSONLines reads reports written by WriteJSONLines (blank lines and
-// lines that are not JSON objects are skipped).
+// ReadJSONLines reads reports written by WriteJSONLines (blank lines, lines
+// that are not JSON objects, and objects with a "type" field, which other
+// outputs mix in with the reports, such as the coverage of run --cover, are
+// skipped).
 func ReadJSONLines(r io.Reader) ([]Report, error) {
 	var out []Report
 	sc := bufio.NewScanner(r)
@@ -124,6 +126,12 @@ func ReadJSONLines(r io.Reader) ([]Report, error) {
 		n++
 		line := strings.TrimSpace(sc.Text())
 		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var typed struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal([]byte(line), &typed) == nil && typed.Type != "" {
 			continue
 		}
 		var rep Report
