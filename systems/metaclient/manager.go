@@ -17,14 +17,21 @@ type Options struct {
 	// asking the others; zero means DefaultBackupDelay.
 	BackupDelay time.Duration
 	// Observe, if set, is called at the end of every QueryConfig, on the
-	// caller's goroutine, with what the call saw and recorded.
-	Observe func(CallReport)
+	// caller's goroutine, with the call's context and what the call saw and
+	// recorded. The context tells concurrent calls on one manager apart (a
+	// test tags each call's context with a value).
+	Observe func(ctx context.Context, rep CallReport)
 }
 
 // CallReport is what one QueryConfig saw and recorded (heddle's
 // instrumentation, for the checks; upstream has none of it).
 type CallReport struct {
 	Table string
+	// Asked is the address of the meta the call asked first (the one the
+	// manager believed led when the call began), and Known the call's meta
+	// list when it began.
+	Asked string
+	Known []string
 	// Resp and Err are what QueryConfig returned.
 	Resp *QueryConfigResponse
 	Err  error
@@ -46,7 +53,7 @@ type MetaManager struct {
 	variant Variant
 	host    harness.Host
 	delay   time.Duration
-	observe func(CallReport)
+	observe func(context.Context, CallReport)
 
 	mu            harness.RWMutex // guards the three fields below
 	metaIPAddrs   []string
@@ -89,7 +96,7 @@ func (m *MetaManager) QueryConfig(ctx context.Context, table string) (*QueryConf
 		return ms.queryConfig(rpcCtx, table)
 	}, &rep)
 	if m.observe != nil {
-		m.observe(rep)
+		m.observe(ctx, rep)
 	}
 	return rep.Resp, rep.Err
 }
@@ -103,6 +110,7 @@ func (m *MetaManager) call(ctx context.Context, callFunc metaCallFunc, rep *Call
 		lead, metas, addrs := m.currentLeader, slices.Clone(m.metas), slices.Clone(m.metaIPAddrs)
 		m.mu.RUnlock()
 		call := newMetaCall(m.variant, m.host, m.delay, lead, metas, callFunc, addrs)
+		rep.Asked, rep.Known = metas[lead].addr, slices.Clone(addrs)
 		resp, err := call.Run(ctx)
 		if err == nil {
 			// FIX(#2257): read the call's results under its lock.
@@ -121,6 +129,13 @@ func (m *MetaManager) call(ctx context.Context, callFunc metaCallFunc, rep *Call
 	}
 
 	call := newMetaCall(m.variant, m.host, m.delay, m.getCurrentLeader(), m.metas, callFunc, m.metaIPAddrs)
+	// The report's view of the call's start (heddle's, not upstream's):
+	// nothing of this call runs yet, and later appends by other calls'
+	// stray goroutines write past the end of these slices.
+	if call.lead >= 0 && call.lead < len(call.metas) {
+		rep.Asked = call.metas[call.lead].addr
+	}
+	rep.Known = sessionAddrs(call.metas)
 	resp, err := call.Run(ctx)
 	if err == nil {
 		// BUG(upstream #2256): the call's results are read without its lock

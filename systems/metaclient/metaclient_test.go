@@ -62,7 +62,7 @@ func query(t *testing.T, v Variant, delay, timeout time.Duration) (CallReport, t
 	cli := harness.NewNode("client", nil)
 	require.NoError(t, cli.Start())
 	var rep CallReport
-	m := NewMetaManager(cli, clientList, Options{Variant: v, BackupDelay: delay, Observe: func(r CallReport) { rep = r }})
+	m := NewMetaManager(cli, clientList, Options{Variant: v, BackupDelay: delay, Observe: func(_ context.Context, r CallReport) { rep = r }})
 	ctx, cancel := harness.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := harness.Now()
@@ -223,7 +223,7 @@ func TestConcurrentSharedManager(t *testing.T) {
 				admin := cluster(t, 4, "meta3", nil)
 				cli := harness.NewNode("client", nil)
 				require.NoError(t, cli.Start())
-				m := NewMetaManager(cli, clientList, Options{Variant: Fixed, BackupDelay: delay, Observe: func(r CallReport) {
+				m := NewMetaManager(cli, clientList, Options{Variant: Fixed, BackupDelay: delay, Observe: func(_ context.Context, r CallReport) {
 					mu.Lock()
 					reports = append(reports, r)
 					mu.Unlock()

@@ -1,0 +1,558 @@
+package metaclient
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heddle-go/heddle/checkers"
+	"github.com/heddle-go/heddle/faults"
+	"github.com/heddle-go/heddle/harness"
+)
+
+// The metaclient case's fault plan is a faults.Plan of the case's own
+// actions, which only this workload can carry out (each stands for the
+// meta servers' election reacting to a fault, which the administrator
+// plays):
+//
+//		+120ms wait-call leader; +120ms crash-leader meta3 blackhole 40ms;
+//		+700ms move meta1 0s; +900ms crash-follower meta2 reset; +1.3s revive meta3 15ms
+//
+//	  - "move metaN LAG": leadership moves from the leader to metaN (or, if
+//	    metaN is down or leads, the next live meta after it): the old leader
+//	    is demoted (it forwards to the new one), metaN promoted with every
+//	    table, and each other live meta told, one after another, LAG apart
+//	    in all: until then they forward to the old leader.
+//	  - "crash-leader metaN MODE LAG": the leader crashes (MODE blackhole: a
+//	    dial to it hangs until its context is done; reset: refused at once)
+//	    and metaN (or the next live meta) is promoted as above.
+//	  - "crash-follower metaN MODE": metaN (or, if it leads or is down, the
+//	    next live follower) crashes.
+//	  - "revive metaN LAG": metaN (or the next crashed meta) starts again;
+//	    it knows no leader (it forwards with an empty address) until the
+//	    administrator tells it, LAG later.
+//	  - "wait-call leader", "wait-call backup": aims the next step: the plan
+//	    waits (up to waitCallBound) until a client dials the leader, or until
+//	    a call has two dials in flight (its backups are under way), so that
+//	    the next step strikes during a call.
+const (
+	actMove          = "move"
+	actCrashLeader   = "crash-leader"
+	actCrashFollower = "crash-follower"
+	actRestart       = "revive"
+	actWaitCall      = "wait-call"
+
+	modeBlackHole = "blackhole"
+	modeReset     = "reset"
+	aimLeader     = "leader"
+	aimBackup     = "backup"
+)
+
+// waitCallBound bounds how long a wait-call step waits.
+const waitCallBound = 2 * time.Second
+
+// Faults returns the fault plan of a seed, made from the seed and its
+// configuration (DrawConfig, then adjust if not nil).
+func Faults(adjust func(*Config)) func(seed int64) faults.Plan {
+	return func(seed int64) faults.Plan { return planFor(seed, configFor(seed, adjust)) }
+}
+
+// configFor is the configuration a run of seed uses.
+func configFor(seed int64, adjust func(*Config)) Config {
+	c := DrawConfig(seed)
+	if adjust != nil {
+		adjust(&c)
+	}
+	return c
+}
+
+// planState is what the generator knows of the cluster as its plan goes.
+type planState struct {
+	cfg    Config
+	leader int
+	down   map[int]bool
+}
+
+// live returns the live metas but the leader, in order.
+func (s planState) followers() []int {
+	var up []int
+	for i := range s.cfg.Metas {
+		if i != s.leader && !s.down[i] {
+			up = append(up, i)
+		}
+	}
+	return up
+}
+
+// crashable reports whether another meta may go down: at most a minority
+// of the metas are down at once, as a real cluster needs a majority to
+// elect a leader.
+func (s planState) crashable() bool { return len(s.down) < (s.cfg.Metas-1)/2 }
+
+// planFor draws seed's plan: up to four changes at times spread over the
+// workload's horizon, each a move, a leader's crash, a follower's crash or
+// a restart, kept well-formed (a crash leaves a majority up, a restart
+// restarts a crashed meta, a leader's crash has a live successor), and a
+// crash or a move aimed, two times in five, at a moment when a call is
+// under way.
+func planFor(seed int64, cfg Config) faults.Plan {
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x6e656d65736973)) // "nemesis"
+	n := 0
+	if rng.IntN(8) > 0 {
+		n = 1 + rng.IntN(4)
+	}
+	at := make([]time.Duration, n)
+	for i := range at {
+		at[i] = time.Duration(rng.Int64N(int64(cfg.Horizon()))).Truncate(time.Millisecond)
+	}
+	st := planState{cfg: cfg, down: map[int]bool{}}
+	var p faults.Plan
+	lag := func() string {
+		if rng.IntN(3) == 0 {
+			return "0s"
+		}
+		return (time.Duration(1+rng.IntN(80)) * time.Millisecond).String()
+	}
+	mode := func() string { return []string{modeBlackHole, modeBlackHole, modeReset}[rng.IntN(3)] }
+	for _, t := range sortedDurations(at) {
+		var choices []string
+		followers := st.followers()
+		if len(followers) > 0 {
+			choices = append(choices, actMove, actMove)
+			if st.crashable() {
+				choices = append(choices, actCrashLeader, actCrashLeader, actCrashFollower)
+			}
+		}
+		if len(st.down) > 0 {
+			choices = append(choices, actRestart, actRestart)
+		}
+		if len(choices) == 0 {
+			continue
+		}
+		step := func(f faults.Fault) { p = append(p, faults.Step{At: t, Fault: f}) }
+		// A new leader the clients do not know is found only through a
+		// forward (the path of the reported bug): half the time, if one
+		// is live.
+		successor := followers[rng.IntN(max(len(followers), 1))%max(len(followers), 1)]
+		if unknown := slices.DeleteFunc(slices.Clone(followers), func(i int) bool { return i < cfg.Known }); len(unknown) > 0 && rng.IntN(2) == 0 {
+			successor = unknown[rng.IntN(len(unknown))]
+		}
+		aim := rng.IntN(5) < 2
+		switch act := choices[rng.IntN(len(choices))]; act {
+		case actMove:
+			to := successor
+			if aim {
+				step(faults.Act(actWaitCall, aimBackup))
+			}
+			step(faults.Act(actMove, metaName(to)+" "+lag()))
+			st.leader = to
+		case actCrashLeader:
+			to := successor
+			if aim {
+				step(faults.Act(actWaitCall, []string{aimLeader, aimBackup}[rng.IntN(2)]))
+			}
+			step(faults.Act(actCrashLeader, metaName(to)+" "+mode()+" "+lag()))
+			st.down[st.leader] = true
+			st.leader = to
+		case actCrashFollower:
+			victim := followers[rng.IntN(len(followers))]
+			if aim {
+				step(faults.Act(actWaitCall, aimBackup))
+			}
+			step(faults.Act(actCrashFollower, metaName(victim)+" "+mode()))
+			st.down[victim] = true
+		case actRestart:
+			var down []int
+			for i := range cfg.Metas {
+				if st.down[i] {
+					down = append(down, i)
+				}
+			}
+			back := down[rng.IntN(len(down))]
+			step(faults.Act(actRestart, metaName(back)+" "+lag()))
+			delete(st.down, back)
+		}
+	}
+	return p
+}
+
+// action is a plan step's action, its arguments read.
+type action struct {
+	name string
+	meta int           // the meta it names (-1 for wait-call)
+	mode string        // crash mode, or wait-call's aim
+	lag  time.Duration // move, crash-leader, restart
+}
+
+// parseAction reads a step of a plan for cfg, or says what is wrong with it.
+func parseAction(f faults.Fault, cfg Config) (action, error) {
+	bad := func(why string) (action, error) {
+		return action{}, fmt.Errorf("%s: %s; want %s metaN LAG, %s metaN blackhole|reset LAG, %s metaN blackhole|reset, %s metaN LAG or %s leader|backup (0 <= N < %d)",
+			f, why, actMove, actCrashLeader, actCrashFollower, actRestart, actWaitCall, cfg.Metas)
+	}
+	if f.Kind != faults.KindAction {
+		return bad("not one of the case's actions")
+	}
+	a := action{name: f.Action, meta: -1}
+	args := strings.Fields(f.Arg)
+	want := map[string]int{actMove: 2, actCrashLeader: 3, actCrashFollower: 2, actRestart: 2, actWaitCall: 1}[f.Action]
+	if want == 0 {
+		return bad("unknown action")
+	}
+	if len(args) != want {
+		return bad(fmt.Sprintf("%d argument(s)", len(args)))
+	}
+	if f.Action == actWaitCall {
+		if args[0] != aimLeader && args[0] != aimBackup {
+			return bad("unknown aim")
+		}
+		a.mode = args[0]
+		return a, nil
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(args[0], "meta"))
+	if err != nil || !strings.HasPrefix(args[0], "meta") || n < 0 || n >= cfg.Metas {
+		return bad(fmt.Sprintf("no meta %q", args[0]))
+	}
+	a.meta = n
+	rest := args[1:]
+	if f.Action == actCrashLeader || f.Action == actCrashFollower {
+		if rest[0] != modeBlackHole && rest[0] != modeReset {
+			return bad(fmt.Sprintf("unknown crash mode %q", rest[0]))
+		}
+		a.mode, rest = rest[0], rest[1:]
+	}
+	if len(rest) == 1 {
+		if a.lag, err = time.ParseDuration(rest[0]); err != nil || a.lag < 0 {
+			return bad(fmt.Sprintf("bad lag %q", rest[0]))
+		}
+	}
+	return a, nil
+}
+
+// checkPlan reports what in p this workload cannot carry out.
+func checkPlan(p faults.Plan, cfg Config) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	for i, s := range p {
+		if _, err := parseAction(s.Fault, cfg); err != nil {
+			return fmt.Errorf("step %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// actions returns the handlers of the case's actions, for faults.Run.
+func (r *run) actions() faults.Actions {
+	handle := func(name string) func(context.Context, string) error {
+		return func(ctx context.Context, arg string) error {
+			err := r.act(ctx, name, arg)
+			if err != nil && ctx.Err() == nil {
+				r.Mu.Lock()
+				r.stepErrs = append(r.stepErrs, fmt.Sprintf("%s %s: %v", name, arg, err))
+				r.Mu.Unlock()
+			}
+			return err
+		}
+	}
+	acts := faults.Actions{}
+	for _, name := range []string{actMove, actCrashLeader, actCrashFollower, actRestart, actWaitCall} {
+		acts[name] = handle(name)
+	}
+	return acts
+}
+
+// act carries out one step of the plan.
+func (r *run) act(ctx context.Context, name, arg string) error {
+	a, err := parseAction(faults.Act(name, arg), r.cfg)
+	if err != nil {
+		return err
+	}
+	if a.name == actWaitCall {
+		return r.waitCall(ctx, a.mode)
+	}
+	r.adminMu.Lock()
+	defer r.adminMu.Unlock()
+	switch a.name {
+	case actMove:
+		return r.move(ctx, a)
+	case actCrashLeader:
+		return r.crashLeader(ctx, a)
+	case actCrashFollower:
+		return r.crashFollower(a)
+	default:
+		return r.restart(ctx, a)
+	}
+}
+
+// pick returns meta want if ok(want), else the first meta after it (in a
+// circle) for which ok holds, or -1.
+func (r *run) pick(want int, ok func(i int) bool) int {
+	for k := range r.cfg.Metas {
+		if i := (want + k) % r.cfg.Metas; ok(i) {
+			return i
+		}
+	}
+	return -1
+}
+
+// liveFollower returns the live meta other than the leader that a step
+// naming want hits.
+func (r *run) liveFollower(want int) int {
+	r.Mu.Lock()
+	defer r.Mu.Unlock()
+	return r.pick(want, func(i int) bool { return r.cluster.down[i] == "" && i != r.cluster.leader })
+}
+
+// move hands leadership to a live follower. The administrator's lock is
+// held.
+func (r *run) move(ctx context.Context, a action) error {
+	to := r.liveFollower(a.meta)
+	r.Mu.Lock()
+	old := r.cluster.leader
+	r.Mu.Unlock()
+	if to < 0 || old < 0 {
+		return fmt.Errorf("no leader, or no live follower to move leadership to")
+	}
+	r.unsettle()
+	harness.Note("admin: leadership meta%d -> meta%d", old, to)
+	if err := r.adminDo(ctx, opDemote, old, func(ctx context.Context) error {
+		return r.admin.Demote(ctx, metaAddr(old), metaAddr(to))
+	}); err != nil {
+		return err
+	}
+	return r.promote(ctx, to, old, a.lag)
+}
+
+// crashLeader crashes the leader and promotes a live follower. The
+// administrator's lock is held.
+func (r *run) crashLeader(ctx context.Context, a action) error {
+	to := r.liveFollower(a.meta)
+	r.Mu.Lock()
+	old := r.cluster.leader
+	r.Mu.Unlock()
+	if old < 0 {
+		return fmt.Errorf("no leader to crash")
+	}
+	r.unsettle()
+	if err := r.crash(old, a.mode); err != nil {
+		return err
+	}
+	r.Mu.Lock()
+	r.cluster.leader = -1
+	r.Mu.Unlock()
+	if to < 0 {
+		return fmt.Errorf("no live follower to promote after meta%d crashed", old)
+	}
+	harness.Note("admin: leader meta%d crashed (%s); meta%d leads", old, a.mode, to)
+	return r.promote(ctx, to, old, a.lag)
+}
+
+// crashFollower crashes a live follower. The administrator's lock is held.
+func (r *run) crashFollower(a action) error {
+	victim := r.liveFollower(a.meta)
+	if victim < 0 {
+		return fmt.Errorf("no live follower to crash")
+	}
+	r.unsettle()
+	if err := r.crash(victim, a.mode); err != nil {
+		return err
+	}
+	r.settle()
+	return nil
+}
+
+// crash crashes meta i in mode and marks it down.
+func (r *run) crash(i int, mode string) error {
+	f := faults.BlackHole(metaName(i))
+	if mode == modeReset {
+		f = faults.Crash(metaName(i))
+	}
+	if err := faults.Apply(f); err != nil {
+		return err
+	}
+	r.Mu.Lock()
+	r.cluster.down[i] = mode
+	r.Mu.Unlock()
+	return nil
+}
+
+// restart restarts a crashed meta and, lag later, tells it who leads. The
+// administrator's lock is held.
+func (r *run) restart(ctx context.Context, a action) error {
+	r.Mu.Lock()
+	back := r.pick(a.meta, func(i int) bool { return r.cluster.down[i] != "" })
+	leader := r.cluster.leader
+	r.Mu.Unlock()
+	if back < 0 {
+		return fmt.Errorf("no crashed meta to restart")
+	}
+	r.unsettle()
+	if err := faults.Apply(faults.Restart(metaName(back))); err != nil {
+		return err
+	}
+	r.Mu.Lock()
+	delete(r.cluster.down, back)
+	r.Mu.Unlock()
+	if err := sleepCtx(ctx, a.lag); err != nil {
+		return err
+	}
+	if leader >= 0 {
+		if err := r.adminDo(ctx, opSetLeader, back, func(ctx context.Context) error {
+			return r.admin.SetLeader(ctx, metaAddr(back), metaAddr(leader))
+		}); err != nil {
+			return err
+		}
+		r.settle()
+	}
+	return nil
+}
+
+// promote makes meta to the leader with every table, then tells every
+// other live meta but old, one after another, lag apart in all; the
+// cluster is settled once all know.
+func (r *run) promote(ctx context.Context, to, old int, lag time.Duration) error {
+	if err := r.adminDo(ctx, opPromote, to, func(ctx context.Context) error {
+		return r.admin.Promote(ctx, metaAddr(to), r.tables)
+	}); err != nil {
+		return err
+	}
+	r.Mu.Lock()
+	r.cluster.leader = to
+	var tell []int
+	for i := range r.cfg.Metas {
+		if i != to && i != old && r.cluster.down[i] == "" {
+			tell = append(tell, i)
+		}
+	}
+	r.Mu.Unlock()
+	for _, f := range tell {
+		if err := sleepCtx(ctx, lag/time.Duration(len(tell))); err != nil {
+			return err
+		}
+		if err := r.adminDo(ctx, opSetLeader, f, func(ctx context.Context) error {
+			return r.admin.SetLeader(ctx, metaAddr(f), metaAddr(to))
+		}); err != nil {
+			return err
+		}
+	}
+	r.settle()
+	return nil
+}
+
+// sleepCtx sleeps for d, or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := harness.NewTimer(d)
+	defer t.Stop()
+	if harness.Select(t.C.RecvCase(nil, nil), harness.Done(ctx)) == 1 {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// waitCall waits until a call reaches the moment aim names (see the
+// actions' documentation), at most waitCallBound.
+func (r *run) waitCall(ctx context.Context, aim string) error {
+	ch := harness.NewChan[struct{}](1)
+	r.Mu.Lock()
+	r.aim, r.aimed = aim, ch
+	r.Mu.Unlock()
+	t := harness.NewTimer(waitCallBound)
+	defer t.Stop()
+	got := harness.Select(ch.RecvCase(nil, nil), t.C.RecvCase(nil, nil), harness.Done(ctx))
+	r.Mu.Lock()
+	r.aim, r.aimed = "", nil
+	r.Mu.Unlock()
+	if got == 1 {
+		harness.Note("nemesis: no call reached the %s moment within %v", aim, waitCallBound)
+	}
+	return nil
+}
+
+// dialing is told, r.Mu held, that a call with inFlight dials (this one
+// included) dials meta i: it wakes a wait-call step whose moment this is.
+func (r *run) dialing(i, inFlight int) {
+	if r.aimed == nil {
+		return
+	}
+	if (r.aim == aimLeader && i == r.cluster.leader) || (r.aim == aimBackup && inFlight >= 2) {
+		harness.Select(r.aimed.SendCase(struct{}{}), harness.Default())
+		r.aim, r.aimed = "", nil
+	}
+}
+
+// adminOps names the administrator's requests, for the overlap record.
+const (
+	opPromote   = "Promote"
+	opDemote    = "Demote"
+	opSetLeader = "SetLeader"
+	opWrite     = "Write"
+)
+
+// adminDo runs one administrative request to meta i with a bounded
+// context. The metas it talks to are live and the network loses nothing,
+// so a failure is the workload's or the meta's fault (Invariant), unless
+// the plan was stopped.
+func (r *run) adminDo(ctx context.Context, op string, i int, f func(context.Context) error) error {
+	actx, cancel := harness.WithTimeout(ctx, time.Second)
+	defer cancel()
+	end := r.begin(metaName(i), op)
+	err := f(actx)
+	end()
+	if err != nil && ctx.Err() == nil {
+		r.Violate(checkers.Invariant, "administrator: %s on meta%d failed: %v", op, i, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%s meta%d: %w", op, i, err)
+	}
+	return nil
+}
+
+// cluster is the administrator's truth about the metas.
+type cluster struct {
+	leader int            // the meta that leads, -1 for none
+	down   map[int]string // crashed metas and how (blackhole, reset)
+	epoch  int            // bumped at the start and end of every change
+	stable bool           // no change under way: every live meta knows the leader
+}
+
+// clusterView is a copy of the cluster's state, taken when a call begins.
+type clusterView struct {
+	leader int
+	down   map[int]string
+	epoch  int
+	stable bool
+}
+
+func (r *run) view() clusterView {
+	r.Mu.Lock()
+	defer r.Mu.Unlock()
+	down := make(map[int]string, len(r.cluster.down))
+	for k, v := range r.cluster.down {
+		down[k] = v
+	}
+	return clusterView{leader: r.cluster.leader, down: down, epoch: r.cluster.epoch, stable: r.cluster.stable}
+}
+
+// unsettle marks the start of a change.
+func (r *run) unsettle() {
+	r.Mu.Lock()
+	r.cluster.epoch++
+	r.cluster.stable = false
+	r.Mu.Unlock()
+}
+
+// settle marks the end of a change.
+func (r *run) settle() {
+	r.Mu.Lock()
+	r.cluster.epoch++
+	r.cluster.stable = r.cluster.leader >= 0
+	r.Mu.Unlock()
+}
