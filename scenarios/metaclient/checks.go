@@ -19,18 +19,6 @@ import (
 // they belong to through it, whatever other calls share the manager.
 type callKey struct{}
 
-// call is one QueryConfig of the run.
-type call struct {
-	id, client int
-	// Mu (of scenarios.Run) guards the fields below.
-	rep      sys.CallReport
-	reported bool
-	// open lists the connections the call's goroutines dialled and have
-	// not closed; dialing counts dials under way.
-	open    []*countedConn
-	dialing int
-}
-
 // callOf returns the call ctx belongs to, or nil.
 func callOf(ctx context.Context) *call {
 	c, _ := ctx.Value(callKey{}).(*call)
@@ -51,65 +39,42 @@ func (h *countingHost) Listen(port int) (harness.Listener, error) { return h.nod
 
 // Dial implements harness.Host.
 func (h *countingHost) Dial(ctx context.Context, addr string) (harness.Conn, error) {
-	r, c := h.r, callOf(ctx)
-	meta := metaIndex(addr)
-	r.Mu.Lock()
-	inFlight := 1
-	if c != nil {
-		c.dialing++
-		inFlight = c.dialing + len(c.open)
+	l, c, meta := h.r.l, callOf(ctx), metaIndex(addr)
+	if ch := l.dialStart(c, meta); ch != nil {
+		harness.Select(ch.SendCase(struct{}{}), harness.Default())
 	}
-	r.dialing(meta, inFlight)
-	r.Mu.Unlock()
-	end := r.begin(metaName(meta), "QueryConfig")
+	id := l.begin(metaName(meta), OpQuery.String())
 	conn, err := h.node.Dial(ctx, addr)
-	var cc *countedConn
-	r.Mu.Lock()
-	if c != nil {
-		c.dialing--
-	}
-	if err == nil {
-		cc = &countedConn{Conn: conn, r: r, c: c, addr: addr, end: end}
-		if c != nil {
-			c.open = append(c.open, cc)
-		}
-	}
-	r.Mu.Unlock()
 	if err != nil {
-		end()
+		l.dialEnd(c, nil)
+		l.end(id)
 		return nil, err
 	}
+	cc := &countedConn{Conn: conn, l: l, c: c, addr: addr, op: id, leakOne: h.r.cfg.fault == "leak-conn"}
+	l.dialEnd(c, cc)
 	return cc, nil
 }
 
 // countedConn is a connection a call dialled.
 type countedConn struct {
 	harness.Conn
-	r      *run
-	c      *call
-	addr   string
-	end    func()
-	closed bool
+	l       *ledger
+	c       *call
+	addr    string
+	op      int // the overlap record's id
+	leakOne bool
+	closed  bool // kept by the ledger
 }
 
 // Close implements harness.Conn.
 func (cc *countedConn) Close() error {
-	r := cc.r
-	r.Mu.Lock()
-	if r.cfg.fault == "leak-conn" && !r.leaked {
+	first, leak := cc.l.closing(cc, cc.leakOne)
+	if leak {
 		// The workload's fault: the first connection closed stays open.
-		r.leaked = true
-		r.Mu.Unlock()
 		return nil
 	}
-	first := !cc.closed
-	cc.closed = true
-	if first && cc.c != nil {
-		cc.c.open = slices.DeleteFunc(cc.c.open, func(o *countedConn) bool { return o == cc })
-	}
-	r.Mu.Unlock()
 	if first {
-		cc.end()
+		cc.l.end(cc.op)
 	}
 	return cc.Conn.Close()
 }
@@ -135,9 +100,7 @@ func (r *run) observe(ctx context.Context, rep sys.CallReport) {
 		r.Violate(checkers.Invariant, "observe: a report for a call the workload did not make (%+v)", rep)
 		return
 	}
-	r.Mu.Lock()
-	c.rep, c.reported = rep, true
-	r.Mu.Unlock()
+	r.l.report(c, rep)
 	if rep.Running > 0 {
 		r.Violate(harness.Leak, "%d goroutine(s) started by Run of g%d's QueryConfig #%d still running after Run returned (%s)",
 			rep.Running, c.client, c.id, errOrOK(rep.Err))
@@ -188,10 +151,7 @@ type before struct {
 
 // query makes one QueryConfig and checks it.
 func (r *run) query(g int, mi *manager, op Op) {
-	r.Mu.Lock()
-	r.calls++
-	c := &call{id: r.calls, client: g}
-	r.Mu.Unlock()
+	c := r.l.newCall(g)
 	ctx, wantErr, cancel := r.queryCtx(c, op)
 	defer cancel()
 
@@ -200,9 +160,9 @@ func (r *run) query(g int, mi *manager, op Op) {
 		b.lead, b.leaderAddr = mi.m.Leader()
 		b.metas, _ = mi.m.Lists()
 	}
-	b.view = r.view()
+	b.view = r.l.view()
 	p := r.reg.Call(c.id, configs.Read(op.Table))
-	end := r.begin(fmt.Sprintf("manager%d", mi.id), OpQuery.String())
+	id := r.l.begin(managerObj(mi.id), OpQuery.String())
 	start := harness.Now()
 	resp, err := mi.m.QueryConfig(ctx, op.Table)
 	if r.cfg.fault == "slow-call" && err == nil {
@@ -216,18 +176,12 @@ func (r *run) query(g int, mi *manager, op Op) {
 		resp, err = nil, ctx.Err()
 	}
 	took := harness.Since(start)
-	end()
-	after := r.view()
-	r.Mu.Lock()
-	rep, reported := c.rep, c.reported
+	r.l.end(id)
+	after := r.l.view()
+	rep, reported, open := r.l.outcome(c)
 	if lost {
 		rep.Resp, rep.Err = nil, err
 	}
-	var open []string
-	for _, cc := range c.open {
-		open = append(open, cc.addr)
-	}
-	r.Mu.Unlock()
 
 	who := fmt.Sprintf("g%d's QueryConfig #%d (%s)", g, c.id, op.Table)
 	r.recordRead(p, who, op, resp, err)
@@ -351,9 +305,9 @@ func (r *run) listProblem(metas, addrs []string) string {
 
 // leaderOp calls Leader and checks that the index is in the list.
 func (r *run) leaderOp(g int, mi *manager) {
-	end := r.begin(fmt.Sprintf("manager%d", mi.id), OpLeader.String())
+	id := r.l.begin(managerObj(mi.id), OpLeader.String())
 	i, addr := mi.m.Leader()
-	end()
+	r.l.end(id)
 	if addr == "" {
 		r.Violate(checkers.Invariant, "leader index: g%d's manager %d believes index %d, outside its list", g, mi.id, i)
 	}
@@ -361,9 +315,9 @@ func (r *run) leaderOp(g int, mi *manager) {
 
 // listsOp calls Lists and checks the lists.
 func (r *run) listsOp(g int, mi *manager) {
-	end := r.begin(fmt.Sprintf("manager%d", mi.id), OpLists.String())
+	id := r.l.begin(managerObj(mi.id), OpLists.String())
 	metas, addrs := mi.m.Lists()
-	end()
+	r.l.end(id)
 	if msg := r.listProblem(metas, addrs); msg != "" {
 		r.Violate(checkers.Invariant, "list consistency: g%d's manager %d holds %s", g, mi.id, msg)
 	}
@@ -394,6 +348,9 @@ type expectation struct {
 //     leads to the leader.
 func (r *run) expect(v clusterView, asked string, known []string) expectation {
 	a := metaIndex(asked)
+	if a < 0 || a >= len(v.down) {
+		return expectation{how: "through " + asked}
+	}
 	mode := v.down[a]
 	switch {
 	case mode == "" && a == v.leader:
@@ -414,7 +371,7 @@ func (r *run) expect(v clusterView, asked string, known []string) expectation {
 			continue
 		}
 		leaderKnown = leaderKnown || i == v.leader
-		liveKnown = liveKnown || v.down[i] == ""
+		liveKnown = liveKnown || (i >= 0 && i < len(v.down) && v.down[i] == "")
 	}
 	switch {
 	case leaderKnown:
@@ -448,3 +405,6 @@ func (r *run) checkLatency(who string, v clusterView, rep sys.CallReport, op Op,
 			e.how, who, e.hi, r.rtt, r.cfg.BackupDelay, took)
 	}
 }
+
+// managerObj names manager i as an object of the overlap record.
+func managerObj(i int) string { return fmt.Sprintf("manager%d", i) }

@@ -17,7 +17,6 @@ package metaclient
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/heddle-go/heddle/checkers"
@@ -30,8 +29,9 @@ import (
 
 // Case is race case 1. Buggy must show the data race (backup goroutines
 // append to the meta lists while others read them unlocked) or the leak
-// (goroutines of Run still running after it returned); Fixed must pass
-// every check.
+// (goroutines of Run still running after it returned); Merged, upstream's
+// client after the fix, must show the race that remains between two calls
+// on one MetaManager; Fixed must pass every check.
 func Case() explore.Case {
 	return explore.Case{
 		Name:    "metaclient",
@@ -49,9 +49,28 @@ func Case() explore.Case {
 					checkers.RaceBetween("(*metaCall).issueSingleMeta", "(*MetaManager).call"),
 					checkers.RaceBetween("(*metaCall).issueSingleMeta", "(*metaCall).issueBackupMetas"),
 					checkers.MessageContains(harness.Leak, "still running after Run returned")),
+				Seeds: 300,
+				// One manager per goroutine: upstream's manager also races
+				// between two calls on it (the merged variant's bug, not
+				// #2256's), which shared managers find first.
+				Faults: Faults(privateManagers),
+				Check:  Check(sys.Buggy, privateManagers),
+			},
+			{
+				Name:   "merged",
+				Expect: []harness.Kind{harness.DataRace},
+				// What #2257 left: a call reads its manager's lists without
+				// the lock while another call on the manager records its own
+				// (setNewMetas, setMetaIPAddrs), or two calls append to the
+				// one array the manager handed both.
+				Match: checkers.AnyOf(
+					checkers.RaceBetween("(*MetaManager).callMerged", "(*MetaManager).setNewMetas"),
+					checkers.RaceBetween("(*MetaManager).callMerged", "(*MetaManager).setMetaIPAddrs"),
+					checkers.RaceBetween("(*MetaManager).callMerged", "(*metaCall).issueSingleMeta"),
+					checkers.RaceBetween("(*metaCall).issueSingleMeta", "(*metaCall).issueSingleMeta")),
 				Seeds:  300,
 				Faults: Faults(nil),
-				Check:  Check(sys.Buggy, nil),
+				Check:  Check(sys.Merged, nil),
 			},
 			{
 				Name:   "fixed",
@@ -60,6 +79,18 @@ func Case() explore.Case {
 				Check:  Check(sys.Fixed, nil),
 			},
 		},
+	}
+}
+
+// privateManagers gives every client goroutine a manager of its own (on a
+// client node of its own, its links as drawn for the nodes there were).
+func privateManagers(c *Config) {
+	for g := len(c.Latency); g < len(c.Clients); g++ {
+		c.Latency = append(c.Latency, c.Latency[g%c.Managers])
+	}
+	c.Managers = len(c.Clients)
+	for g := range c.Clients {
+		c.Clients[g].Manager = g
 	}
 }
 
@@ -98,22 +129,8 @@ type run struct {
 	adminMu harness.Mutex
 	tables  map[string]sys.TableConfig
 
-	// Mu (of scenarios.Run) guards the fields below.
-	cluster  cluster
-	managers []*manager
-	calls    int
-	// aim and aimed: a wait-call step waiting for a moment of a call.
-	aim   string
-	aimed *harness.Chan[struct{}]
-	// overlap record (cfg.track): the operations under way on each
-	// object, and the pairs seen together.
-	active map[string][]string
-	pairs  map[string]bool
-	// leaked: the "leak-conn" fault has kept its connection open.
-	leaked bool
-	// stepErrs are the plan's steps that could not be carried out (before
-	// the plan was stopped).
-	stepErrs []string
+	// l keeps the books the World's goroutines share.
+	l *ledger
 	// endedAt is when Main finished (since the workload began).
 	endedAt time.Duration
 }
@@ -148,10 +165,7 @@ func newRun(opts harness.Options, v sys.Variant, adjust func(*Config), plan faul
 		return nil, fmt.Errorf("fault plan: %w", err)
 	}
 	r := &run{cfg: cfg, variant: v, plan: plan, eps: epsilon, rtt: cfg.rtt(),
-		cluster: cluster{down: map[int]string{}}, tables: map[string]sys.TableConfig{}}
-	if cfg.track {
-		r.active, r.pairs = map[string][]string{}, map[string]bool{}
-	}
+		tables: map[string]sys.TableConfig{}, l: newLedger(cfg.Metas, opts.Mode == harness.Real, cfg.track)}
 	if opts.Mode == harness.Real {
 		r.eps = realEpsilon
 	}
@@ -264,7 +278,8 @@ func (r *run) bootstrap() bool {
 			return false
 		}
 	}
-	r.cluster.leader, r.cluster.stable = 0, true
+	r.l.setLeader(0)
+	r.l.settle()
 	return true
 }
 
@@ -283,9 +298,7 @@ func (r *run) writer(ctx context.Context) {
 func (r *run) write(ctx context.Context, tbl string) {
 	r.adminMu.Lock()
 	defer r.adminMu.Unlock()
-	r.Mu.Lock()
-	leader := r.cluster.leader
-	r.Mu.Unlock()
+	leader := r.l.view().leader
 	if leader < 0 {
 		return
 	}
@@ -317,15 +330,13 @@ type manager struct {
 // newManager makes a manager on node, used by the scripts that start with
 // it (none for a fresh one: its goroutine counts itself).
 func (r *run) newManager(node *harness.Node, scripts []Script) *manager {
-	r.Mu.Lock()
-	mi := &manager{id: len(r.managers), node: node}
+	mi := &manager{node: node}
+	mi.id = r.l.addManager(mi)
 	for _, s := range scripts {
 		if s.Manager == mi.id {
 			mi.users++
 		}
 	}
-	r.managers = append(r.managers, mi)
-	r.Mu.Unlock()
 	host := &countingHost{r: r, node: node}
 	mi.m = sys.NewMetaManager(host, r.cfg.clientList(), sys.Options{
 		Variant: r.variant, BackupDelay: r.cfg.BackupDelay, Observe: r.observe})
@@ -337,9 +348,7 @@ func (r *run) newManager(node *harness.Node, scripts []Script) *manager {
 
 // client runs goroutine g's script on node.
 func (r *run) client(g int, s Script, node *harness.Node) {
-	r.Mu.Lock()
-	mi := r.managers[s.Manager]
-	r.Mu.Unlock()
+	mi := r.l.manager(s.Manager)
 	for _, op := range s.Ops {
 		harness.Sleep(op.Gap)
 		switch op.Kind {
@@ -361,10 +370,7 @@ func (r *run) client(g int, s Script, node *harness.Node) {
 
 // checkManagers checks every manager's lists once every call is over.
 func (r *run) checkManagers() {
-	r.Mu.Lock()
-	managers := append([]*manager(nil), r.managers...)
-	r.Mu.Unlock()
-	for _, mi := range managers {
+	for _, mi := range r.l.allManagers() {
 		metas, addrs := mi.m.Lists()
 		if msg := r.listProblem(metas, addrs); msg != "" {
 			r.Violate(checkers.Invariant, "list consistency: manager %d ends with %s", mi.id, msg)
@@ -376,39 +382,4 @@ func (r *run) checkManagers() {
 // as registers.
 func (r *run) Check() []checkers.Violation {
 	return configs.Check(r.reg.Operations(), checkers.LinOptions{Name: "metaclient-" + r.variant.String()})
-}
-
-// begin records that op started on object obj (with cfg.track), and
-// returns the function that records its end.
-func (r *run) begin(obj, op string) func() {
-	if r.pairs == nil {
-		return func() {}
-	}
-	r.Mu.Lock()
-	for _, other := range r.active[obj] {
-		r.pairs[pairName(obj, op, other)] = true
-	}
-	r.active[obj] = append(r.active[obj], op)
-	r.Mu.Unlock()
-	return func() {
-		r.Mu.Lock()
-		defer r.Mu.Unlock()
-		ops := r.active[obj]
-		for i, o := range ops {
-			if o == op {
-				r.active[obj] = append(ops[:i:i], ops[i+1:]...)
-				break
-			}
-		}
-	}
-}
-
-// pairName names a pair of operations met on a kind of object ("manager",
-// "meta"), in a fixed order.
-func pairName(obj, a, b string) string {
-	kind := strings.TrimRight(obj, "0123456789")
-	if a > b {
-		a, b = b, a
-	}
-	return kind + ": " + a + " || " + b
 }

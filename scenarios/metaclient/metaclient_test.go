@@ -226,7 +226,7 @@ func TestPlanStepsApply(t *testing.T) {
 	for seed := int64(0); seed < 100; seed++ {
 		r, res := execute(t, seed, sys.Fixed, nil)
 		require.NoError(t, res.Err())
-		require.Empty(t, r.stepErrs, "seed %d: plan %s", seed, r.plan)
+		require.Empty(t, r.l.stepErrs, "seed %d: plan %s", seed, r.plan)
 	}
 	for _, bad := range []string{"+1s crash meta0", "+1s move meta9 0s", "+1s move meta1", "+1s crash-leader meta1 gently 0s",
 		"+1s wait-call forever", "+1s revive meta1 -3ms", "+1s shuffle meta1"} {
@@ -246,7 +246,7 @@ func TestOperationsMeet(t *testing.T) {
 	for seed := int64(0); seed < 200; seed++ {
 		r, res := execute(t, seed, sys.Fixed, func(c *Config) { c.track = true })
 		require.NoError(t, res.Err())
-		for p := range r.pairs {
+		for _, p := range r.l.pairs {
 			met[p] = true
 		}
 	}

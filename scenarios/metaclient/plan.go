@@ -252,9 +252,7 @@ func (r *run) actions() faults.Actions {
 		return func(ctx context.Context, arg string) error {
 			err := r.act(ctx, name, arg)
 			if err != nil && ctx.Err() == nil {
-				r.Mu.Lock()
-				r.stepErrs = append(r.stepErrs, fmt.Sprintf("%s %s: %v", name, arg, err))
-				r.Mu.Unlock()
+				r.l.stepErr(fmt.Sprintf("%s %s: %v", name, arg, err))
 			}
 			return err
 		}
@@ -301,24 +299,20 @@ func (r *run) pick(want int, ok func(i int) bool) int {
 }
 
 // liveFollower returns the live meta other than the leader that a step
-// naming want hits.
-func (r *run) liveFollower(want int) int {
-	r.Mu.Lock()
-	defer r.Mu.Unlock()
-	return r.pick(want, func(i int) bool { return r.cluster.down[i] == "" && i != r.cluster.leader })
+// naming want hits, or -1.
+func (r *run) liveFollower(v clusterView, want int) int {
+	return r.pick(want, func(i int) bool { return v.down[i] == "" && i != v.leader })
 }
 
 // move hands leadership to a live follower. The administrator's lock is
-// held.
+// held (as by every change).
 func (r *run) move(ctx context.Context, a action) error {
-	to := r.liveFollower(a.meta)
-	r.Mu.Lock()
-	old := r.cluster.leader
-	r.Mu.Unlock()
+	v := r.l.view()
+	to, old := r.liveFollower(v, a.meta), v.leader
 	if to < 0 || old < 0 {
 		return fmt.Errorf("no leader, or no live follower to move leadership to")
 	}
-	r.unsettle()
+	r.l.unsettle()
 	harness.Note("admin: leadership meta%d -> meta%d", old, to)
 	if err := r.adminDo(ctx, opDemote, old, func(ctx context.Context) error {
 		return r.admin.Demote(ctx, metaAddr(old), metaAddr(to))
@@ -328,23 +322,18 @@ func (r *run) move(ctx context.Context, a action) error {
 	return r.promote(ctx, to, old, a.lag)
 }
 
-// crashLeader crashes the leader and promotes a live follower. The
-// administrator's lock is held.
+// crashLeader crashes the leader and promotes a live follower.
 func (r *run) crashLeader(ctx context.Context, a action) error {
-	to := r.liveFollower(a.meta)
-	r.Mu.Lock()
-	old := r.cluster.leader
-	r.Mu.Unlock()
+	v := r.l.view()
+	to, old := r.liveFollower(v, a.meta), v.leader
 	if old < 0 {
 		return fmt.Errorf("no leader to crash")
 	}
-	r.unsettle()
+	r.l.unsettle()
 	if err := r.crash(old, a.mode); err != nil {
 		return err
 	}
-	r.Mu.Lock()
-	r.cluster.leader = -1
-	r.Mu.Unlock()
+	r.l.setLeader(-1)
 	if to < 0 {
 		return fmt.Errorf("no live follower to promote after meta%d crashed", old)
 	}
@@ -352,17 +341,17 @@ func (r *run) crashLeader(ctx context.Context, a action) error {
 	return r.promote(ctx, to, old, a.lag)
 }
 
-// crashFollower crashes a live follower. The administrator's lock is held.
+// crashFollower crashes a live follower.
 func (r *run) crashFollower(a action) error {
-	victim := r.liveFollower(a.meta)
+	victim := r.liveFollower(r.l.view(), a.meta)
 	if victim < 0 {
 		return fmt.Errorf("no live follower to crash")
 	}
-	r.unsettle()
+	r.l.unsettle()
 	if err := r.crash(victim, a.mode); err != nil {
 		return err
 	}
-	r.settle()
+	r.l.settle()
 	return nil
 }
 
@@ -375,40 +364,34 @@ func (r *run) crash(i int, mode string) error {
 	if err := faults.Apply(f); err != nil {
 		return err
 	}
-	r.Mu.Lock()
-	r.cluster.down[i] = mode
-	r.Mu.Unlock()
+	r.l.setDown(i, mode)
 	return nil
 }
 
-// restart restarts a crashed meta and, lag later, tells it who leads. The
-// administrator's lock is held.
+// restart restarts a crashed meta and, lag later, tells it who leads.
 func (r *run) restart(ctx context.Context, a action) error {
-	r.Mu.Lock()
-	back := r.pick(a.meta, func(i int) bool { return r.cluster.down[i] != "" })
-	leader := r.cluster.leader
-	r.Mu.Unlock()
+	v := r.l.view()
+	back := r.pick(a.meta, func(i int) bool { return v.down[i] != "" })
 	if back < 0 {
-		return fmt.Errorf("no crashed meta to restart")
+		return fmt.Errorf("no crashed meta to revive")
 	}
-	r.unsettle()
+	r.l.unsettle()
 	if err := faults.Apply(faults.Restart(metaName(back))); err != nil {
 		return err
 	}
-	r.Mu.Lock()
-	delete(r.cluster.down, back)
-	r.Mu.Unlock()
+	r.l.setDown(back, "")
 	if err := sleepCtx(ctx, a.lag); err != nil {
 		return err
 	}
-	if leader >= 0 {
-		if err := r.adminDo(ctx, opSetLeader, back, func(ctx context.Context) error {
-			return r.admin.SetLeader(ctx, metaAddr(back), metaAddr(leader))
-		}); err != nil {
-			return err
-		}
-		r.settle()
+	if v.leader < 0 {
+		return nil // unsettled until a leader is promoted
 	}
+	if err := r.adminDo(ctx, opSetLeader, back, func(ctx context.Context) error {
+		return r.admin.SetLeader(ctx, metaAddr(back), metaAddr(v.leader))
+	}); err != nil {
+		return err
+	}
+	r.l.settle()
 	return nil
 }
 
@@ -421,15 +404,14 @@ func (r *run) promote(ctx context.Context, to, old int, lag time.Duration) error
 	}); err != nil {
 		return err
 	}
-	r.Mu.Lock()
-	r.cluster.leader = to
+	r.l.setLeader(to)
+	v := r.l.view()
 	var tell []int
 	for i := range r.cfg.Metas {
-		if i != to && i != old && r.cluster.down[i] == "" {
+		if i != to && i != old && v.down[i] == "" {
 			tell = append(tell, i)
 		}
 	}
-	r.Mu.Unlock()
 	for _, f := range tell {
 		if err := sleepCtx(ctx, lag/time.Duration(len(tell))); err != nil {
 			return err
@@ -440,7 +422,7 @@ func (r *run) promote(ctx context.Context, to, old int, lag time.Duration) error
 			return err
 		}
 	}
-	r.settle()
+	r.l.settle()
 	return nil
 }
 
@@ -461,31 +443,15 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // actions' documentation), at most waitCallBound.
 func (r *run) waitCall(ctx context.Context, aim string) error {
 	ch := harness.NewChan[struct{}](1)
-	r.Mu.Lock()
-	r.aim, r.aimed = aim, ch
-	r.Mu.Unlock()
+	r.l.setAim(aim, ch)
 	t := harness.NewTimer(waitCallBound)
 	defer t.Stop()
 	got := harness.Select(ch.RecvCase(nil, nil), t.C.RecvCase(nil, nil), harness.Done(ctx))
-	r.Mu.Lock()
-	r.aim, r.aimed = "", nil
-	r.Mu.Unlock()
+	r.l.setAim("", nil)
 	if got == 1 {
 		harness.Note("nemesis: no call reached the %s moment within %v", aim, waitCallBound)
 	}
 	return nil
-}
-
-// dialing is told, r.Mu held, that a call with inFlight dials (this one
-// included) dials meta i: it wakes a wait-call step whose moment this is.
-func (r *run) dialing(i, inFlight int) {
-	if r.aimed == nil {
-		return
-	}
-	if (r.aim == aimLeader && i == r.cluster.leader) || (r.aim == aimBackup && inFlight >= 2) {
-		harness.Select(r.aimed.SendCase(struct{}{}), harness.Default())
-		r.aim, r.aimed = "", nil
-	}
 }
 
 // adminOps names the administrator's requests, for the overlap record.
@@ -503,9 +469,9 @@ const (
 func (r *run) adminDo(ctx context.Context, op string, i int, f func(context.Context) error) error {
 	actx, cancel := harness.WithTimeout(ctx, time.Second)
 	defer cancel()
-	end := r.begin(metaName(i), op)
+	id := r.l.begin(metaName(i), op)
 	err := f(actx)
-	end()
+	r.l.end(id)
 	if err != nil && ctx.Err() == nil {
 		r.Violate(checkers.Invariant, "administrator: %s on meta%d failed: %v", op, i, err)
 	}
@@ -513,46 +479,4 @@ func (r *run) adminDo(ctx context.Context, op string, i int, f func(context.Cont
 		return fmt.Errorf("%s meta%d: %w", op, i, err)
 	}
 	return nil
-}
-
-// cluster is the administrator's truth about the metas.
-type cluster struct {
-	leader int            // the meta that leads, -1 for none
-	down   map[int]string // crashed metas and how (blackhole, reset)
-	epoch  int            // bumped at the start and end of every change
-	stable bool           // no change under way: every live meta knows the leader
-}
-
-// clusterView is a copy of the cluster's state, taken when a call begins.
-type clusterView struct {
-	leader int
-	down   map[int]string
-	epoch  int
-	stable bool
-}
-
-func (r *run) view() clusterView {
-	r.Mu.Lock()
-	defer r.Mu.Unlock()
-	down := make(map[int]string, len(r.cluster.down))
-	for k, v := range r.cluster.down {
-		down[k] = v
-	}
-	return clusterView{leader: r.cluster.leader, down: down, epoch: r.cluster.epoch, stable: r.cluster.stable}
-}
-
-// unsettle marks the start of a change.
-func (r *run) unsettle() {
-	r.Mu.Lock()
-	r.cluster.epoch++
-	r.cluster.stable = false
-	r.Mu.Unlock()
-}
-
-// settle marks the end of a change.
-func (r *run) settle() {
-	r.Mu.Lock()
-	r.cluster.epoch++
-	r.cluster.stable = r.cluster.leader >= 0
-	r.Mu.Unlock()
 }

@@ -11,7 +11,7 @@ import (
 
 // Options configures a MetaManager.
 type Options struct {
-	// Variant is Buggy (the default) or Fixed.
+	// Variant is Buggy (the default), Fixed or Merged.
 	Variant Variant
 	// BackupDelay is how long a call waits for the believed leader before
 	// asking the others; zero means DefaultBackupDelay.
@@ -48,7 +48,8 @@ type CallReport struct {
 
 // MetaManager manages the list of meta servers and asks the one it
 // believes leads; when that one has changed it switches to the new leader.
-// QueryConfig is meant to be safe for concurrent use (Buggy falls short).
+// QueryConfig is meant to be safe for concurrent use (Buggy and Merged
+// fall short).
 type MetaManager struct {
 	variant Variant
 	host    harness.Host
@@ -128,6 +129,9 @@ func (m *MetaManager) call(ctx context.Context, callFunc metaCallFunc, rep *Call
 		return resp, err
 	}
 
+	if m.variant == Merged {
+		return m.callMerged(ctx, callFunc, rep)
+	}
 	call := newMetaCall(m.variant, m.host, m.delay, m.getCurrentLeader(), m.metas, callFunc, m.metaIPAddrs)
 	// The report's view of the call's start (heddle's, not upstream's):
 	// nothing of this call runs yet, and later appends by other calls'
@@ -147,6 +151,32 @@ func (m *MetaManager) call(ctx context.Context, callFunc metaCallFunc, rep *Call
 		addrs := call.metaIPAddrs
 		m.setMetaIPAddrs(addrs)
 		rep.Leader, rep.Metas, rep.Addrs = newLead, sessionAddrs(metas), slices.Clone(addrs)
+	}
+	rep.Running = call.leftRunning
+	return resp, err
+}
+
+// callMerged is call as upstream has it after #2257: the call's results
+// are read under its lock, but the manager's lists are read without the
+// manager's and handed to the call as they are.
+func (m *MetaManager) callMerged(ctx context.Context, callFunc metaCallFunc, rep *CallReport) (*QueryConfigResponse, error) {
+	// BUG(upstream, after #2257): unlocked reads of the lists, which
+	// another call's setNewMetas writes; the call appends to their array,
+	// as another call on this manager may at the same index.
+	call := newMetaCall(m.variant, m.host, m.delay, m.getCurrentLeader(), m.metas, callFunc, m.metaIPAddrs)
+	if call.lead >= 0 && call.lead < len(call.metas) {
+		rep.Asked = call.metas[call.lead].addr
+	}
+	rep.Known = sessionAddrs(call.metas)
+	resp, err := call.Run(ctx)
+	if err == nil {
+		call.lock.RLock()
+		newLead := int(atomic.LoadUint32(&call.newLead))
+		m.setCurrentLeader(newLead)
+		m.setNewMetas(call.metas)
+		m.setMetaIPAddrs(call.metaIPAddrs)
+		rep.Leader, rep.Metas, rep.Addrs = newLead, sessionAddrs(call.metas), slices.Clone(call.metaIPAddrs)
+		call.lock.RUnlock()
 	}
 	rep.Running = call.leftRunning
 	return resp, err
