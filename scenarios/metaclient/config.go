@@ -34,6 +34,11 @@ type Config struct {
 	// and meta j, Latency[i][j], each way (its jitter is a quarter of it);
 	// zero leaves the network's default, at most harness.MaxLatency.
 	Latency [][]time.Duration
+	// Grid, when set, is every client-meta link's latency, without
+	// jitter (Latency is then ignored): answers from several metas arrive
+	// at the same instant, and contexts end on multiples of a round trip,
+	// some at the very instant an answer arrives.
+	Grid time.Duration
 	// Managers is how many MetaManagers the clients start with; manager i
 	// dials from client node ci. Upstream's client keeps one MetaManager for
 	// every table and goroutine, so sharing one is the common case.
@@ -150,6 +155,9 @@ func DrawConfig(seed int64) Config {
 		// Shorter than a query: the backups race the leader's answer.
 		c.BackupDelay = time.Duration(1+rng.IntN(20)) * time.Millisecond
 	}
+	if rng.IntN(3) == 0 {
+		c.Grid = time.Duration(1+rng.IntN(3)) * time.Millisecond
+	}
 	goroutines := 1 + rng.IntN(4)
 	c.Managers = 1 + rng.IntN(goroutines)
 	c.Latency = make([][]time.Duration, c.Managers)
@@ -164,7 +172,7 @@ func DrawConfig(seed int64) Config {
 	for g := range goroutines {
 		s := Script{Manager: g % c.Managers, Metrics: rng.IntN(2) == 0}
 		for range 2 + rng.IntN(3) {
-			s.Ops = append(s.Ops, drawOp(rng, c.BackupDelay))
+			s.Ops = append(s.Ops, drawOp(rng, c.BackupDelay, c.Grid))
 		}
 		c.Clients = append(c.Clients, s)
 	}
@@ -195,7 +203,7 @@ func DrawConfig(seed int64) Config {
 }
 
 // drawOp draws one operation of a client goroutine.
-func drawOp(rng *rand.Rand, delay time.Duration) Op {
+func drawOp(rng *rand.Rand, delay, grid time.Duration) Op {
 	// Pauses are whole multiples of 50ms, as periodic work is (upstream's
 	// table connector refreshes every second): goroutines often act at the
 	// same instant, and their calls on one manager meet.
@@ -228,6 +236,11 @@ func drawOp(rng *rand.Rand, delay time.Duration) Op {
 	default:
 		op.Ctx = CtxDone
 	}
+	if grid > 0 && op.Ctx != CtxDone && rng.IntN(2) == 0 {
+		// On the grid: after a whole number of round trips, when an
+		// answer may be arriving.
+		op.After = time.Duration(1+rng.IntN(8)) * 2 * grid
+	}
 	return op
 }
 
@@ -258,7 +271,7 @@ func (c Config) Horizon() time.Duration {
 // String describes the configuration in one line, for the trace.
 func (c Config) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d metas (clients know %d), backup delay %v, %d manager(s);", c.Metas, c.Known, c.BackupDelay, c.Managers)
+	fmt.Fprintf(&b, "%d metas (clients know %d), backup delay %v, grid %v, %d manager(s);", c.Metas, c.Known, c.BackupDelay, c.Grid, c.Managers)
 	for g, s := range c.Clients {
 		fmt.Fprintf(&b, " g%d@m%d:", g, s.Manager)
 		for _, op := range s.Ops {
@@ -285,6 +298,9 @@ func (c Config) clientList() []string {
 // rtt bounds one round trip between a client and a meta: two one-way
 // trips over the slowest link, each its latency plus a quarter of jitter.
 func (c Config) rtt() time.Duration {
+	if c.Grid > 0 {
+		return 2 * c.Grid
+	}
 	slowest := harness.MaxLatency
 	for _, row := range c.Latency {
 		for _, d := range row {

@@ -212,6 +212,7 @@ func (r *run) Main() {
 	stop()
 	background.Wait()
 	r.checkManagers()
+	r.checkMetaConns()
 	for i := range r.cfg.Metas {
 		if n := harness.LookupNode(metaName(i)); n.Alive() {
 			_ = n.Crash(harness.CrashReset)
@@ -242,10 +243,12 @@ func (r *run) startNodes() map[string]*harness.Node {
 	}
 	for i, row := range r.cfg.Latency {
 		for j, d := range row {
-			if d == 0 {
+			l := harness.Link{Latency: d, Jitter: d / 4}
+			if r.cfg.Grid > 0 {
+				l = harness.Link{Latency: r.cfg.Grid}
+			} else if d == 0 {
 				continue
 			}
-			l := harness.Link{Latency: d, Jitter: d / 4}
 			for _, pair := range [][2]string{{clientNode(i), metaName(j)}, {metaName(j), clientNode(i)}} {
 				if err := harness.SetLink(pair[0], pair[1], l); err != nil {
 					r.Violate(checkers.Invariant, "link %s->%s: %v", pair[0], pair[1], err)
@@ -374,6 +377,37 @@ func (r *run) checkManagers() {
 		metas, addrs := mi.m.Lists()
 		if msg := r.listProblem(metas, addrs); msg != "" {
 			r.Violate(checkers.Invariant, "list consistency: manager %d ends with %s", mi.id, msg)
+		}
+	}
+}
+
+// checkMetaConns asks every live meta, once the clients and the
+// administrator are done and their hang-ups have arrived, how many
+// connections it has open: only the one asking.
+func (r *run) checkMetaConns() {
+	v := r.l.view()
+	if r.cfg.fault == "dangling-dial" {
+		// The workload's fault: a connection to a live meta that it
+		// closes only after the check.
+		if i := r.pick(0, func(i int) bool { return v.down[i] == "" }); i >= 0 {
+			if c, err := r.admin.Host.Dial(context.Background(), metaAddr(i)); err == nil {
+				defer c.Close()
+			}
+		}
+	}
+	harness.Sleep(r.rtt + 4*harness.MaxLatency)
+	for i := range r.cfg.Metas {
+		if v.down[i] != "" {
+			continue
+		}
+		ctx, cancel := harness.WithTimeout(context.Background(), time.Second)
+		open, err := r.admin.OpenConns(ctx, metaAddr(i))
+		cancel()
+		switch {
+		case err != nil:
+			r.Violate(checkers.Invariant, "administrator: stats of meta%d: %v", i, err)
+		case open != 1:
+			r.Violate(harness.Leak, "connections: meta%d has %d connection(s) open besides the one asking, once every client and the administrator hung up", i, open-1)
 		}
 	}
 }

@@ -67,6 +67,7 @@ func TestChecksHaveTeeth(t *testing.T) {
 		{"lost-answer", checkers.Timeliness, "should have answered within"},
 		{"leak-conn", harness.Leak, "connection(s) its goroutines dialled still open"},
 		{"stray-timer", harness.Leak, "a timer or a sleeping goroutine was left behind"},
+		{"dangling-dial", harness.Leak, "connection(s) open besides the one asking"},
 	} {
 		t.Run(c.fault, func(t *testing.T) {
 			adjust := func(cfg *Config) { cfg.fault = c.fault }
@@ -142,7 +143,9 @@ func TestConfigDraws(t *testing.T) {
 		if len(c.Clients) > c.Managers {
 			seen["shared manager"]++
 		}
-		if c.rtt() > 2*(harness.MaxLatency+harness.MaxLatency/4) {
+		if c.Grid > 0 {
+			seen["grid"]++
+		} else if c.rtt() > 2*(harness.MaxLatency+harness.MaxLatency/4) {
 			seen["slow link"]++
 		}
 		for _, w := range c.Writes {
@@ -161,7 +164,7 @@ func TestConfigDraws(t *testing.T) {
 	}
 	for _, want := range []string{"metas=3", "metas=4", "metas=5", "unknown metas", "all known",
 		"upstream backup delay", "backup delay shorter than a round trip", "other backup delay",
-		"shared manager", "slow link", "write temp", "write t2",
+		"shared manager", "slow link", "grid", "write temp", "write t2",
 		"op QueryConfig", "op Leader", "op Lists", "op NewMetaManager", "query temp", "query t2",
 		"ctx timeout", "ctx cancel", "ctx done"} {
 		assert.Positive(t, seen[want], "no seed drew %q", want)

@@ -106,6 +106,9 @@ type QueryConfigResponse struct {
 	// From is the address of the meta that answered. Upstream's response
 	// does not carry it; heddle's checks use it to tell who said ERR_OK.
 	From string `json:"from"`
+	// Open answers an administrator's stats request (Admin.OpenConns):
+	// the connections the meta has open.
+	Open int `json:"open,omitempty"`
 }
 
 // request is every message a meta server receives.
@@ -124,6 +127,7 @@ const (
 	opDemote      = "demote"
 	opSetLeader   = "set_leader"
 	opWrite       = "write_config"
+	opStats       = "stats"
 )
 
 func encode(v any) []byte {

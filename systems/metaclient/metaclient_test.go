@@ -326,6 +326,12 @@ func TestAdmin(t *testing.T) {
 		i, addr := m.Leader()
 		assert.Equal(t, 0, i)
 		assert.Equal(t, MetaAddr("meta0"), addr)
+		harness.Sleep(10 * time.Millisecond) // the hang-ups arrive
+		for _, meta := range []string{"meta0", "meta1"} {
+			open, err := admin.OpenConns(ctx, MetaAddr(meta))
+			require.NoError(t, err)
+			assert.Equal(t, 1, open, "%s: only the asking connection is open", meta)
+		}
 		stopAll()
 	})
 	require.NoError(t, res.Err())
