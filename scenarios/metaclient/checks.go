@@ -361,8 +361,8 @@ func (r *run) expect(v clusterView, asked string, known []string) expectation {
 	e := expectation{how: "through a crashed (reset) meta " + asked}
 	base := r.rtt
 	if mode == modeBlackHole {
-		e = expectation{how: "through a vanished (black-holed) meta " + asked, lo: r.cfg.BackupDelay}
-		base = r.cfg.BackupDelay
+		e = expectation{how: "through a vanished (black-holed) meta " + asked, lo: r.cfg.delay()}
+		base = r.cfg.delay()
 	}
 	leaderKnown, liveKnown := false, false
 	for _, addr := range known {
@@ -396,13 +396,13 @@ func (r *run) checkLatency(who string, v clusterView, rep sys.CallReport, op Op,
 		case took < e.lo:
 			r.Violate(checkers.Timeliness, "latency %s: %s answered after %v, before the backup delay %v", e.how, who, took, e.lo)
 		case e.reachable && took > e.hi+r.eps:
-			r.Violate(checkers.Timeliness, "latency %s: %s took %v, more than %v (round trip %v, backup delay %v)", e.how, who, took, e.hi, r.rtt, r.cfg.BackupDelay)
+			r.Violate(checkers.Timeliness, "latency %s: %s took %v, more than %v (round trip %v, backup delay %v)", e.how, who, took, e.hi, r.rtt, r.cfg.delay())
 		}
 		return
 	}
 	if e.reachable && op.Ctx != CtxDone && op.After > e.hi+r.eps {
 		r.Violate(checkers.Timeliness, "fail-fast %s: %s should have answered within %v (round trip %v, backup delay %v), but its context ended it after %v",
-			e.how, who, e.hi, r.rtt, r.cfg.BackupDelay, took)
+			e.how, who, e.hi, r.rtt, r.cfg.delay(), took)
 	}
 }
 

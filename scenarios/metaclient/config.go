@@ -25,7 +25,8 @@ type Config struct {
 	// == Metas nothing is ever appended.
 	Known int
 	// BackupDelay is how long a call waits for the believed leader before
-	// it asks every other meta. Upstream hard-codes one second
+	// it asks every other meta; zero leaves the client's default,
+	// sys.DefaultBackupDelay. Upstream hard-codes one second
 	// (go-client/session/meta_call.go, "TODO(wutao): make it
 	// configurable"); seeds also draw longer ones, and shorter ones with
 	// which the backups start while the leader's answer is on its way.
@@ -136,9 +137,9 @@ const (
 	slowLatency = 10 * time.Millisecond
 )
 
-// backupDelays are the backup delays a seed draws from; upstream's one
-// second is twice as likely as the others.
-var backupDelays = []time.Duration{time.Second, time.Second, 250 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
+// backupDelays are the backup delays a seed draws from: upstream's one
+// second, set or left to the default (0), is twice as likely as the others.
+var backupDelays = []time.Duration{time.Second, 0, 250 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
 
 // DrawConfig returns seed's workload. It draws from its own generator
 // (math/rand/v2's PCG seeded by the seed), outside any World, so that the
@@ -172,7 +173,7 @@ func DrawConfig(seed int64) Config {
 	for g := range goroutines {
 		s := Script{Manager: g % c.Managers, Metrics: rng.IntN(2) == 0}
 		for range 2 + rng.IntN(3) {
-			s.Ops = append(s.Ops, drawOp(rng, c.BackupDelay, c.Grid))
+			s.Ops = append(s.Ops, drawOp(rng, c.delay(), c.Grid))
 		}
 		c.Clients = append(c.Clients, s)
 	}
@@ -253,6 +254,14 @@ func sortedDurations(ds []time.Duration) []time.Duration {
 	return ds
 }
 
+// delay is the backup delay the clients use.
+func (c Config) delay() time.Duration {
+	if c.BackupDelay <= 0 {
+		return sys.DefaultBackupDelay
+	}
+	return c.BackupDelay
+}
+
 // Horizon is about how long the clients' scripts take without faults: the
 // longest sum of pauses, plus one backup delay. Writes and faults are drawn
 // within it.
@@ -265,7 +274,7 @@ func (c Config) Horizon() time.Duration {
 		}
 		longest = max(longest, sum)
 	}
-	return longest + c.BackupDelay
+	return longest + c.delay()
 }
 
 // String describes the configuration in one line, for the trace.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync/atomic"
 	"time"
 
 	"github.com/heddle-go/heddle/harness"
@@ -45,9 +46,13 @@ type metaServer struct {
 	leader     bool
 	leaderAddr string // the leader this meta believes in ("" unknown)
 	tables     map[string]TableConfig
+
 	// open counts the connections accepted and not closed (heddle's
-	// accounting, reported to an administrator's stats request).
-	open int
+	// accounting, reported to an administrator's stats request). An
+	// atomic, not mu: in real mode a crashed node's goroutines close
+	// their connections after the World is gone, where a lock of the
+	// harness must not be taken.
+	open atomic.Int64
 }
 
 // serve answers the requests of one connection, one at a time.
@@ -71,9 +76,7 @@ func (s *metaServer) serve(ctx context.Context, c harness.Conn) {
 
 // track counts c among the server's open connections until it is closed.
 func (s *metaServer) track(c harness.Conn) harness.Conn {
-	s.mu.Lock()
-	s.open++
-	s.mu.Unlock()
+	s.open.Add(1)
 	return &trackedConn{Conn: c, s: s}
 }
 
@@ -82,17 +85,14 @@ func (s *metaServer) track(c harness.Conn) harness.Conn {
 type trackedConn struct {
 	harness.Conn
 	s      *metaServer
-	closed bool // guarded by s.mu
+	closed atomic.Bool
 }
 
 // Close implements harness.Conn.
 func (t *trackedConn) Close() error {
-	t.s.mu.Lock()
-	if !t.closed {
-		t.closed = true
-		t.s.open--
+	if t.closed.CompareAndSwap(false, true) {
+		t.s.open.Add(-1)
 	}
-	t.s.mu.Unlock()
 	return t.Conn.Close()
 }
 
@@ -136,7 +136,7 @@ func (s *metaServer) handle(req request) QueryConfigResponse {
 		}
 		resp.Config = s.tables[req.Table]
 	case opStats:
-		resp.Open = s.open
+		resp.Open = int(s.open.Load())
 	default:
 		resp.Err = ErrInvalidState
 	}
