@@ -114,17 +114,17 @@ func errOrOK(err error) string {
 	return err.Error()
 }
 
-// queryCtx returns the context of a query, the error it ends with, and the
-// function that releases it.
-func (r *run) queryCtx(c *call, op Op) (context.Context, error, context.CancelFunc) {
-	ctx := context.WithValue(context.Background(), callKey{}, c)
+// queryCtx returns the context of a query, the function that releases it,
+// and the error the context ends with.
+func (r *run) queryCtx(c *call, op Op) (ctx context.Context, release context.CancelFunc, ends error) {
+	ctx = context.WithValue(context.Background(), callKey{}, c)
 	switch op.Ctx {
 	case CtxTimeout:
 		ctx, cancel := harness.WithTimeout(ctx, op.After)
 		if r.cfg.fault == "stray-timer" {
-			return ctx, context.DeadlineExceeded, func() {}
+			return ctx, func() {}, context.DeadlineExceeded
 		}
-		return ctx, context.DeadlineExceeded, cancel
+		return ctx, cancel, context.DeadlineExceeded
 	case CtxCancel:
 		ctx, stop := harness.WithCancel(ctx)
 		wait := op.After
@@ -132,11 +132,11 @@ func (r *run) queryCtx(c *call, op Op) (context.Context, error, context.CancelFu
 			wait += time.Second
 		}
 		t := harness.AfterFunc(wait, stop)
-		return ctx, context.Canceled, func() { t.Stop(); stop() }
+		return ctx, func() { t.Stop(); stop() }, context.Canceled
 	default:
 		ctx, cancel := harness.WithCancel(ctx)
 		cancel()
-		return ctx, context.Canceled, cancel
+		return ctx, cancel, context.Canceled
 	}
 }
 
@@ -152,7 +152,7 @@ type before struct {
 // query makes one QueryConfig and checks it.
 func (r *run) query(g int, mi *manager, op Op) {
 	c := r.l.newCall(g)
-	ctx, wantErr, cancel := r.queryCtx(c, op)
+	ctx, cancel, wantErr := r.queryCtx(c, op)
 	defer cancel()
 
 	var b before

@@ -88,6 +88,7 @@ const (
 	OpFresh
 )
 
+// String names the operation as the client's API does.
 func (k OpKind) String() string {
 	return [...]string{"QueryConfig", "Leader", "Lists", "NewMetaManager"}[k]
 }
