@@ -3,15 +3,27 @@
 // scenarios skeleton.
 //
 // Each seed draws its own workload (DrawConfig): three to five meta
-// servers of which the clients know a prefix, the backup delay, slow
-// links, one to four client goroutines sharing one to four MetaManagers,
-// each running a short script of QueryConfig (with contexts that time out
-// late, time out or are cancelled around the backup delay, or are done
-// before the call), Leader, Lists and fresh managers, and the
-// administrator's configuration writes. The faults are the seed's plan
-// (Faults): leadership moves, crashes of the leader or a follower (black
-// holes or resets) and restarts, some aimed at a moment when a call is
-// under way.
+// servers of which the clients know a prefix, the backup delay (upstream's
+// second among others), slow links or a grid of equal ones, one to four
+// client goroutines sharing one to four MetaManagers, each running a short
+// script of QueryConfig (with contexts that time out late, time out or are
+// cancelled around the backup delay, or are done before the call), Leader,
+// Lists and fresh managers, and the administrator's configuration writes.
+// The faults are the seed's plan (Faults): leadership moves, crashes of
+// the leader or a follower (black holes or resets) and revivals, some
+// aimed at a moment when a call is under way.
+//
+// The checks: the tables' configurations are linearizable registers; an
+// answer comes from the leader, the recorded leader index points at it,
+// the lists agree entry by entry, hold no address twice and extend the
+// configured list, and a manager only one goroutine uses holds what its
+// last call recorded; with the cluster standing still a call answers
+// within its bound (one query with a live leader, the backup delay and
+// two with a black-holed one, at once after a refused dial) and never
+// waits for its deadline when it could have answered; a call returns as
+// soon as its context is done; no goroutine of Run outlives it, no
+// connection a call dialled outlives it, no meta keeps a connection once
+// the clients hung up, and no timer is left pending when the run ends.
 package metaclient
 
 import (
