@@ -264,8 +264,8 @@ func (c Config) delay() time.Duration {
 }
 
 // Horizon is about how long the clients' scripts take without faults: the
-// longest sum of pauses, plus one backup delay. Writes and faults are drawn
-// within it.
+// longest sum of pauses (at least 100ms). Writes and faults are drawn
+// within it, so that they strike while calls are made.
 func (c Config) Horizon() time.Duration {
 	var longest time.Duration
 	for _, s := range c.Clients {
@@ -275,7 +275,7 @@ func (c Config) Horizon() time.Duration {
 		}
 		longest = max(longest, sum)
 	}
-	return longest + c.delay()
+	return max(longest, 100*time.Millisecond)
 }
 
 // String describes the configuration in one line, for the trace.

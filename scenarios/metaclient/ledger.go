@@ -30,11 +30,17 @@ type ledger struct {
 
 	calls    int
 	managers []*manager
+	// steps counts the plan's steps carried out (or tried); stepErrs
+	// lists those that could not be.
+	steps    int
 	stepErrs []string
 
-	// aim and aimed: a wait-call step waiting for a moment of a call.
-	aim   string
-	aimed *harness.Chan[struct{}]
+	// aim and aimed: a wait-call step waiting for a moment of a call;
+	// aimHits and aimMisses count the steps whose moment came, or not.
+	aim       string
+	aimed     *harness.Chan[struct{}]
+	aimHits   int
+	aimMisses int
 	// leaked: the "leak-conn" fault has kept its connection open.
 	leaked bool
 
@@ -166,6 +172,7 @@ func (l *ledger) dialStart(c *call, i int) *harness.Chan[struct{}] {
 		return nil
 	}
 	l.aim, l.aimed = "", nil
+	l.aimHits++
 	return ch
 }
 
@@ -267,6 +274,15 @@ func (l *ledger) allManagers() []*manager {
 	return out
 }
 
+// stepRun records that a step of the plan strikes.
+//
+//go:norace
+func (l *ledger) stepRun() {
+	l.lock()
+	l.steps++
+	l.unlock()
+}
+
 // stepErr records a step of the plan that could not be carried out.
 //
 //go:norace
@@ -282,6 +298,15 @@ func (l *ledger) stepErr(s string) {
 func (l *ledger) setAim(aim string, ch *harness.Chan[struct{}]) {
 	l.lock()
 	l.aim, l.aimed = aim, ch
+	l.unlock()
+}
+
+// aimMissed records a wait-call step whose moment did not come.
+//
+//go:norace
+func (l *ledger) aimMissed() {
+	l.lock()
+	l.aimMisses++
 	l.unlock()
 }
 

@@ -52,8 +52,9 @@ const (
 	aimBackup     = "backup"
 )
 
-// waitCallBound bounds how long a wait-call step waits.
-const waitCallBound = 2 * time.Second
+// waitCallBound bounds how long a wait-call step waits: past it, the step
+// it aims strikes anyway.
+const waitCallBound = 500 * time.Millisecond
 
 // Faults returns the fault plan of a seed, made from the seed and its
 // configuration (DrawConfig, then adjust if not nil).
@@ -142,13 +143,13 @@ func (g *planGen) change() []faults.Fault {
 	switch act := choices[g.rng.IntN(len(choices))]; act {
 	case actMove:
 		if aim {
-			fs = append(fs, faults.Act(actWaitCall, aimBackup))
+			fs = append(fs, faults.Act(actWaitCall, []string{aimLeader, aimBackup}[g.rng.IntN(2)]))
 		}
 		fs = append(fs, faults.Act(actMove, metaName(successor)+" "+g.lag()))
 		g.leader = successor
 	case actCrashLeader:
 		if aim {
-			fs = append(fs, faults.Act(actWaitCall, []string{aimLeader, aimBackup}[g.rng.IntN(2)]))
+			fs = append(fs, faults.Act(actWaitCall, []string{aimLeader, aimLeader, aimBackup}[g.rng.IntN(3)]))
 		}
 		fs = append(fs, faults.Act(actCrashLeader, metaName(successor)+" "+g.mode()+" "+g.lag()))
 		g.down[g.leader] = true
@@ -273,6 +274,7 @@ func checkPlan(p faults.Plan, cfg Config) error {
 func (r *run) actions() faults.Actions {
 	handle := func(name string) func(context.Context, string) error {
 		return func(ctx context.Context, arg string) error {
+			r.l.stepRun()
 			err := r.act(ctx, name, arg)
 			if err != nil && ctx.Err() == nil {
 				r.l.stepErr(fmt.Sprintf("%s %s: %v", name, arg, err))
@@ -472,6 +474,7 @@ func (r *run) waitCall(ctx context.Context, aim string) error {
 	got := harness.Select(ch.RecvCase(nil, nil), t.C.RecvCase(nil, nil), harness.Done(ctx))
 	r.l.setAim("", nil)
 	if got == 1 {
+		r.l.aimMissed()
 		harness.Note("nemesis: no call reached the %s moment within %v", aim, waitCallBound)
 	}
 	return nil
