@@ -172,7 +172,7 @@ func (c *metaCall) Run(ctx context.Context) (*QueryConfigResponse, error) {
 // another meta should be tried.
 func (c *metaCall) issueSingleMeta(ctx context.Context, curLeader int) bool {
 	var meta *metaSession
-	if c.variant == Fixed {
+	if c.variant != Buggy {
 		// FIX(#2257): read the list under the lock; call outside it.
 		c.lock.RLock()
 		meta = c.metas[curLeader]
@@ -188,7 +188,7 @@ func (c *metaCall) issueSingleMeta(ctx context.Context, curLeader int) bool {
 		if addr == "" {
 			return false
 		}
-		if c.variant == Fixed {
+		if c.variant != Buggy {
 			// FIX(#2257, and beyond it): look the address up and append it
 			// in one critical section, so two backups forwarded to the same
 			// new leader add it once; call it outside the lock.

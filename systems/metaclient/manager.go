@@ -11,20 +11,27 @@ import (
 
 // Options configures a MetaManager.
 type Options struct {
-	// Variant is Buggy (the default) or Fixed.
+	// Variant is Buggy (the default), Fixed or Merged.
 	Variant Variant
 	// BackupDelay is how long a call waits for the believed leader before
 	// asking the others; zero means DefaultBackupDelay.
 	BackupDelay time.Duration
 	// Observe, if set, is called at the end of every QueryConfig, on the
-	// caller's goroutine, with what the call saw and recorded.
-	Observe func(CallReport)
+	// caller's goroutine, with the call's context and what the call saw and
+	// recorded. The context tells concurrent calls on one manager apart (a
+	// test tags each call's context with a value).
+	Observe func(ctx context.Context, rep CallReport)
 }
 
 // CallReport is what one QueryConfig saw and recorded (heddle's
 // instrumentation, for the checks; upstream has none of it).
 type CallReport struct {
 	Table string
+	// Asked is the address of the meta the call asked first (the one the
+	// manager believed led when the call began), and Known the call's meta
+	// list when it began.
+	Asked string
+	Known []string
 	// Resp and Err are what QueryConfig returned.
 	Resp *QueryConfigResponse
 	Err  error
@@ -41,12 +48,13 @@ type CallReport struct {
 
 // MetaManager manages the list of meta servers and asks the one it
 // believes leads; when that one has changed it switches to the new leader.
-// QueryConfig is meant to be safe for concurrent use (Buggy falls short).
+// QueryConfig is meant to be safe for concurrent use (Buggy and Merged
+// fall short).
 type MetaManager struct {
 	variant Variant
 	host    harness.Host
 	delay   time.Duration
-	observe func(CallReport)
+	observe func(context.Context, CallReport)
 
 	mu            harness.RWMutex // guards the three fields below
 	metaIPAddrs   []string
@@ -89,7 +97,7 @@ func (m *MetaManager) QueryConfig(ctx context.Context, table string) (*QueryConf
 		return ms.queryConfig(rpcCtx, table)
 	}, &rep)
 	if m.observe != nil {
-		m.observe(rep)
+		m.observe(ctx, rep)
 	}
 	return rep.Resp, rep.Err
 }
@@ -103,6 +111,7 @@ func (m *MetaManager) call(ctx context.Context, callFunc metaCallFunc, rep *Call
 		lead, metas, addrs := m.currentLeader, slices.Clone(m.metas), slices.Clone(m.metaIPAddrs)
 		m.mu.RUnlock()
 		call := newMetaCall(m.variant, m.host, m.delay, lead, metas, callFunc, addrs)
+		rep.Asked, rep.Known = metas[lead].addr, slices.Clone(addrs)
 		resp, err := call.Run(ctx)
 		if err == nil {
 			// FIX(#2257): read the call's results under its lock.
@@ -120,7 +129,17 @@ func (m *MetaManager) call(ctx context.Context, callFunc metaCallFunc, rep *Call
 		return resp, err
 	}
 
+	if m.variant == Merged {
+		return m.callMerged(ctx, callFunc, rep)
+	}
 	call := newMetaCall(m.variant, m.host, m.delay, m.getCurrentLeader(), m.metas, callFunc, m.metaIPAddrs)
+	// The report's view of the call's start (heddle's, not upstream's):
+	// nothing of this call runs yet, and later appends by other calls'
+	// stray goroutines write past the end of these slices.
+	if call.lead >= 0 && call.lead < len(call.metas) {
+		rep.Asked = call.metas[call.lead].addr
+	}
+	rep.Known = sessionAddrs(call.metas)
 	resp, err := call.Run(ctx)
 	if err == nil {
 		// BUG(upstream #2256): the call's results are read without its lock
@@ -132,6 +151,32 @@ func (m *MetaManager) call(ctx context.Context, callFunc metaCallFunc, rep *Call
 		addrs := call.metaIPAddrs
 		m.setMetaIPAddrs(addrs)
 		rep.Leader, rep.Metas, rep.Addrs = newLead, sessionAddrs(metas), slices.Clone(addrs)
+	}
+	rep.Running = call.leftRunning
+	return resp, err
+}
+
+// callMerged is call as upstream has it after #2257: the call's results
+// are read under its lock, but the manager's lists are read without the
+// manager's and handed to the call as they are.
+func (m *MetaManager) callMerged(ctx context.Context, callFunc metaCallFunc, rep *CallReport) (*QueryConfigResponse, error) {
+	// BUG(upstream, after #2257): unlocked reads of the lists, which
+	// another call's setNewMetas writes; the call appends to their array,
+	// as another call on this manager may at the same index.
+	call := newMetaCall(m.variant, m.host, m.delay, m.getCurrentLeader(), m.metas, callFunc, m.metaIPAddrs)
+	if call.lead >= 0 && call.lead < len(call.metas) {
+		rep.Asked = call.metas[call.lead].addr
+	}
+	rep.Known = sessionAddrs(call.metas)
+	resp, err := call.Run(ctx)
+	if err == nil {
+		call.lock.RLock()
+		newLead := int(atomic.LoadUint32(&call.newLead))
+		m.setCurrentLeader(newLead)
+		m.setNewMetas(call.metas)
+		m.setMetaIPAddrs(call.metaIPAddrs)
+		rep.Leader, rep.Metas, rep.Addrs = newLead, sessionAddrs(call.metas), slices.Clone(call.metaIPAddrs)
+		call.lock.RUnlock()
 	}
 	rep.Running = call.leftRunning
 	return resp, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync/atomic"
 	"time"
 
 	"github.com/heddle-go/heddle/harness"
@@ -45,10 +46,18 @@ type metaServer struct {
 	leader     bool
 	leaderAddr string // the leader this meta believes in ("" unknown)
 	tables     map[string]TableConfig
+
+	// open counts the connections accepted and not closed (heddle's
+	// accounting, reported to an administrator's stats request). An
+	// atomic, not mu: in real mode a crashed node's goroutines close
+	// their connections after the World is gone, where a lock of the
+	// harness must not be taken.
+	open atomic.Int64
 }
 
 // serve answers the requests of one connection, one at a time.
 func (s *metaServer) serve(ctx context.Context, c harness.Conn) {
+	c = s.track(c)
 	defer c.Close()
 	for {
 		b, err := c.Recv(ctx)
@@ -63,6 +72,28 @@ func (s *metaServer) serve(ctx context.Context, c harness.Conn) {
 			return
 		}
 	}
+}
+
+// track counts c among the server's open connections until it is closed.
+func (s *metaServer) track(c harness.Conn) harness.Conn {
+	s.open.Add(1)
+	return &trackedConn{Conn: c, s: s}
+}
+
+// trackedConn is a connection the server counts as open until its first
+// Close.
+type trackedConn struct {
+	harness.Conn
+	s      *metaServer
+	closed atomic.Bool
+}
+
+// Close implements harness.Conn.
+func (t *trackedConn) Close() error {
+	if t.closed.CompareAndSwap(false, true) {
+		t.s.open.Add(-1)
+	}
+	return t.Conn.Close()
 }
 
 func (s *metaServer) handle(req request) QueryConfigResponse {
@@ -104,6 +135,8 @@ func (s *metaServer) handle(req request) QueryConfigResponse {
 			s.tables[req.Table] = req.Config
 		}
 		resp.Config = s.tables[req.Table]
+	case opStats:
+		resp.Open = int(s.open.Load())
 	default:
 		resp.Err = ErrInvalidState
 	}
@@ -139,9 +172,24 @@ func (a Admin) Write(ctx context.Context, addr, table string, cfg TableConfig) e
 	return a.do(ctx, addr, request{Op: opWrite, Table: table, Config: cfg})
 }
 
-// do sends req to addr and waits for an ERR_OK answer. A meta that is
-// starting may not listen yet: a refused dial is retried.
+// OpenConns returns how many connections the meta at addr has open, the
+// one that asks included: after every client has hung up, one. A meta
+// that keeps more leaks them (its serve goroutines wait on them forever).
+func (a Admin) OpenConns(ctx context.Context, addr string) (int, error) {
+	resp, err := a.ask(ctx, addr, request{Op: opStats})
+	return resp.Open, err
+}
+
+// do sends req to addr and waits for an ERR_OK answer.
 func (a Admin) do(ctx context.Context, addr string, req request) error {
+	_, err := a.ask(ctx, addr, req)
+	return err
+}
+
+// ask sends req to addr and returns its ERR_OK answer. A meta that is
+// starting may not listen yet: a refused dial is retried.
+func (a Admin) ask(ctx context.Context, addr string, req request) (QueryConfigResponse, error) {
+	var resp QueryConfigResponse
 	var c harness.Conn
 	for {
 		var err error
@@ -150,24 +198,23 @@ func (a Admin) do(ctx context.Context, addr string, req request) error {
 			break
 		}
 		if !errors.Is(err, harness.ErrConnRefused) {
-			return err
+			return resp, err
 		}
 		harness.Sleep(time.Millisecond)
 	}
 	defer c.Close()
 	if err := c.Send(ctx, encode(req)); err != nil {
-		return err
+		return resp, err
 	}
 	b, err := c.Recv(ctx)
 	if err != nil {
-		return err
+		return resp, err
 	}
-	var resp QueryConfigResponse
 	if err := json.Unmarshal(b, &resp); err != nil {
-		return err
+		return resp, err
 	}
 	if resp.Err != ErrOK {
-		return fmt.Errorf("metaclient: %s %s: %s", req.Op, addr, resp.Err)
+		return resp, fmt.Errorf("metaclient: %s %s: %s", req.Op, addr, resp.Err)
 	}
-	return nil
+	return resp, nil
 }

@@ -25,7 +25,13 @@
 // waits for its goroutines, every access to the lists is under a lock, the
 // manager hands each call its own copy of the lists, a forward address is
 // checked and appended in one critical section, and callFunc runs outside
-// every lock.
+// every lock. The Merged variant is the client as upstream has it after
+// #2257: Fixed's meta call, but the manager as upstream's
+// (go-client/session/meta_session.go, MetaManager.call): it reads its
+// lists without the lock and hands the call its own slices, so two calls
+// on one manager race (the one's read against the other's setNewMetas, and
+// their appends to one array), although QueryConfig is documented
+// thread-safe.
 //
 // All concurrency goes through package harness, so the package runs under
 // heddle's deterministic scheduler and, in real mode, with real goroutines.
@@ -46,11 +52,18 @@ const (
 	// Fixed is the client with #2257 and the further care described in the
 	// package documentation.
 	Fixed
+	// Merged is the client as merged upstream with #2257: Fixed's meta
+	// call under upstream's manager, which still races between calls.
+	Merged
 )
 
+// String names the variant as the explorer does: buggy, fixed, merged.
 func (v Variant) String() string {
-	if v == Fixed {
+	switch v {
+	case Fixed:
 		return "fixed"
+	case Merged:
+		return "merged"
 	}
 	return "buggy"
 }
@@ -93,6 +106,9 @@ type QueryConfigResponse struct {
 	// From is the address of the meta that answered. Upstream's response
 	// does not carry it; heddle's checks use it to tell who said ERR_OK.
 	From string `json:"from"`
+	// Open answers an administrator's stats request (Admin.OpenConns):
+	// the connections the meta has open.
+	Open int `json:"open,omitempty"`
 }
 
 // request is every message a meta server receives.
@@ -111,6 +127,7 @@ const (
 	opDemote      = "demote"
 	opSetLeader   = "set_leader"
 	opWrite       = "write_config"
+	opStats       = "stats"
 )
 
 func encode(v any) []byte {

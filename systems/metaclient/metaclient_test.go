@@ -62,7 +62,7 @@ func query(t *testing.T, v Variant, delay, timeout time.Duration) (CallReport, t
 	cli := harness.NewNode("client", nil)
 	require.NoError(t, cli.Start())
 	var rep CallReport
-	m := NewMetaManager(cli, clientList, Options{Variant: v, BackupDelay: delay, Observe: func(r CallReport) { rep = r }})
+	m := NewMetaManager(cli, clientList, Options{Variant: v, BackupDelay: delay, Observe: func(_ context.Context, r CallReport) { rep = r }})
 	ctx, cancel := harness.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := harness.Now()
@@ -223,7 +223,7 @@ func TestConcurrentSharedManager(t *testing.T) {
 				admin := cluster(t, 4, "meta3", nil)
 				cli := harness.NewNode("client", nil)
 				require.NoError(t, cli.Start())
-				m := NewMetaManager(cli, clientList, Options{Variant: Fixed, BackupDelay: delay, Observe: func(r CallReport) {
+				m := NewMetaManager(cli, clientList, Options{Variant: Fixed, BackupDelay: delay, Observe: func(_ context.Context, r CallReport) {
 					mu.Lock()
 					reports = append(reports, r)
 					mu.Unlock()
@@ -326,6 +326,12 @@ func TestAdmin(t *testing.T) {
 		i, addr := m.Leader()
 		assert.Equal(t, 0, i)
 		assert.Equal(t, MetaAddr("meta0"), addr)
+		harness.Sleep(10 * time.Millisecond) // the hang-ups arrive
+		for _, meta := range []string{"meta0", "meta1"} {
+			open, err := admin.OpenConns(ctx, MetaAddr(meta))
+			require.NoError(t, err)
+			assert.Equal(t, 1, open, "%s: only the asking connection is open", meta)
+		}
 		stopAll()
 	})
 	require.NoError(t, res.Err())
