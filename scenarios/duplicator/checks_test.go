@@ -58,7 +58,8 @@ func recordedRun() *run {
 
 // TestChecks feeds the checks recorded runs that break each property, to
 // show that each one fires, with the right kind and a message naming the
-// property; and runs a fault excuses, to show they do not.
+// property; and runs a fault excuses, to show they do not. It is one table
+// with a row per property, hence its length.
 func TestChecks(t *testing.T) {
 	vs, lags, writes := recordedRun().check()
 	require.Empty(t, vs)

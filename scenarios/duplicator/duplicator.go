@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -131,9 +132,12 @@ type run struct {
 	// Guarded by Mu.
 	conns   []*sys.Client // per client: its connection, if it has one
 	dialing []bool        // per client: a dial under way
-	writers []*writer     // the current burst's
-	steps   []step        // the plan's steps as they struck
-	quiet   []time.Duration
+	// liveWriters counts the writers' goroutines that have not ended (a
+	// writer on a crashed node ends only in real mode).
+	liveWriters int
+	writers     []*writer // the current burst's
+	steps       []step    // the plan's steps as they struck
+	quiet       []time.Duration
 
 	// Set at the end of Main, read by Check.
 	final finalState
@@ -229,12 +233,58 @@ func (r *run) Main() {
 }
 
 // stop crashes every node: their goroutines end with the run.
+//
+// In real mode a crashed node's goroutines run on until they see their
+// context done: stop waits until every one the system reported, and every
+// writer, has ended, so that none outlives the World; one still running
+// after realStopWait is a Leak.
 func (r *run) stop() {
 	for _, n := range r.nodes {
 		if n.Alive() {
 			_ = n.Crash(harness.CrashReset)
 		}
 	}
+	if !r.real {
+		return
+	}
+	start := harness.Now()
+	for {
+		left := r.leftovers()
+		if len(left) == 0 {
+			return
+		}
+		if harness.Since(start) > realStopWait {
+			r.Violate(harness.Leak, "real mode: %v after every node crashed, still running or open:%s", realStopWait, scenarios.Lines(left))
+			return
+		}
+		harness.Sleep(5 * time.Millisecond)
+	}
+}
+
+// realStopWait bounds how long, in real mode, the nodes' goroutines may take
+// to end once their nodes crashed.
+const realStopWait = 5 * time.Second
+
+// leftovers lists what the system's nodes (every incarnation) and the
+// writers still hold.
+func (r *run) leftovers() []string {
+	var left []string
+	r.Mu.Lock()
+	if r.liveWriters > 0 {
+		left = append(left, fmt.Sprintf("%d writer(s)", r.liveWriters))
+	}
+	r.Mu.Unlock()
+	r.rec.mu.Lock()
+	defer r.rec.mu.Unlock()
+	for o, held := range r.rec.resources {
+		for res, n := range held {
+			if n != 0 {
+				left = append(left, fmt.Sprintf("%s incarnation %d: %d %s(s)", o.role, o.inc, n, res))
+			}
+		}
+	}
+	slices.Sort(left)
+	return left
 }
 
 // finalWait waits, at most FinalWait, until every committed write reached
@@ -338,9 +388,12 @@ func (r *run) burst(k int, b Burst) {
 		done := func() {
 			r.Mu.Lock()
 			w.release()
+			r.liveWriters--
 			r.Mu.Unlock()
 		}
+		r.liveWriters++
 		if err := r.clients[i].Go(func() { defer done(); r.write(i, k, ws, together) }); err != nil {
+			r.liveWriters--
 			w.release() // its node is down: it sits this burst out
 		}
 	}
