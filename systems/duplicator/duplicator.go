@@ -177,14 +177,15 @@ const (
 	// ResListener: the node's listener (primary: clients; remote: ship
 	// connections).
 	ResListener Resource = "listener"
-	// ResClientConn: a client connection the primary serves (its goroutine
-	// runs until the connection ends).
+	// ResClientConn: a client connection the primary accepted, until it
+	// closes its end.
 	ResClientConn Resource = "client connection"
 	// ResShipConn: a duplication's connection to the remote cluster, held by
-	// the primary between ships (counted from the start of its dial).
+	// the primary between ships, from the start of its dial until the
+	// primary closes it.
 	ResShipConn Resource = "ship connection"
-	// ResServedShip: a ship connection the remote cluster serves (its
-	// goroutine runs until the connection ends).
+	// ResServedShip: a ship connection the remote cluster accepted, until it
+	// closes its end.
 	ResServedShip Resource = "served ship connection"
 	// ResGroupCheck, ResDuplication and ResConfirm: the goroutines a primary
 	// runs per partition for its whole life.

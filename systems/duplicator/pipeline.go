@@ -210,7 +210,7 @@ func (d *duplication) shipOnce(ctx context.Context, req []byte, last int64) (ok,
 			d.r.obs.resource(RolePrimary, d.inc, ResShipConn, -1)
 			return false, false
 		}
-		d.conn = c
+		d.conn = &countedConn{Conn: c, release: func() { d.r.obs.resource(RolePrimary, d.inc, ResShipConn, -1) }}
 	}
 	if d.conn.Send(actx, req) != nil {
 		return false, actx.Err() == nil
@@ -239,5 +239,4 @@ func (d *duplication) closeConn() {
 	}
 	d.conn.Close()
 	d.conn = nil
-	d.r.obs.resource(RolePrimary, d.inc, ResShipConn, -1)
 }

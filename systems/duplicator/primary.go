@@ -210,8 +210,34 @@ func ServePrimary(ctx context.Context, host harness.Host, incarnation int, v Var
 		if err != nil {
 			return err
 		}
-		goCounted(obs, RolePrimary, incarnation, ResClientConn, func() { serveWrites(ctx, c, replicas) })
+		c = countConn(c, obs, RolePrimary, incarnation, ResClientConn)
+		harness.Go(func() { serveWrites(ctx, c, replicas) })
 	}
+}
+
+// countedConn is a connection the observer accounts for: released (-1)
+// by its first Close. Close is called by one goroutine at a time.
+type countedConn struct {
+	harness.Conn
+	released bool
+	release  func()
+}
+
+// countConn reports c opened (+1) as a resource of kind r, and returns it
+// wrapped so that closing it reports it released.
+func countConn(c harness.Conn, obs *Observer, role Role, inc int, r Resource) harness.Conn {
+	obs.resource(role, inc, r, +1)
+	return &countedConn{Conn: c, release: func() { obs.resource(role, inc, r, -1) }}
+}
+
+// Close closes the connection, and reports it released the first time.
+func (c *countedConn) Close() error {
+	err := c.Conn.Close()
+	if !c.released {
+		c.released = true
+		c.release()
+	}
+	return err
 }
 
 // goCounted runs f on a new goroutine, reporting it to the observer as a

@@ -66,7 +66,8 @@ func ServeRemote(ctx context.Context, host harness.Host, incarnation int, cfg Co
 		if err != nil {
 			return err
 		}
-		goCounted(obs, RoleRemote, incarnation, ResServedShip, func() { serveShips(ctx, c, store, obs) })
+		c = countConn(c, obs, RoleRemote, incarnation, ResServedShip)
+		harness.Go(func() { serveShips(ctx, c, store, obs) })
 	}
 }
 
