@@ -133,16 +133,19 @@ func TestReplay(t *testing.T) {
 	require.Equal(t, a.Violations, b.Violations)
 }
 
-// TestSavedSchedule: the saved Buggy failure replays to the bug.
+// TestSavedSchedule: the saved failures of Buggy and Merged replay to
+// their bug.
 func TestSavedSchedule(t *testing.T) {
-	saved, err := explore.LoadSaved(explore.DefaultSavedDir(), "duplicator", "buggy")
-	require.NoError(t, err)
-	require.NotEmpty(t, saved, "no saved schedule under testdata/heddle/duplicator/buggy")
-	buggy := mustVariant(t, "buggy")
-	for _, s := range saved {
-		out := explore.RunOnce(buggy, explore.RunSpec{Seed: s.Seed, Replay: true, Schedule: s.Schedule, Faults: s.Faults})
-		_, ok := buggy.FoundIn(out.Violations, checkers.Timeliness)
-		require.True(t, ok, "%s: %v", s.Path, out.Violations)
+	for _, name := range []string{"buggy", "merged"} {
+		saved, err := explore.LoadSaved(explore.DefaultSavedDir(), "duplicator", name)
+		require.NoError(t, err)
+		require.NotEmpty(t, saved, "no saved schedule under testdata/heddle/duplicator/%s", name)
+		v := mustVariant(t, name)
+		for _, s := range saved {
+			out := explore.RunOnce(v, explore.RunSpec{Seed: s.Seed, Replay: true, Schedule: s.Schedule, Faults: s.Faults})
+			_, ok := v.FoundIn(out.Violations, checkers.Timeliness)
+			require.True(t, ok, "%s: %v", s.Path, out.Violations)
+		}
 	}
 }
 
