@@ -1,3 +1,16 @@
+// Package duplicator is race case 5: Pegasus duplication ships the last
+// mutation minutes late (apache/incubator-pegasus #2050, fix #2048), on
+// the model in systems/duplicator.
+//
+// A seed draws everything a run does. ConfigFor draws the system's
+// configuration around Pegasus' defaults and the workload: clients on
+// nodes of their own writing bursts to shared partitions, auditors reading
+// the private logs and the remote cluster's state meanwhile (config.go,
+// audit.go). Faults draws the fault plan, a faults.Plan of crashes and
+// restarts of the primary, the remote cluster and the clients, faults of
+// their links, and the case's actions that aim a fault at a moment
+// (plan.go). The recorder hears of every event of the system through its
+// Observer (recorder.go); checks.go judges the run.
 package duplicator
 
 import (
@@ -26,8 +39,9 @@ const lagMessage = "duplication lag after burst"
 // defaults, clients and their bursts of writes) and its fault plan (Faults:
 // crashes of the primary, the remote cluster and the clients, cut or lossy
 // links, hang-ups, aimed at moments such as a write under way or a ship).
-// Every committed write must reach the remote cluster within a couple of
-// load polls of its commit (or of the recovery from a fault on its way):
+// Every committed write must reach the remote cluster within one and a
+// half load polls of its commit (or of the recovery from a fault on its
+// way):
 // Buggy waits for the group check's empty write and is found as
 // Timeliness. Merged, #2048 as merged, still loses a write loaded from the
 // log before it was applied until the next write, in some seeds. Fixed

@@ -105,6 +105,14 @@ type recorder struct {
 	progress  map[[2]int][]Progress
 	held      map[Role]map[Resource]int // the live incarnations' (see holds)
 	inc       map[Role]int              // the last incarnation that reported
+	total     int                       // every incarnation's resources
+}
+
+// open returns how many resources every incarnation of every node holds.
+func (r *recorder) open() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.total
 }
 
 func newRecorder() *recorder {
@@ -149,6 +157,7 @@ func (r *recorder) observer() *Observer {
 			if inc == r.inc[role] {
 				r.held[role][res] += delta
 			}
+			r.total += delta
 		},
 		RemoteApplied: func(p int, m Mutation) {
 			r.mu.Lock()
@@ -210,6 +219,7 @@ type cluster struct {
 	rec                     *recorder
 	disk                    *Disk
 	store                   *RemoteStore
+	real                    bool // the World runs in real mode
 	primary, remote, client *harness.Node
 }
 
@@ -228,11 +238,17 @@ func startCluster(t *testing.T, v Variant, cfg Config) *cluster {
 
 // stop crashes every node: their goroutines end (deterministic mode) or
 // return once their context is done (real mode).
+//
+// In real mode it then waits (at most 5 s) until every goroutine and
+// connection the nodes reported has ended, so that none outlives the World.
 func (c *cluster) stop() {
 	for _, n := range []*harness.Node{c.primary, c.remote, c.client} {
 		if n.Alive() {
 			_ = n.Crash(harness.CrashReset)
 		}
+	}
+	for start := harness.Now(); c.real && c.rec.open() > 0 && harness.Since(start) < 5*time.Second; {
+		harness.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -294,6 +310,7 @@ func lastWriteLag(t *testing.T, v Variant, cfg Config, mode harness.Mode, seed i
 	var lags []time.Duration
 	res := harness.Run(harness.Options{Seed: seed, Mode: mode}, func() {
 		c := startCluster(t, v, cfg)
+		c.real = mode == harness.Real
 		defer c.stop()
 		var last []int64
 		for p := range cfg.Partitions {
@@ -455,6 +472,7 @@ func TestRealModeCrash(t *testing.T) {
 	cfg := realConfig()
 	res := harness.Run(harness.Options{Mode: harness.Real, Perturb: 0.1}, func() {
 		c := startCluster(t, Fixed, cfg)
+		c.real = true
 		defer c.stop()
 		c.writes(t, 0, 5, "a")
 		require.NoError(t, c.primary.Restart())
