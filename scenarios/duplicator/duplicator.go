@@ -492,7 +492,7 @@ func (r *run) dial(i int) *sys.Client {
 	if err != nil {
 		// A dial that gave up closes its end: the primary may have accepted
 		// it, and hears of the close only across a sound link.
-		if lossy(ClientNode(i), "primary") {
+		if cutOff(ClientNode(i), "primary") {
 			r.rec.orphaned(sys.RolePrimary, 1)
 		}
 		return nil
@@ -516,7 +516,7 @@ func (r *run) hangUpOwn(i int, cl *sys.Client) {
 
 // closeClient closes client i's connection cl, on behalf of who.
 func (r *run) closeClient(i int, cl *sys.Client, who string) {
-	if lossy(ClientNode(i), "primary") {
+	if cutOff(ClientNode(i), "primary") {
 		r.rec.orphaned(sys.RolePrimary, 1)
 	}
 	r.rec.calling("Close", who, -1)

@@ -513,14 +513,14 @@ func (r *run) struck(s step) {
 		return
 	}
 	// The node's connections are reset now (a black hole's at its restart):
-	// the peer never hears of a reset sent across a lossy link.
+	// the peer never hears of a reset sent across a cut link.
 	switch i, ok := r.cfg.clientIndex(s.f.Node); {
 	case ok:
 		r.releaseWriters(i)
-		if (r.conns[i] != nil || r.dialing[i]) && lossy(s.f.Node, "primary") {
+		if (r.conns[i] != nil || r.dialing[i]) && cutOff(s.f.Node, "primary") {
 			r.rec.orphaned(sys.RolePrimary, 1)
 		}
-	case s.f.Node == "primary" && lossy("primary", "remote"):
+	case s.f.Node == "primary" && cutOff("primary", "remote"):
 		inc := r.primary.Incarnation()
 		if s.f.Kind == faults.KindRestart {
 			inc-- // the incarnation the restart ended

@@ -48,9 +48,9 @@ type recorder struct {
 	loggedMax, lcMax, confirmedMax, deliveredMax []int64
 	resources                                    map[owner]map[sys.Resource]int
 	// orphans counts, per role, the connections its peers ended while the
-	// link to it lost messages: the simulated network loses a close or a
-	// reset sent across a cut link for good (TCP would send the FIN again
-	// once the link healed), so the node may serve them for ever.
+	// link to it was cut: the simulated network loses a close or a reset
+	// sent across a cut link for good (TCP would send the FIN again once
+	// the link healed), so the node may serve them for ever.
 	orphans map[sys.Role]int
 	acked   []ackedWrite
 	audits  []auditRead
@@ -126,7 +126,7 @@ func (r *recorder) observer() *sys.Observer {
 				r.resources[o] = map[sys.Resource]int{}
 			}
 			r.resources[o][res] += delta
-			if role == sys.RolePrimary && res == sys.ResShipConn && delta < 0 && lossy("primary", "remote") {
+			if role == sys.RolePrimary && res == sys.ResShipConn && delta < 0 && cutOff("primary", "remote") {
 				r.orphans[sys.RoleRemote]++
 			}
 			if r.resources[o][res] < 0 {
@@ -296,13 +296,15 @@ func (r *recorder) end(i int) {
 // partitionObject names partition p as an object of the overlap test.
 func partitionObject(p int) string { return fmt.Sprintf("p%d", p) }
 
-// lossy reports whether the link from -> to loses messages now.
-func lossy(from, to string) bool {
+// cutOff reports whether a close or a reset sent on the link from -> to
+// now is lost: the simulated network drops them while the link is cut (and
+// never sends them again), whatever its drop rate.
+func cutOff(from, to string) bool {
 	l, err := harness.LinkOf(from, to)
-	return err == nil && (l.Down || l.Drop > 0)
+	return err == nil && l.Down
 }
 
-// orphaned counts n connections to role ended across a lossy link.
+// orphaned counts n connections to role ended across a cut link.
 func (r *recorder) orphaned(role sys.Role, n int) {
 	r.mu.Lock()
 	r.orphans[role] += n
