@@ -1,6 +1,7 @@
 package duplicator
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -12,8 +13,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/heddle-go/heddle/checkers"
+	"github.com/heddle-go/heddle/faults"
 	"github.com/heddle-go/heddle/harness"
 	"github.com/heddle-go/heddle/harness/explore"
+	"github.com/heddle-go/heddle/scenarios"
 	sys "github.com/heddle-go/heddle/systems/duplicator"
 )
 
@@ -27,19 +30,31 @@ func kindsOf(vs []checkers.Violation) []harness.Kind {
 	return ks
 }
 
-// TestBuggyLag: every seed of Buggy breaks the lag property, and
-// only that one; the last burst's write reaches the remote 100-200 s late,
-// when the group check's empty write finally commits it on disk.
+// mustVariant returns the case's variant of that name, or fails the test.
+func mustVariant(t testing.TB, name string) explore.Variant {
+	t.Helper()
+	v, err := Case().Variant(name)
+	require.NoError(t, err)
+	return v
+}
+
+// TestBuggyLag: every seed of Buggy breaks the lag property, and only
+// that one. Without faults, a burst's last write reaches the remote one to
+// two group-check intervals late, when the group check's empty write
+// commits it on disk.
 func TestBuggyLag(t *testing.T) {
-	cfg := DefaultConfig()
-	for seed := int64(0); seed < 10; seed++ {
-		r := Measure(sys.Buggy, cfg, harness.Options{Seed: seed})
+	for seed := int64(0); seed < 20; seed++ {
+		cfg := ConfigFor(seed)
+		plan := Faults(seed)
+		r := Measure(sys.Buggy, cfg, plan, harness.Options{Seed: seed})
 		require.Equal(t, []harness.Kind{checkers.Timeliness}, kindsOf(r.Violations), "seed %d: %v", seed, r.Violations)
 		for _, v := range r.Violations {
-			assert.Contains(t, v.Message, "duplication lag", "seed %d", seed)
-			assert.Contains(t, v.Message, "must reach the remote cluster within 500ms")
+			assert.Contains(t, v.Message, lagMessage, "seed %d", seed)
 		}
-		require.Len(t, r.Lags, cfg.Bursts)
+		require.Len(t, r.Lags, len(cfg.Bursts))
+		if len(plan) > 0 {
+			continue
+		}
 		last := r.Lags[len(r.Lags)-1]
 		t.Logf("seed %d: %d writes, lag after each burst %v", seed, r.Writes, r.Lags)
 		assert.GreaterOrEqual(t, last, cfg.System.GroupCheckInterval, "seed %d", seed)
@@ -47,54 +62,68 @@ func TestBuggyLag(t *testing.T) {
 	}
 }
 
-// TestFixedPasses: Fixed passes every check, and each burst's
-// last write reaches the remote within about one load poll. HEDDLE_LONG=1
-// runs the full 2,000 seeds.
+// TestFixedPasses: Fixed passes every check, and a write no fault stood
+// in the way of reaches the remote within a load poll and a few
+// milliseconds of its commit. HEDDLE_LONG=1 runs the full 2,000 seeds.
 func TestFixedPasses(t *testing.T) {
-	seeds := 100
+	seeds := 200
 	if os.Getenv("HEDDLE_LONG") != "" {
 		seeds = 2000
 	}
-	cfg := DefaultConfig()
-	var worst time.Duration
 	writes := 0
+	var worst time.Duration // beyond a load poll
 	for seed := int64(0); seed < int64(seeds); seed++ {
-		r := Measure(sys.Fixed, cfg, harness.Options{Seed: seed})
+		cfg := ConfigFor(seed)
+		r := Measure(sys.Fixed, cfg, Faults(seed), harness.Options{Seed: seed})
 		require.Empty(t, r.Violations, "seed %d", seed)
-		require.Len(t, r.Lags, cfg.Bursts)
-		for _, l := range r.Lags {
-			require.GreaterOrEqual(t, l, time.Duration(0), "seed %d: a burst's last write never arrived", seed)
-			worst = max(worst, l)
-		}
+		require.Len(t, r.Lags, len(cfg.Bursts))
 		writes += r.Writes
+		worst = max(worst, r.WorstLag-cfg.System.LoadDelay)
 	}
-	t.Logf("%d seeds, %d writes: worst lag of a burst's last write %v", seeds, writes, worst)
-	assert.Less(t, worst, cfg.System.LoadDelay+50*time.Millisecond)
+	t.Logf("%d seeds, %d writes: the worst lag of a write, beyond one load poll: %v", seeds, writes, worst)
+	assert.Less(t, worst, 25*time.Millisecond)
 }
 
-// TestMergedWindow runs #2048 exactly as merged: a mutation
-// loaded after it reached the private log but before the replica applied
-// it is committed by the batch only when a later mutation is loaded. When
-// it is a burst's last write, it waits for the next write or empty write.
-// The window is an interleaving (a load poll between the log append and
-// the acknowledgement), so only some seeds show it.
-func TestMergedWindow(t *testing.T) {
-	cfg := DefaultConfig()
-	found := -1
-	for seed := int64(0); seed < 300 && found < 0; seed++ {
-		r := Measure(sys.Merged, cfg, harness.Options{Seed: seed})
-		if len(r.Violations) == 0 {
+// TestMerged: #2048 as merged upstream is caught within its budget, as
+// the lag property alone, and only in some seeds: the window is a load
+// poll between a write reaching the private log and its being applied,
+// with no later write on its partition before the lag bound.
+func TestMerged(t *testing.T) {
+	merged := mustVariant(t, "merged")
+	found, first := 0, int64(-1)
+	for seed := int64(0); seed < 100; seed++ {
+		o := explore.RunOnce(merged, explore.RunSpec{Seed: seed})
+		if !o.Failed() {
 			continue
 		}
-		require.Equal(t, []harness.Kind{checkers.Timeliness}, kindsOf(r.Violations), "seed %d", seed)
-		require.Contains(t, r.Violations[0].Message, "duplication lag")
-		found = int(seed)
-		t.Logf("seed %d: lag after each burst %v\n%s", seed, r.Lags, r.Violations[0].Message)
+		require.Equal(t, []harness.Kind{checkers.Timeliness}, kindsOf(o.Violations), "seed %d", seed)
+		_, ok := merged.FoundIn(o.Violations, "")
+		require.True(t, ok, "seed %d: %v", seed, o.Violations)
+		if first < 0 {
+			first = seed
+			t.Logf("seed %d: %s", seed, o.Violations[0].Message)
+		}
+		found++
 	}
-	require.GreaterOrEqual(t, found, 0, "the merged fix's window did not show in 300 seeds")
+	require.GreaterOrEqual(t, first, int64(0), "the merged fix's window did not show in 100 seeds")
+	require.Less(t, found, 50, "the window is an interleaving: most seeds must pass")
+	t.Logf("merged: %d of 100 seeds show the window, the first is seed %d", found, first)
 }
 
-// TestReplay: a seed replays to the same run.
+// TestDeterministic: a seed runs the same twice, in every variant.
+func TestDeterministic(t *testing.T) {
+	for _, name := range []string{"buggy", "fixed", "merged"} {
+		v := mustVariant(t, name)
+		for seed := int64(0); seed < 5; seed++ {
+			a := explore.RunOnce(v, explore.RunSpec{Seed: seed})
+			b := explore.RunOnce(v, explore.RunSpec{Seed: seed})
+			require.Equal(t, a.TraceHash, b.TraceHash, "%s seed %d", name, seed)
+			require.Equal(t, a.Violations, b.Violations)
+		}
+	}
+}
+
+// TestReplay: a seed's schedule replays to the same run.
 func TestReplay(t *testing.T) {
 	v := mustVariant(t, "buggy")
 	a := explore.RunOnce(v, explore.RunSpec{Seed: 3})
@@ -104,103 +133,260 @@ func TestReplay(t *testing.T) {
 	require.Equal(t, a.Violations, b.Violations)
 }
 
-// TestChecks feeds the checks recorded runs that break each
-// property, to show that each one fires, with the right kind and a message
-// naming the property.
-func TestChecks(t *testing.T) {
-	w := func(d int64, key string) sys.Mutation {
-		return sys.Mutation{Decree: d, LastCommitted: d - 1, Key: key, Value: "v"}
-	}
-	sec := func(s float64) time.Duration { return time.Duration(s*1000) * time.Millisecond }
-	base := func() *run {
-		cfg := DefaultConfig()
-		cfg.System.Partitions = 1
-		rec := &recorder{committed: []map[int64]stamped{{}}, remote: make([][]stamped, 1),
-			delivered: map[writeKey]bool{}, shipped: map[[2]int][]int64{}, lasts: map[[2]int][]int64{},
-			confirmed: make([][]int64, 1)}
-		rec.committed[0][1] = stamped{sys.Mutation{Decree: 1, Empty: true}, 0}
-		rec.committed[0][2] = stamped{w(2, "a"), sec(1)}
-		rec.committed[0][3] = stamped{w(3, "b"), sec(2)}
-		rec.remote[0] = []stamped{{w(2, "a"), sec(1.05)}, {w(3, "b"), sec(2.05)}}
-		rec.shipped[[2]int{0, 1}] = []int64{2, 3}
-		rec.lasts[[2]int{0, 1}] = []int64{1, 2, 3}
-		rec.confirmed[0] = []int64{0, 3}
-		return &run{cfg: cfg, rec: rec, quiet: []time.Duration{sec(3)}}
-	}
-	vs, lags, writes := base().check()
-	require.Empty(t, vs)
-	require.Equal(t, 2, writes)
-	require.Equal(t, []time.Duration{sec(0.05)}, lags)
-
-	for _, tc := range []struct {
-		name   string
-		mutate func(r *run)
-		kind   harness.Kind
-		text   string
-	}{
-		{"late", func(r *run) { r.rec.remote[0][1].at = sec(150) }, checkers.Timeliness, "duplication lag"},
-		{"never", func(r *run) { r.rec.remote[0] = r.rec.remote[0][:1] }, checkers.Timeliness, "never delivered"},
-		{"duplicate", func(r *run) {
-			r.rec.remote[0] = append(r.rec.remote[0], stamped{w(3, "b"), sec(2.1)})
-		}, checkers.Invariant, "consecutive"},
-		{"gap", func(r *run) { r.rec.remote[0] = r.rec.remote[0][1:] }, checkers.Invariant, "prefix"},
-		{"not committed", func(r *run) {
-			r.rec.remote[0] = append(r.rec.remote[0], stamped{w(4, "c"), sec(2.1)})
-		}, checkers.Invariant, "prefix"},
-		{"before commit", func(r *run) { r.rec.remote[0][0].at = sec(0.5) }, checkers.Invariant, "only apply committed writes"},
-		{"shipped twice", func(r *run) { r.rec.shipped[[2]int{0, 1}] = []int64{2, 3, 3} }, checkers.Invariant, "decrees shipped by partition 0"},
-		{"progress back", func(r *run) { r.rec.lasts[[2]int{0, 1}] = []int64{1, 3, 2} }, checkers.Invariant, "last_decree of partition 0"},
-		{"confirmed back", func(r *run) { r.rec.confirmed[0] = []int64{3, 2} }, checkers.Invariant, "confirmed_decree of partition 0"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := base()
-			tc.mutate(r)
-			vs, _, _ := r.check()
-			require.NotEmpty(t, vs)
-			found := false
-			for _, v := range vs {
-				found = found || v.Kind == tc.kind && strings.Contains(v.Message, tc.text)
-			}
-			require.True(t, found, "no %s violation mentions %q: %v", tc.kind, tc.text, vs)
-		})
-	}
-}
-
-// TestObserverChecks: the checks that run while the system runs
-// (ship beyond last_applied, confirmed past last, a changed history) fire.
-func TestObserverChecks(t *testing.T) {
-	res := harness.Run(harness.Options{}, func() {
-		rec := newRecorder(1)
-		obs := rec.observer()
-		m := sys.Mutation{Decree: 2, LastCommitted: 1, Key: "a", Value: "1"}
-		obs.Committed(0, m)
-		obs.Committed(0, m) // replayed, same: fine
-		require.Empty(t, rec.bad)
-		obs.Committed(0, sys.Mutation{Decree: 2, LastCommitted: 1, Key: "a", Value: "2"})
-		obs.Shipped(0, 1, []sys.Mutation{m}, 2, 1)
-		obs.Progressed(0, 1, sys.Progress{LastDecree: 1, ConfirmedDecree: 2})
-		require.Len(t, rec.bad, 3)
-		for i, text := range []string{"must never change", "<= last_applied_decree at ship time", "must not pass last_decree"} {
-			assert.Equal(t, checkers.Invariant, rec.bad[i].Kind)
-			assert.Contains(t, rec.bad[i].Message, text)
+// TestSavedSchedule: the saved failures of Buggy and Merged replay to
+// their bug.
+func TestSavedSchedule(t *testing.T) {
+	for _, name := range []string{"buggy", "merged"} {
+		saved, err := explore.LoadSaved(explore.DefaultSavedDir(), "duplicator", name)
+		require.NoError(t, err)
+		require.NotEmpty(t, saved, "no saved schedule under testdata/heddle/duplicator/%s", name)
+		v := mustVariant(t, name)
+		for _, s := range saved {
+			out := explore.RunOnce(v, explore.RunSpec{Seed: s.Seed, Replay: true, Schedule: s.Schedule, Faults: s.Faults})
+			_, ok := v.FoundIn(out.Violations, checkers.Timeliness)
+			require.True(t, ok, "%s: %v", s.Path, out.Violations)
 		}
-	})
-	require.NoError(t, res.Err())
+	}
 }
 
-// TestRealMode runs the workload with real goroutines (scaled
-// timings) under the race detector: Fixed passes; nothing is left running.
+// TestRealMode runs seeds' workloads and plans with real goroutines
+// (scaled timings) under the race detector: Fixed passes; nothing is left
+// running.
 func TestRealMode(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	r := Measure(sys.Fixed, DefaultConfig(), harness.Options{Mode: harness.Real, Perturb: 0.05})
-	require.Empty(t, r.Violations)
-	t.Logf("real mode, fixed: %d writes, lag after each burst %v", r.Writes, r.Lags)
+	for _, seed := range []int64{1, 6} {
+		r := Measure(sys.Fixed, ConfigFor(seed), Faults(seed), harness.Options{Seed: seed, Mode: harness.Real, Perturb: 0.05})
+		require.Empty(t, r.Violations, "seed %d, plan %s", seed, Faults(seed))
+		t.Logf("real mode, fixed, seed %d (plan %s): %d writes, lag after each burst %v", seed, Faults(seed), r.Writes, r.Lags)
+	}
 }
 
-// mustVariant returns the case's variant of that name, or fails the test.
-func mustVariant(t *testing.T, name string) explore.Variant {
-	t.Helper()
-	v, err := Case().Variant(name)
-	require.NoError(t, err)
-	return v
+// TestWorkload: over 200 seeds the configuration takes every value of its
+// ranges (Pegasus' defaults among them), and the workloads differ: client
+// counts, sharing of partitions, bursts, writes to a partition that does
+// not exist, auditors.
+func TestWorkload(t *testing.T) {
+	seen := map[string]map[string]bool{}
+	note := func(k string, v any) {
+		if seen[k] == nil {
+			seen[k] = map[string]bool{}
+		}
+		seen[k][fmt.Sprint(v)] = true
+	}
+	def := sys.DefaultConfig()
+	defaults := 0
+	for seed := int64(0); seed < 200; seed++ {
+		c := ConfigFor(seed)
+		require.Equal(t, c, ConfigFor(seed), "seed %d: the same seed, the same workload", seed)
+		s := c.System
+		note("partitions", s.Partitions)
+		note("group check", s.GroupCheckInterval)
+		note("load delay", s.LoadDelay)
+		note("ack delay", s.AckDelay)
+		note("ship timeout", s.ShipTimeout)
+		note("ship retry", s.ShipRetry)
+		note("confirm", s.ConfirmInterval)
+		note("clients", c.Clients)
+		note("bursts", len(c.Bursts))
+		note("auditors", c.Auditors)
+		if s.Partitions == def.Partitions && s.GroupCheckInterval == def.GroupCheckInterval && s.LoadDelay == def.LoadDelay {
+			defaults++
+		}
+		parts := map[int]bool{}
+		for i, b := range c.Bursts {
+			if i > 0 {
+				require.GreaterOrEqual(t, b.Start, c.Bursts[i-1].Start+c.Bursts[i-1].Silence)
+			}
+			require.GreaterOrEqual(t, b.Silence, 3*c.LagBound)
+			for _, ws := range b.Writes {
+				for _, w := range ws {
+					parts[w.Partition] = true
+					if w.Partition == s.Partitions {
+						note("bad partition", true)
+					}
+				}
+			}
+		}
+		note("partitions written", fmt.Sprint(len(parts) == 1))
+	}
+	want := map[string]int{"partitions": 4, "group check": 3, "load delay": 3, "ack delay": 3, "ship timeout": 3,
+		"ship retry": 3, "confirm": 3, "clients": 3, "bursts": 4, "auditors": 3, "bad partition": 1, "partitions written": 2}
+	for k, n := range want {
+		assert.Len(t, seen[k], n, "%s: %v", k, seen[k])
+	}
+	assert.True(t, seen["partitions"]["4"] && seen["group check"]["1m40s"] && seen["load delay"]["100ms"] &&
+		seen["ship retry"]["1s"] && seen["ship timeout"]["1m40s"] && seen["confirm"]["10s"], "Pegasus' defaults are drawn")
+	t.Logf("%d of 200 seeds run with Pegasus' partitions, group check and load poll", defaults)
+}
+
+// spanRun runs a seed of a variant with every call recorded, and returns
+// the run.
+func spanRun(t *testing.T, v sys.Variant, seed int64) *run {
+	r := newRun(v, ConfigFor(seed), Faults(seed), harness.Options{Seed: seed})
+	r.spans = &[]span{}
+	res := scenarios.Execute(harness.Options{Seed: seed}, r)
+	require.NoError(t, res.Err())
+	require.True(t, r.Completed())
+	require.Empty(t, append(r.Violations(), r.Check()...), "seed %d", seed)
+	return r
+}
+
+// exportedOps are the system's exported calls the workload makes: the
+// client's, and the reads of the state the system keeps outside its nodes.
+var exportedOps = append([]string{"Write", "Dial", "Close"}, auditOps...)
+
+// TestOverlaps counts, over 200 Fixed seeds, the seeds in which two calls
+// were in flight at once on the same object (a partition; Dial and Close
+// concern the primary as a whole, so they meet every partition), for every
+// pair of the system's exported calls, and requires every pair to have
+// met. The system's own work is counted too (a ship, a group check's empty
+// write), for the log.
+func TestOverlaps(t *testing.T) {
+	pairs := map[[2]string]int{}
+	for seed := int64(0); seed < 200; seed++ {
+		r := spanRun(t, sys.Fixed, seed)
+		found := map[[2]string]bool{}
+		spans := *r.spans
+		for i, a := range spans {
+			for _, b := range spans[i+1:] {
+				if a.goroutine == b.goroutine && a.goroutine != "auditor" {
+					continue
+				}
+				same := a.object == b.object || a.object == "primary" || b.object == "primary"
+				if !same || !(a.start < end(b) && b.start < end(a)) {
+					continue
+				}
+				p := [2]string{a.op, b.op}
+				slices.Sort(p[:])
+				found[p] = true
+			}
+		}
+		for p := range found {
+			pairs[p]++
+		}
+	}
+	var report []string
+	for p, n := range pairs {
+		report = append(report, fmt.Sprintf("%s/%s:%d", p[0], p[1], n))
+	}
+	slices.Sort(report)
+	t.Logf("seeds with two calls in flight at once on one object: %s", strings.Join(report, " "))
+	for i, a := range exportedOps {
+		for _, b := range exportedOps[i:] {
+			p := [2]string{a, b}
+			slices.Sort(p[:])
+			assert.Positive(t, pairs[p], "%s and %s never in flight at once on one object", a, b)
+		}
+	}
+}
+
+// end is a span's end, or forever if it never ended (its goroutine's node
+// crashed).
+func end(s span) int {
+	if s.end < 0 {
+		return 1 << 62
+	}
+	return s.end
+}
+
+// TestPlans: seeds' plans are valid for their workload, the same for the
+// same seed, and over 200 seeds use every kind of fault the generator
+// draws and aim at every moment; and each moment is reached (its await
+// does not time out) in some seeds.
+func TestPlans(t *testing.T) {
+	kinds := map[string]int{}
+	for seed := int64(0); seed < 200; seed++ {
+		p := Faults(seed)
+		require.Equal(t, p, Faults(seed))
+		require.NoError(t, checkPlan(p, ConfigFor(seed)), "seed %d: %s", seed, p)
+		back, err := faults.ParsePlan(p.String())
+		require.NoError(t, err)
+		require.Equal(t, p.String(), back.String())
+		for _, s := range p {
+			k := string(s.Fault.Kind)
+			if s.Fault.Kind == faults.KindAction {
+				k = strings.Fields(s.Fault.String())[0]
+				if s.Fault.Action == actAwait {
+					k += " " + strings.Fields(s.Fault.Arg)[0]
+				}
+			}
+			if s.Fault.Node != "" {
+				k += " " + strings.TrimRight(s.Fault.Node, "0123456789")
+			}
+			kinds[k]++
+		}
+	}
+	t.Logf("faults over 200 seeds: %v", kinds)
+	for _, k := range []string{"crash primary", "blackhole primary", "restart primary", "crash remote", "blackhole remote",
+		"restart remote", "crash c", "blackhole c", "restart c", "partition", "drop", "delay", "duplicate", "reorder", "heal", "hang-up"} {
+		assert.Positive(t, kinds[k], k)
+	}
+	for _, m := range moments {
+		assert.Positive(t, kinds["await "+string(m)], "await %s", m)
+	}
+}
+
+// TestAwaitsReached: each moment an await step aims at is reached, in
+// some of the first 300 seeds, before its bound.
+func TestAwaitsReached(t *testing.T) {
+	reached, missed := map[string]int{}, map[string]int{}
+	fixed := mustVariant(t, "fixed")
+	for seed := int64(0); seed < 300; seed++ {
+		p := Faults(seed)
+		if !slices.ContainsFunc(p, func(s faults.Step) bool { return s.Fault.Action == actAwait }) {
+			continue
+		}
+		res, vs := fixed.Check(harness.Options{Seed: seed, Trace: true}, p)
+		require.Empty(t, vs, "seed %d", seed)
+		notMet := map[string]int{}
+		for _, e := range res.Trace {
+			if e.Kind == harness.EvNote && strings.Contains(e.Detail, "not reached") {
+				notMet[strings.Fields(strings.TrimPrefix(e.Detail, "nemesis: await "))[0]]++
+			}
+		}
+		for _, s := range p {
+			if s.Fault.Action == actAwait {
+				m := strings.Fields(s.Fault.Arg)[0]
+				if notMet[m] > 0 {
+					notMet[m]--
+					missed[m]++
+				} else {
+					reached[m]++
+				}
+			}
+		}
+	}
+	t.Logf("awaits reached %v, timed out %v", reached, missed)
+	for _, m := range moments {
+		assert.Positive(t, reached[string(m)], "await %s never reached its moment", m)
+	}
+}
+
+// TestPlanChecked: a plan this workload cannot carry out is refused
+// before the run, with an error that says why.
+func TestPlanChecked(t *testing.T) {
+	check := Check(sys.Fixed, nil)
+	for _, text := range []string{"+1s crash nowhere", "+1s move p2", "+1s await sometime", "+1s hang-up c9", "+1s await call"} {
+		p, err := faults.ParsePlan(text)
+		require.NoError(t, err)
+		_, vs := check(harness.Options{Seed: 0}, p)
+		require.Len(t, vs, 1, text)
+		require.Equal(t, checkers.Invariant, vs[0].Kind)
+		require.Contains(t, vs[0].Message, "fault plan", text)
+	}
+}
+
+// BenchmarkFixedSeed runs Fixed seeds one after another and reports the
+// scheduling steps per seed (a seed's length, whatever the machine).
+func BenchmarkFixedSeed(b *testing.B) {
+	v := mustVariant(b, "fixed")
+	steps := 0
+	for i := range b.N {
+		o := explore.RunOnce(v, explore.RunSpec{Seed: int64(i % 2000)})
+		if o.Failed() {
+			b.Fatalf("seed %d: %v", i%2000, o.Violations)
+		}
+		steps += o.Steps
+	}
+	b.ReportMetric(float64(steps)/float64(b.N), "steps/seed")
 }

@@ -100,20 +100,28 @@ type Config struct {
 	ConfirmInterval time.Duration
 }
 
-// DefaultConfig returns Pegasus' timings: 100 s group checks, 100 ms load
-// polls, two partitions.
+// DefaultConfig returns Pegasus' defaults: 4 partitions (the shell's create
+// command, src/shell/commands/table_management.cpp), 100 s group checks
+// (group_check_interval_ms, src/replica/replica_check.cpp), 100 ms load
+// polls (dup_no_mutation_load_delay_ms,
+// src/replica/duplication/duplication_pipeline.cpp), a failed ship retried
+// after 1 s with a 100 s RPC timeout
+// (src/server/pegasus_mutation_duplicator.cpp), progress synced every 10 s
+// (duplication_sync_period_second,
+// src/replica/duplication/duplication_sync_timer.cpp). AckDelay, the
+// secondaries' answer, is the model's own: a couple of milliseconds.
 func DefaultConfig() Config {
 	return Config{
-		Partitions:         2,
+		Partitions:         4,
 		Port:               34801,
 		RemoteAddr:         "remote:34801",
 		GroupCheckInterval: 100 * time.Second,
 		GroupCheckPhase:    -1,
 		LoadDelay:          100 * time.Millisecond,
 		AckDelay:           2 * time.Millisecond,
-		ShipTimeout:        time.Second,
-		ShipRetry:          100 * time.Millisecond,
-		ConfirmInterval:    2 * time.Second,
+		ShipTimeout:        100 * time.Second,
+		ShipRetry:          time.Second,
+		ConfirmInterval:    10 * time.Second,
 	}
 }
 
@@ -149,10 +157,51 @@ type Progress struct {
 	ConfirmedDecree int64
 }
 
+// Role names a node of the system, for the observer: the primary or the
+// remote cluster.
+type Role string
+
+// The roles.
+const (
+	RolePrimary Role = "primary"
+	RoleRemote  Role = "remote"
+)
+
+// Resource names a kind of resource a node holds for as long as it lives or
+// for the length of a call; the observer hears of each one opened (+1) and
+// released (-1), so that a test can account for them.
+type Resource string
+
+// The resources the system reports.
+const (
+	// ResListener: the node's listener (primary: clients; remote: ship
+	// connections).
+	ResListener Resource = "listener"
+	// ResClientConn: a client connection the primary accepted, until it
+	// closes its end.
+	ResClientConn Resource = "client connection"
+	// ResShipConn: a duplication's connection to the remote cluster, held by
+	// the primary between ships, from the start of its dial until the
+	// primary closes it.
+	ResShipConn Resource = "ship connection"
+	// ResServedShip: a ship connection the remote cluster accepted, until it
+	// closes its end.
+	ResServedShip Resource = "served ship connection"
+	// ResGroupCheck, ResDuplication and ResConfirm: the goroutines a primary
+	// runs per partition for its whole life.
+	ResGroupCheck  Resource = "group-check goroutine"
+	ResDuplication Resource = "duplication goroutine"
+	ResConfirm     Resource = "confirm goroutine"
+)
+
 // Observer receives the events a test checks. Every field may be nil. The
 // system calls them from its own goroutines, some under its locks: they must
 // not call back into the system.
 type Observer struct {
+	// Logged: the primary appended m to partition's private log; the
+	// secondaries have not acknowledged it yet, so it is neither committed
+	// nor applied.
+	Logged func(partition, incarnation int, m Mutation)
 	// Committed: the primary committed and applied m (again, with the same
 	// contents, when a restarted primary replays its private log).
 	Committed func(partition int, m Mutation)
@@ -165,6 +214,23 @@ type Observer struct {
 	Progressed func(partition, incarnation int, p Progress)
 	// RemoteApplied: the remote cluster applied m.
 	RemoteApplied func(partition int, m Mutation)
+	// Resource: incarnation of the node of role opened (delta +1) or
+	// released (delta -1) one resource of kind r. A crashed incarnation
+	// releases nothing in deterministic mode: its goroutines stop where they
+	// stand.
+	Resource func(role Role, incarnation int, r Resource, delta int)
+}
+
+func (o *Observer) logged(p, inc int, m Mutation) {
+	if o != nil && o.Logged != nil {
+		o.Logged(p, inc, m)
+	}
+}
+
+func (o *Observer) resource(role Role, inc int, r Resource, delta int) {
+	if o != nil && o.Resource != nil {
+		o.Resource(role, inc, r, delta)
+	}
 }
 
 func (o *Observer) committed(p int, m Mutation) {

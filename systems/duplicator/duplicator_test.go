@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"testing"
 	"time"
 
@@ -101,11 +103,21 @@ type recorder struct {
 	order     map[int][]int64 // remote-applied decrees per partition
 	badShip   []string
 	progress  map[[2]int][]Progress
+	held      map[Role]map[Resource]int // the live incarnations' (see holds)
+	inc       map[Role]int              // the last incarnation that reported
+	total     int                       // every incarnation's resources
+}
+
+// open returns how many resources every incarnation of every node holds.
+func (r *recorder) open() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.total
 }
 
 func newRecorder() *recorder {
 	return &recorder{committed: map[[2]int64]time.Time{}, remote: map[[2]int64]time.Time{},
-		order: map[int][]int64{}, progress: map[[2]int][]Progress{}}
+		order: map[int][]int64{}, progress: map[[2]int][]Progress{}, held: map[Role]map[Resource]int{}, inc: map[Role]int{}}
 }
 
 func (r *recorder) observer() *Observer {
@@ -134,6 +146,18 @@ func (r *recorder) observer() *Observer {
 			defer r.mu.Unlock()
 			k := [2]int{p, inc}
 			r.progress[k] = append(r.progress[k], pr)
+		},
+		Resource: func(role Role, inc int, res Resource, delta int) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if inc > r.inc[role] {
+				r.inc[role] = inc
+				r.held[role] = map[Resource]int{}
+			}
+			if inc == r.inc[role] {
+				r.held[role][res] += delta
+			}
+			r.total += delta
 		},
 		RemoteApplied: func(p int, m Mutation) {
 			r.mu.Lock()
@@ -194,6 +218,8 @@ func (r *recorder) check(t *testing.T) {
 type cluster struct {
 	rec                     *recorder
 	disk                    *Disk
+	store                   *RemoteStore
+	real                    bool // the World runs in real mode
 	primary, remote, client *harness.Node
 }
 
@@ -201,7 +227,8 @@ func startCluster(t *testing.T, v Variant, cfg Config) *cluster {
 	c := &cluster{rec: newRecorder(), disk: NewDisk(cfg.Partitions)}
 	obs := c.rec.observer()
 	c.primary = harness.NewNode("primary", Primary(v, cfg, c.disk, obs))
-	c.remote = harness.NewNode("remote", Remote(cfg, obs))
+	c.store = NewRemoteStore()
+	c.remote = harness.NewNode("remote", Remote(cfg, c.store, obs))
 	c.client = harness.NewNode("client", nil)
 	require.NoError(t, c.remote.Start())
 	require.NoError(t, c.primary.Start())
@@ -211,11 +238,17 @@ func startCluster(t *testing.T, v Variant, cfg Config) *cluster {
 
 // stop crashes every node: their goroutines end (deterministic mode) or
 // return once their context is done (real mode).
+//
+// In real mode it then waits (at most 5 s) until every goroutine and
+// connection the nodes reported has ended, so that none outlives the World.
 func (c *cluster) stop() {
 	for _, n := range []*harness.Node{c.primary, c.remote, c.client} {
 		if n.Alive() {
 			_ = n.Crash(harness.CrashReset)
 		}
+	}
+	for start := harness.Now(); c.real && c.rec.open() > 0 && harness.Since(start) < 5*time.Second; {
+		harness.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -277,6 +310,7 @@ func lastWriteLag(t *testing.T, v Variant, cfg Config, mode harness.Mode, seed i
 	var lags []time.Duration
 	res := harness.Run(harness.Options{Seed: seed, Mode: mode}, func() {
 		c := startCluster(t, v, cfg)
+		c.real = mode == harness.Real
 		defer c.stop()
 		var last []int64
 		for p := range cfg.Partitions {
@@ -361,7 +395,7 @@ func TestPartitionHeals(t *testing.T) {
 		require.False(t, c.rec.delivered(0, ds[0]), "nothing crosses a partition")
 		require.NoError(t, harness.ResetLinks())
 		healed := harness.Now()
-		c.waitDelivered(0, ds[len(ds)-1], time.Minute, 10*time.Millisecond)
+		c.waitDelivered(0, ds[len(ds)-1], cfg.ShipTimeout+cfg.ShipRetry+time.Second, 10*time.Millisecond)
 		require.True(t, c.rec.delivered(0, ds[len(ds)-1]))
 		require.Less(t, harness.Since(healed), cfg.ShipTimeout+cfg.ShipRetry+100*time.Millisecond)
 		c.rec.check(t)
@@ -438,12 +472,154 @@ func TestRealModeCrash(t *testing.T) {
 	cfg := realConfig()
 	res := harness.Run(harness.Options{Mode: harness.Real, Perturb: 0.1}, func() {
 		c := startCluster(t, Fixed, cfg)
+		c.real = true
 		defer c.stop()
 		c.writes(t, 0, 5, "a")
 		require.NoError(t, c.primary.Restart())
 		ds := c.writes(t, 0, 5, "b")
 		c.waitDelivered(0, ds[len(ds)-1], 5*time.Second, 5*time.Millisecond)
 		c.rec.check(t)
+	})
+	require.NoError(t, res.Err())
+}
+
+// holds returns what the last incarnation of role holds.
+func (r *recorder) holds(role Role) map[Resource]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[Resource]int{}
+	for k, v := range r.held[role] {
+		if v != 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// TestRemoteSurvivesCrash: the remote cluster's node crashes and restarts
+// between two bursts; its store survives, the writes shipped before are
+// not applied again, and the later ones arrive.
+func TestRemoteSurvivesCrash(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Partitions = 1
+	res := harness.Run(harness.Options{Seed: 3}, func() {
+		c := startCluster(t, Fixed, cfg)
+		defer c.stop()
+		ds := c.writes(t, 0, 4, "a")
+		c.waitDelivered(0, ds[len(ds)-1], time.Second, 10*time.Millisecond)
+		require.NoError(t, c.remote.Crash(harness.CrashReset))
+		harness.Sleep(200 * time.Millisecond)
+		require.NoError(t, c.remote.Start())
+		ds = c.writes(t, 0, 3, "b")
+		c.waitDelivered(0, ds[len(ds)-1], time.Minute, 10*time.Millisecond)
+		c.rec.check(t)
+		require.Equal(t, ds[len(ds)-1], c.store.Seen(0))
+		v, ok := c.store.Get("a0")
+		require.True(t, ok)
+		require.Equal(t, "v", v)
+	})
+	require.NoError(t, res.Err())
+}
+
+// TestStaleConnection: a duplication's connection broke while it sat idle
+// (the remote cluster restarted); the next write ships within a load
+// poll, on a new connection, not after a ship retry (1 s). Before the fix
+// the first ship on the dead connection failed and waited ShipRetry.
+func TestStaleConnection(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Partitions = 1
+	res := harness.Run(harness.Options{Seed: 5}, func() {
+		c := startCluster(t, Fixed, cfg)
+		defer c.stop()
+		ds := c.writes(t, 0, 2, "a")
+		c.waitDelivered(0, ds[len(ds)-1], time.Second, 10*time.Millisecond)
+		require.NoError(t, c.remote.Restart())
+		harness.Sleep(time.Second)
+		ds = c.writes(t, 0, 1, "b")
+		c.waitDelivered(0, ds[0], time.Minute, time.Millisecond)
+		lag, ok := c.rec.lag(0, ds[0])
+		require.True(t, ok)
+		require.Less(t, lag, cfg.LoadDelay+20*time.Millisecond)
+		c.rec.check(t)
+	})
+	require.NoError(t, res.Err())
+}
+
+// TestDuplicatedAck: while the link from the remote cluster duplicates
+// every message, a batch's acknowledgement arrives twice; the second one,
+// read by the next ship, is skipped, and that ship does not wait a retry.
+func TestDuplicatedAck(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Partitions = 1
+	res := harness.Run(harness.Options{Seed: 5}, func() {
+		c := startCluster(t, Fixed, cfg)
+		defer c.stop()
+		require.NoError(t, harness.SetLink("remote", "primary", harness.Link{Latency: time.Millisecond, Duplicate: 1}))
+		ds := c.writes(t, 0, 1, "a")
+		c.waitDelivered(0, ds[0], time.Second, 10*time.Millisecond)
+		harness.Sleep(100 * time.Millisecond)
+		require.NoError(t, harness.ResetLinks())
+		// The next ship reads the stale acknowledgement first; the write
+		// after it must not wait for that ship to be retried.
+		ds = c.writes(t, 0, 1, "b")
+		c.waitDelivered(0, ds[0], time.Minute, time.Millisecond)
+		ds = append(ds, c.writes(t, 0, 1, "c")...)
+		c.waitDelivered(0, ds[1], time.Minute, time.Millisecond)
+		for _, d := range ds {
+			lag, ok := c.rec.lag(0, d)
+			require.True(t, ok)
+			require.Less(t, lag, cfg.LoadDelay+20*time.Millisecond, "decree %d", d)
+		}
+		c.rec.check(t)
+	})
+	require.NoError(t, res.Err())
+}
+
+// TestResources: the observer hears of every resource a node opens and
+// releases: a live primary holds its listener and three goroutines per
+// partition, one client connection per client until the client hangs up,
+// and a ship connection per partition that shipped; the remote serves the
+// ship connections.
+func TestResources(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Partitions = 2
+	res := harness.Run(harness.Options{Seed: 2}, func() {
+		c := startCluster(t, Fixed, cfg)
+		defer c.stop()
+		harness.Sleep(10 * time.Millisecond)
+		base := map[Resource]int{ResListener: 1, ResGroupCheck: 2, ResDuplication: 2, ResConfirm: 2}
+		require.Equal(t, base, c.rec.holds(RolePrimary))
+		require.Equal(t, map[Resource]int{ResListener: 1}, c.rec.holds(RoleRemote))
+
+		var wg harness.WaitGroup
+		wg.Add(1)
+		require.NoError(t, c.client.Go(func() {
+			defer wg.Done()
+			ctx, cancel := harness.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			cl, err := c.dialPrimary(ctx)
+			require.NoError(t, err)
+			_, err = cl.Write(ctx, 0, "k", "v")
+			require.NoError(t, err)
+			require.Equal(t, 1, c.rec.holds(RolePrimary)[ResClientConn])
+			require.NoError(t, cl.Close())
+			require.ErrorIs(t, cl.Close(), net.ErrClosed)
+		}))
+		wg.Wait()
+		harness.Sleep(time.Second)
+		want := maps.Clone(base)
+		want[ResShipConn] = 1 // partition 0 shipped
+		require.Equal(t, want, c.rec.holds(RolePrimary))
+		require.Equal(t, map[Resource]int{ResListener: 1, ResServedShip: 1}, c.rec.holds(RoleRemote))
+
+		// A restarted primary starts afresh (and ships again what was not
+		// confirmed yet, on a connection of its own); the remote ends the
+		// old incarnation's connection once the reset reaches it.
+		require.NoError(t, c.primary.Restart())
+		harness.Sleep(time.Second)
+		require.Equal(t, want, c.rec.holds(RolePrimary))
+		require.Equal(t, map[Resource]int{ResListener: 1, ResServedShip: 1}, c.rec.holds(RoleRemote))
+		require.Equal(t, 2, c.rec.inc[RolePrimary])
 	})
 	require.NoError(t, res.Err())
 }

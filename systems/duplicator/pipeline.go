@@ -97,12 +97,8 @@ func (d *duplication) loadBound() int64 {
 
 // run is the pipeline: load -> batch -> ship -> progress, until ctx is done.
 func (d *duplication) run(ctx context.Context) {
-	harness.Go(func() { d.confirm(ctx) })
-	defer func() {
-		if d.conn != nil {
-			d.conn.Close()
-		}
-	}()
+	goCounted(d.r.obs, RolePrimary, d.inc, ResConfirm, func() { d.confirm(ctx) })
+	defer d.closeConn()
 	for ctx.Err() == nil {
 		start := d.lastDecree() + 1
 		if start > d.loadBound() {
@@ -175,17 +171,21 @@ type shipResponse struct {
 }
 
 // ship sends one batch until the remote acknowledges it; it returns false
-// once ctx is done.
+// once ctx is done. A failed attempt waits ShipRetry before the next, but
+// for one case: a connection kept from an earlier ship that turns out
+// broken (the remote restarted while it sat idle) is replaced at once.
 func (d *duplication) ship(ctx context.Context, start, last int64, muts []Mutation) bool {
 	req, _ := json.Marshal(shipRequest{P: d.r.p, From: start, To: last, Muts: muts})
 	cfg := d.r.cfg
 	for ctx.Err() == nil {
-		if d.shipOnce(ctx, req, last) {
+		reused := d.conn != nil
+		ok, broken := d.shipOnce(ctx, req, last)
+		if ok {
 			return true
 		}
-		if d.conn != nil {
-			d.conn.Close()
-			d.conn = nil
+		d.closeConn()
+		if reused && broken {
+			continue
 		}
 		if !sleepCtx(ctx, cfg.ShipRetry) {
 			return false
@@ -194,23 +194,49 @@ func (d *duplication) ship(ctx context.Context, start, last int64, muts []Mutati
 	return false
 }
 
-func (d *duplication) shipOnce(ctx context.Context, req []byte, last int64) bool {
+// shipOnce makes one attempt, within ShipTimeout: it dials if it has no
+// connection, sends the batch and waits for its acknowledgement, skipping
+// acknowledgements of earlier batches (a message duplicated on the way).
+// broken reports a connection that failed at once, rather than timing out.
+func (d *duplication) shipOnce(ctx context.Context, req []byte, last int64) (ok, broken bool) {
 	actx, cancel := harness.WithTimeout(ctx, d.r.cfg.ShipTimeout)
 	defer cancel()
 	if d.conn == nil {
+		// Counted from the dial on: the remote may accept it before the
+		// dial returns.
+		d.r.obs.resource(RolePrimary, d.inc, ResShipConn, +1)
 		c, err := d.host.Dial(actx, d.r.cfg.RemoteAddr)
 		if err != nil {
-			return false
+			d.r.obs.resource(RolePrimary, d.inc, ResShipConn, -1)
+			return false, false
 		}
-		d.conn = c
+		d.conn = &countedConn{Conn: c, release: func() { d.r.obs.resource(RolePrimary, d.inc, ResShipConn, -1) }}
 	}
 	if d.conn.Send(actx, req) != nil {
-		return false
+		return false, actx.Err() == nil
 	}
-	b, err := d.conn.Recv(actx)
-	if err != nil {
-		return false
+	for {
+		b, err := d.conn.Recv(actx)
+		if err != nil {
+			return false, actx.Err() == nil
+		}
+		var resp shipResponse
+		if json.Unmarshal(b, &resp) != nil || resp.P != d.r.p {
+			return false, false
+		}
+		if resp.To < last {
+			continue // the answer to an earlier batch, delivered twice
+		}
+		return resp.To == last, false
 	}
-	var resp shipResponse
-	return json.Unmarshal(b, &resp) == nil && resp.P == d.r.p && resp.To == last
+}
+
+// closeConn closes the connection to the remote cluster, if there is one: a
+// ship that failed does not trust it any more.
+func (d *duplication) closeConn() {
+	if d.conn == nil {
+		return
+	}
+	d.conn.Close()
+	d.conn = nil
 }

@@ -87,6 +87,7 @@ func (r *replica) write(ctx context.Context, key, value string, empty bool) (int
 	r.lastPrepared = m.Decree
 	r.lastPrepareAt = harness.Now()
 	r.mu.Unlock()
+	r.obs.logged(r.p, r.inc, m)
 
 	// The secondaries log it and answer.
 	if d := r.cfg.AckDelay; d > 0 {
@@ -183,7 +184,11 @@ func ServePrimary(ctx context.Context, host harness.Host, incarnation int, v Var
 	if err != nil {
 		return err
 	}
-	defer l.Close()
+	obs.resource(RolePrimary, incarnation, ResListener, +1)
+	defer func() {
+		l.Close()
+		obs.resource(RolePrimary, incarnation, ResListener, -1)
+	}()
 	disk.open(incarnation)
 	replicas := make([]*replica, cfg.Partitions)
 	for p := range replicas {
@@ -197,19 +202,56 @@ func ServePrimary(ctx context.Context, host harness.Host, incarnation int, v Var
 	}
 	for _, r := range replicas {
 		d := newDuplication(v, r, host, incarnation)
-		harness.Go(func() { r.groupCheck(ctx) })
-		harness.Go(func() { d.run(ctx) })
+		goCounted(obs, RolePrimary, incarnation, ResGroupCheck, func() { r.groupCheck(ctx) })
+		goCounted(obs, RolePrimary, incarnation, ResDuplication, func() { d.run(ctx) })
 	}
 	for {
 		c, err := l.Accept(ctx)
 		if err != nil {
 			return err
 		}
+		c = countConn(c, obs, RolePrimary, incarnation, ResClientConn)
 		harness.Go(func() { serveWrites(ctx, c, replicas) })
 	}
 }
 
-// serveWrites answers one client connection's writes, one at a time.
+// countedConn is a connection the observer accounts for: released (-1)
+// by its first Close. Close is called by one goroutine at a time.
+type countedConn struct {
+	harness.Conn
+	released bool
+	release  func()
+}
+
+// countConn reports c opened (+1) as a resource of kind r, and returns it
+// wrapped so that closing it reports it released.
+func countConn(c harness.Conn, obs *Observer, role Role, inc int, r Resource) harness.Conn {
+	obs.resource(role, inc, r, +1)
+	return &countedConn{Conn: c, release: func() { obs.resource(role, inc, r, -1) }}
+}
+
+// Close closes the connection, and reports it released the first time.
+func (c *countedConn) Close() error {
+	err := c.Conn.Close()
+	if !c.released {
+		c.released = true
+		c.release()
+	}
+	return err
+}
+
+// goCounted runs f on a new goroutine, reporting it to the observer as a
+// resource of kind r from its start to its end.
+func goCounted(obs *Observer, role Role, inc int, r Resource, f func()) {
+	obs.resource(role, inc, r, +1)
+	harness.Go(func() {
+		defer obs.resource(role, inc, r, -1)
+		f()
+	})
+}
+
+// serveWrites answers one client connection's writes, one at a time, and
+// closes the connection when the client hangs up or the primary stops.
 func serveWrites(ctx context.Context, c harness.Conn, replicas []*replica) {
 	defer c.Close()
 	for {
@@ -238,8 +280,9 @@ func serveWrites(ctx context.Context, c harness.Conn, replicas []*replica) {
 	}
 }
 
-// Client writes to a primary over one connection. It is not safe for
-// concurrent use.
+// Client writes to a primary over one connection. Write is not safe for
+// concurrent use; Close may be called while a Write is in flight (the Write
+// then fails).
 type Client struct {
 	c harness.Conn
 }
@@ -278,5 +321,5 @@ func (c *Client) Write(ctx context.Context, p int, key, value string) (int64, er
 	return resp.Decree, nil
 }
 
-// Close closes the connection.
+// Close closes the connection; closing twice returns net.ErrClosed.
 func (c *Client) Close() error { return c.c.Close() }
