@@ -10,8 +10,7 @@ import (
 // Instance is one cluster member, an Olric process: a server, the
 // membership layer and the routing table.
 type Instance struct {
-	cfg  Config
-	self Member // Addr is set by Start
+	cfg Config
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -29,11 +28,11 @@ func New(parent context.Context, cfg Config) *Instance {
 	in := &Instance{cfg: cfg}
 	in.ctx, in.cancel = harness.WithCancel(parent)
 	birth := harness.Now().UnixNano()
-	in.self = Member{Name: cfg.Name, Birthdate: birth, ID: memberID(cfg.Name, birth)}
+	self := Member{Name: cfg.Name, Birthdate: birth, ID: memberID(cfg.Name, birth)}
 	in.cl = newClient(cfg.Host)
 	in.srv = newServer(in.ctx, cfg.Host, cfg.Port)
 	in.d = newDiscovery(in.ctx, &in.cfg, in.cl)
-	in.rt = newRoutingTable(in.ctx, &in.cfg, in.d, in.cl, in.self)
+	in.rt = newRoutingTable(in.ctx, &in.cfg, in.d, in.cl, self)
 	in.registerHandlers()
 	return in
 }
@@ -65,7 +64,6 @@ func (in *Instance) Start() error {
 	if err != nil {
 		return err
 	}
-	in.self.Addr = addr
 	in.rt.setAddr(addr)
 	if in.cfg.Variant == Fixed {
 		if err := in.rt.Join(); err != nil {
@@ -88,8 +86,9 @@ func (in *Instance) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Self returns the member's identity (its Addr once Start has served).
-func (in *Instance) Self() Member { return in.self }
+// Self returns the member's identity (its Addr once Start has served). It
+// may be called at any time, while Start runs too.
+func (in *Instance) Self() Member { return in.rt.self() }
 
 // Config returns the configuration, defaults filled in.
 func (in *Instance) Config() Config { return in.cfg }
