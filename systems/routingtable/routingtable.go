@@ -445,13 +445,13 @@ func (r *RoutingTable) applyPush(req request) error {
 // LookupResult answers an owner lookup.
 type LookupResult struct {
 	// Member and MemberID name the member that answered.
-	Member   string `json:"m"`
-	MemberID uint64 `json:"i"`
+	Member   string
+	MemberID uint64
 	// Version and Coordinator identify the table the answer comes from.
-	Version     Version `json:"v"`
-	Coordinator uint64  `json:"c"`
+	Version     Version
+	Coordinator uint64
 	// Owner is the partition's primary owner in that table.
-	Owner Member `json:"o"`
+	Owner Member
 }
 
 func (r *RoutingTable) lookupHandler(ctx context.Context, req request) response {

@@ -361,3 +361,56 @@ func TestRealModeNodes(t *testing.T) {
 	})
 	require.NoError(t, res.Err())
 }
+
+// TestClientRetriesOnNewConnection: the pool holds two connections to a
+// member that has since restarted; a request fails on the first, and its
+// retry must dial rather than take the second, as dead as the first. (It
+// took the second: a probe then failed, and a live member that had just
+// rejoined was declared dead for ever.)
+func TestClientRetriesOnNewConnection(t *testing.T) {
+	for seed := int64(0); seed < 10; seed++ {
+		res := harness.Run(harness.Options{Seed: seed}, func() {
+			srv := harness.NewNode("m1", func(nd *harness.Node) {
+				s := newServer(nd.Context(), nd, 7320)
+				s.handle(cmdPing, func(context.Context, request) response { return response{} })
+				if _, err := s.start(); err != nil {
+					panic(err)
+				}
+			})
+			require.NoError(t, srv.Start())
+			client := harness.NewNode("client", nil)
+			require.NoError(t, client.Start())
+			done := harness.NewChan[error](1)
+			require.NoError(t, client.Go(func() {
+				cl := newClient(client)
+				defer cl.close()
+				ctx, cancel := harness.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				// Two requests at once: two connections, both idle after.
+				var wg harness.WaitGroup
+				for range 2 {
+					wg.Go(func() { _, _ = cl.do(ctx, "m1:7320", request{Cmd: cmdPing}) })
+				}
+				wg.Wait()
+				cl.mu.Lock()
+				idle := len(cl.idle["m1:7320"])
+				cl.mu.Unlock()
+				if idle != 2 {
+					done.Send(fmt.Errorf("%d idle connections, want 2", idle))
+					return
+				}
+				if err := srv.Restart(); err != nil {
+					done.Send(err)
+					return
+				}
+				harness.Sleep(10 * time.Millisecond) // the resets arrive
+				_, err := cl.do(ctx, "m1:7320", request{Cmd: cmdPing})
+				done.Send(err)
+			}))
+			err, _ := done.Recv()
+			require.NoError(t, err)
+			require.NoError(t, srv.Crash(harness.CrashReset))
+		})
+		require.NoError(t, res.Err(), "seed %d", seed)
+	}
+}
