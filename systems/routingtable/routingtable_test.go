@@ -414,3 +414,65 @@ func TestClientRetriesOnNewConnection(t *testing.T) {
 		require.NoError(t, res.Err(), "seed %d", seed)
 	}
 }
+
+// TestFixedPushesHeldByTheBarrierKeepTheirOrder: m1 joins m0 (the
+// coordinator) slowly: it asks a black-holed peer first. Two pushes
+// claiming m0 for their coordinator, of versions (m0's epoch, 1000) and
+// (1001), reach m1 while it joins; the joined barrier holds both and
+// releases them together once Join returns, in any order, while m0's own
+// pushes (smaller versions) come too. m1 must end with version 1001.
+func TestFixedPushesHeldByTheBarrierKeepTheirOrder(t *testing.T) {
+	for seed := int64(0); seed < 30; seed++ {
+		res := harness.Run(harness.Options{Seed: seed}, func() {
+			ghost := harness.NewNode("ghost", nil)
+			require.NoError(t, ghost.Start())
+			require.NoError(t, ghost.Crash(harness.CrashBlackHole))
+			made := harness.NewChan[*Instance](2)
+			started := harness.NewChan[error](2)
+			member := func(name string, peers ...string) *harness.Node {
+				return harness.NewNode(name, func(nd *harness.Node) {
+					in := New(nd.Context(), Config{Variant: Fixed, Name: name, Host: nd, Port: 7320, Peers: peers,
+						MaxJoinAttempts: 1, RequestTimeout: 100 * time.Millisecond, PartitionCount: 7})
+					made.Send(in)
+					started.Send(in.Start())
+				})
+			}
+			m0 := member("m0")
+			require.NoError(t, m0.Start())
+			in0, _ := made.Recv()
+			err0, _ := started.Recv()
+			m1 := member("m1", "ghost:7320", "m0:7320")
+			require.NoError(t, m1.Start())
+			in1, _ := made.Recv()
+			c := in0.Self()
+			payload, _, err := distribute([]Member{c, in1.Self()}, nil, 7, 1).encode()
+			require.NoError(t, err)
+			client := harness.NewNode("client", nil)
+			require.NoError(t, client.Start())
+			pushed := harness.NewChan[error](2)
+			for _, seq := range []int64{1000, 1001} {
+				require.NoError(t, client.Go(func() {
+					cl := newClient(client)
+					defer cl.close()
+					ctx, cancel := harness.WithTimeout(context.Background(), time.Second)
+					defer cancel()
+					harness.Sleep(10 * time.Millisecond) // within m1's Join
+					_, err := cl.do(ctx, "m1:7320", request{Cmd: cmdUpdateRouting, From: c, Coordinator: c.ID,
+						Version: Version{Epoch: c.Birthdate, Seq: seq}, Payload: payload})
+					pushed.Send(err)
+				}))
+			}
+			err1, _ := started.Recv()
+			e1, _ := pushed.Recv()
+			e2, _ := pushed.Recv()
+			harness.Sleep(time.Second)
+			v := in1.View()
+			require.NoError(t, in1.Shutdown(context.Background()))
+			require.NoError(t, in0.Shutdown(context.Background()))
+			require.NoError(t, err0)
+			require.NoError(t, err1)
+			require.Equal(t, Version{Epoch: c.Birthdate, Seq: 1001}, v.Version, "seed %d: an older push won (%v, %v)", seed, e1, e2)
+		})
+		require.NoError(t, res.Err(), "seed %d", seed)
+	}
+}
