@@ -40,9 +40,12 @@ func (r *run) live() []*incarnation {
 			continue
 		}
 		r.mu.Lock()
-		ok := inc.in != nil && inc.started && inc.err == nil && !inc.leaving
+		up := inc.in != nil && inc.started && inc.err == nil
+		// The workload fault "forget-leave" takes members that left for
+		// live ones.
+		ok := up && (!inc.leaving || r.cfg.fault == "forget-leave")
 		r.mu.Unlock()
-		if ok || (r.cfg.fault == "forget-leave" && inc.in != nil && inc.started && inc.err == nil) {
+		if ok {
 			out = append(out, inc)
 		}
 	}

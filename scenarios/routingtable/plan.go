@@ -142,6 +142,9 @@ func (m *planModel) aim(rng *rand.Rand, how string, cursor time.Duration) (time.
 			return at, -1
 		}
 		i := joining[rng.IntN(len(joining))]
+		if rng.IntN(3) == 0 { // the very moment it starts
+			return m.sh.startAt[i], i
+		}
 		return m.sh.startAt[i] + between(rng, 0, 20*time.Millisecond), i
 	case "coordinator":
 		return at, m.coordinatorAt(at)
@@ -305,8 +308,15 @@ func (r *run) leaveAction(_ context.Context, arg string) error {
 	if err != nil {
 		return err
 	}
+	nd := r.nodes[i]
+	for range 100 { // a node just started: let its main make its member
+		if inc := r.current(i); !nd.Alive() || (inc != nil && inc.nodeInc == nd.Incarnation()) {
+			break
+		}
+		harness.Yield()
+	}
 	inc := r.current(i)
-	if inc == nil || r.crashed(inc) || inc.leaving {
+	if inc == nil || r.crashed(inc) || r.isLeaving(inc) {
 		return fmt.Errorf("%s has no member to leave", memberName(i))
 	}
 	r.shutdown(inc, false)
@@ -323,7 +333,7 @@ func (r *run) rejoinAction(_ context.Context, arg string) error {
 	if !nd.Alive() {
 		return fmt.Errorf("%s is down", memberName(i))
 	}
-	if inc := r.current(i); inc != nil && !inc.leaving && !r.crashed(inc) {
+	if inc := r.current(i); inc != nil && !r.isLeaving(inc) && !r.crashed(inc) {
 		return fmt.Errorf("%s's member %s has not left", memberName(i), inc)
 	}
 	r.membershipChanged()

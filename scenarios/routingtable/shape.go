@@ -57,6 +57,9 @@ type memberConfig struct {
 	// startSpread: the members start within it; lastJoin is when the
 	// last one starts.
 	startSpread, lastJoin time.Duration
+	// zeroDefaults: a field whose drawn value is the system's default is
+	// left zero, for the system to fill in (withDefaults).
+	zeroDefaults bool
 }
 
 // clientPlan is one lookup goroutine: when each lookup starts (since the
@@ -140,11 +143,54 @@ func drawConfig(rng *rand.Rand) memberConfig {
 		c.joinRetry, c.maxJoinAttempts = 100*time.Millisecond, 3
 	}
 	c.startSpread = pick(rng, []time.Duration{0, 20 * time.Millisecond, 300 * time.Millisecond, 2 * time.Second}, []int{1, 2, 2, 2})
+	c.zeroDefaults = rng.IntN(2) == 0
 	return c
 }
 
-// sysConfig returns the sys.Config of a member named name on host.
+// sysConfig returns the sys.Config of a member named name: the drawn
+// values, or (zeroDefaults) zero where the drawn value is the system's
+// default.
 func (c memberConfig) sysConfig(v sys.Variant, name string, peers []string) sys.Config {
+	cfg := c.want(v, name, peers)
+	if c.zeroDefaults {
+		def := systemDefaults
+		zero := func(f *time.Duration, d time.Duration) {
+			if *f == d {
+				*f = 0
+			}
+		}
+		zero(&cfg.PushPeriod, def.PushPeriod)
+		zero(&cfg.BootstrapTimeout, def.BootstrapTimeout)
+		zero(&cfg.JoinRetryInterval, def.JoinRetryInterval)
+		zero(&cfg.ProbeInterval, def.ProbeInterval)
+		zero(&cfg.ProbeTimeout, def.ProbeTimeout)
+		zero(&cfg.RequestTimeout, def.RequestTimeout)
+		if cfg.PartitionCount == def.PartitionCount {
+			cfg.PartitionCount = 0
+		}
+		if cfg.ReplicaCount == def.ReplicaCount {
+			cfg.ReplicaCount = 0
+		}
+		if cfg.MaxJoinAttempts == def.MaxJoinAttempts {
+			cfg.MaxJoinAttempts = 0
+		}
+	}
+	return cfg
+}
+
+// systemDefaults are the defaults sys.Config documents for its zero
+// fields (Olric's, but for two: ReplicaCount 2 where Olric's is 1, and
+// memberlist's LAN ProbeTimeout of 500 ms where Olric's local
+// configuration has 200 ms).
+var systemDefaults = sys.Config{
+	PartitionCount: 271, ReplicaCount: 2, PushPeriod: time.Minute, BootstrapTimeout: 10 * time.Second,
+	JoinRetryInterval: time.Second, MaxJoinAttempts: 10, ProbeInterval: time.Second,
+	ProbeTimeout: 500 * time.Millisecond, RequestTimeout: 3 * time.Second,
+}
+
+// want returns the configuration a member must run with: the drawn
+// values, all of them.
+func (c memberConfig) want(v sys.Variant, name string, peers []string) sys.Config {
 	return sys.Config{
 		Variant: v, Name: name, Port: port, Peers: peers,
 		PartitionCount: c.partitions, ReplicaCount: c.replicas,
@@ -193,7 +239,11 @@ func shapeOf(seed int64, cfg Config) shape {
 			}
 			c.at = append(c.at, at)
 			c.member = append(c.member, m)
-			c.part = append(c.part, sh.tracked[rng.IntN(len(sh.tracked))])
+			part := sh.tracked[rng.IntN(len(sh.tracked))]
+			if rng.IntN(12) == 0 {
+				part = sh.cfg.partitions // no such partition: the lookup must fail
+			}
+			c.part = append(c.part, part)
 		}
 		sortLookups(&c)
 		sh.clients = append(sh.clients, c)

@@ -19,9 +19,6 @@ const (
 	port = 3320
 	// shutdownBound bounds a member's Shutdown.
 	shutdownBound = 10 * time.Second
-	// startBound bounds how long the workload waits for a Start to return
-	// once the plan is over.
-	startBound = time.Minute
 	// poll is how often the workload looks for agreement at the end.
 	poll = 100 * time.Millisecond
 )
@@ -51,6 +48,8 @@ type incarnation struct {
 	shutDone  bool // Shutdown returned
 	aborted   bool // Shutdown was called before Start returned
 	lost      bool // its node crashed (set when Main ends)
+	// lastVersion is the newest table version seen applied by checkView.
+	lastVersion sys.Version
 }
 
 func (inc *incarnation) String() string { return fmt.Sprintf("%s#%d", memberName(inc.node), inc.seq) }
@@ -157,7 +156,7 @@ func (r *run) Main() {
 	for i := range n {
 		r.nodes = append(r.nodes, harness.NewNode(memberName(i), func(nd *harness.Node) { r.incarnate(i, nd, nil) }))
 	}
-	harness.Note("shape: %d members starting at %v; %+v", n, r.sh.startAt, r.sh.cfg)
+	harness.Note("%s variant; shape: %d members starting at %v; %+v", r.variant, n, r.sh.startAt, r.sh.cfg)
 	harness.Note("fault plan: %s", r.plan)
 	ctx, cancel := harness.WithCancel(context.Background())
 	planDone := harness.NewChan[struct{}](0)
@@ -241,6 +240,11 @@ func (r *run) incarnate(i int, nd *harness.Node, inc *incarnation) {
 	cfg := r.sh.cfg.sysConfig(r.variant, memberName(i), r.peers)
 	cfg.Host, cfg.Observer = inc.host, r
 	in := sys.New(nd.Context(), cfg)
+	want := r.sh.cfg.want(r.variant, memberName(i), r.peers)
+	want.Host, want.Observer = cfg.Host, cfg.Observer
+	if got := in.Config(); !sameConfig(got, want) {
+		r.violate(checkers.Invariant, "%s runs with %+v, want %+v (zero fields take the documented defaults)", inc, got, want)
+	}
 	before := r.disturbance()
 	r.mu.Lock()
 	inc.in, inc.startAt, inc.before = in, r.Since(), before
@@ -256,12 +260,27 @@ func (r *run) incarnate(i int, nd *harness.Node, inc *incarnation) {
 	r.mu.Unlock()
 	inc.done.Close()
 	if err == nil {
+		// Once Start returned, `this` is the member itself.
+		if this, self := in.RoutingTable().This(), in.Self(); this.ID != self.ID || this.Name != self.Name {
+			r.violate(checkers.Invariant, "%s: Start returned, but the routing table takes itself for %v, not %v", inc, this, self)
+		}
 		r.checkView(inc, "when its Start returned")
 		return
 	}
 	// A member whose Start failed is shut down, as a program that embeds
 	// Olric does when Start fails (olricd exits).
 	r.shutdown(inc, false)
+}
+
+// sameConfig compares two configurations field by field (Peers is a
+// slice, Host and Observer interfaces).
+func sameConfig(a, b sys.Config) bool {
+	return a.Variant == b.Variant && a.Name == b.Name && a.Host == b.Host && a.Port == b.Port &&
+		slices.Equal(a.Peers, b.Peers) && a.PartitionCount == b.PartitionCount && a.ReplicaCount == b.ReplicaCount &&
+		a.PushPeriod == b.PushPeriod && a.BootstrapTimeout == b.BootstrapTimeout &&
+		a.JoinRetryInterval == b.JoinRetryInterval && a.MaxJoinAttempts == b.MaxJoinAttempts &&
+		a.ProbeInterval == b.ProbeInterval && a.ProbeTimeout == b.ProbeTimeout &&
+		a.RequestTimeout == b.RequestTimeout && a.Observer == b.Observer
 }
 
 // disturbance sums up the faults that struck the cluster so far: the
@@ -296,6 +315,13 @@ func (r *run) membershipChanged() {
 	r.mu.Lock()
 	r.changes++
 	r.mu.Unlock()
+}
+
+// isLeaving reports whether the workload called inc's Shutdown.
+func (r *run) isLeaving(inc *incarnation) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return inc.leaving
 }
 
 // current returns the latest member made on node i, or nil.
@@ -387,7 +413,7 @@ func (r *run) shutdown(inc *incarnation, final bool) {
 func (r *run) shutdownAll() {
 	var live []*incarnation
 	for _, i := range r.sh.shutdownOrder {
-		if inc := r.current(i); inc != nil && !inc.leaving && !r.crashed(inc) {
+		if inc := r.current(i); inc != nil && !r.isLeaving(inc) && !r.crashed(inc) {
 			live = append(live, inc)
 		}
 	}
@@ -423,11 +449,23 @@ func (r *run) awaitShutdowns() {
 	}
 }
 
+// startBound bounds how long a Start may still take once the plan is
+// over: each of MaxJoinAttempts join attempts asks every peer, and one that
+// does not answer (a black hole) costs RequestTimeout, then waits
+// JoinRetryInterval; then the bootstrap waits up to BootstrapTimeout (the
+// first push may wait RequestTimeout for a dead member as well).
+func (r *run) startBound() time.Duration {
+	c := r.sh.cfg
+	attempt := time.Duration(r.sh.members)*c.requestTimeout + c.joinRetry
+	return time.Duration(c.maxJoinAttempts)*attempt + c.bootstrap + c.requestTimeout + 10*time.Second
+}
+
 // awaitStarts waits until every member's Start has returned (or its node
 // crashed), the members of nodes that were just started or restarted
 // included.
 func (r *run) awaitStarts() {
-	deadline := harness.NewTimer(startBound)
+	bound := r.startBound()
+	deadline := harness.NewTimer(bound)
 	defer deadline.Stop()
 	for {
 		r.mu.Lock()
@@ -435,7 +473,7 @@ func (r *run) awaitStarts() {
 		r.mu.Unlock()
 		for _, inc := range incs {
 			if harness.Select(inc.done.RecvCase(nil, nil), harness.Done(inc.nodeCtx), deadline.C.RecvCase(nil, nil)) == 2 {
-				r.violate(checkers.Timeliness, "%s: Start had not returned %v after the fault plan ended", inc, startBound)
+				r.violate(checkers.Timeliness, "%s: Start had not returned %v after the fault plan ended", inc, bound)
 				return
 			}
 		}
@@ -522,6 +560,18 @@ func (r *run) checkView(inc *incarnation, when string) {
 	v := in.View()
 	if v.Table == nil {
 		return
+	}
+	if v.Version.IsZero() || v.Coordinator.IsZero() {
+		r.violate(checkers.Invariant, "%s, %s: applied a table of version %v from coordinator %v", inc, when, v.Version, v.Coordinator)
+	}
+	r.mu.Lock()
+	last := inc.lastVersion
+	if last.Less(v.Version) {
+		inc.lastVersion = v.Version
+	}
+	r.mu.Unlock()
+	if v.Version.Less(last) {
+		r.violate(checkers.Invariant, "%s, %s: applied the table of version %v after that of version %v", inc, when, v.Version, last)
 	}
 	self := in.Self()
 	owned := 0
@@ -645,46 +695,70 @@ func (r *run) lookups1(cl *sys.Client, name string, plan clientPlan, own, early 
 		if d := at - r.Since(); d > 0 {
 			harness.Sleep(d)
 		}
-		i, part := plan.member[j], plan.part[j]
 		var closed *harness.Chan[struct{}]
 		if early && j == len(plan.at)-1 {
 			closed = harness.NewChan[struct{}](0)
 			harness.Go(func() { r.closeClient(cl, name); closed.Close() })
 		}
-		ctx, cancel := harness.WithTimeout(context.Background(), r.sh.lookupTimeout)
-		key := ownerKey(part, r.names[i])
-		p := r.h.Call(cid, owners.Read(key))
-		op := r.ops.Call(0, opInput{Op: "lookup", Object: memberName(i)})
-		cop := r.ops.Call(0, opInput{Op: "lookup", Object: name})
-		res, err := cl.Lookup(ctx, r.peers[i], part)
-		op.Return(nil)
-		cop.Return(nil)
-		cancel()
+		if i, part := plan.member[j], plan.part[j]; part >= r.sh.cfg.partitions {
+			r.badLookup(cl, name, i, part)
+		} else {
+			r.lookup(cl, name, cid, i, part, seen)
+		}
 		if closed != nil {
 			closed.Recv()
 		}
-		if err != nil {
-			p.Unknown()
-			continue
-		}
-		num := r.versionNumber(res.Version)
-		owner := res.Owner.Name
-		switch r.cfg.fault {
-		case "stale-lookup": // a key read before answers the initial version
-			if seen[key] {
-				num = 0
-			}
-			seen[key] = true
-		case "wrong-owner":
-			owner += "x"
-		}
-		p.Return(owners.Returned(num, owner))
-		r.mu.Lock()
-		r.lookups = append(r.lookups, lookup{part: part, member: res.Member, version: res.Version, owner: owner})
-		r.mu.Unlock()
 	}
 	if own && !early {
 		r.closeClient(cl, name)
+	}
+}
+
+// lookup asks member i for the owner of part, and records the read of the
+// register and the answer.
+func (r *run) lookup(cl *sys.Client, name string, cid, i, part int, seen map[string]bool) {
+	ctx, cancel := harness.WithTimeout(context.Background(), r.sh.lookupTimeout)
+	defer cancel()
+	key := ownerKey(part, r.names[i])
+	p := r.h.Call(cid, owners.Read(key))
+	op := r.ops.Call(0, opInput{Op: "lookup", Object: memberName(i)})
+	cop := r.ops.Call(0, opInput{Op: "lookup", Object: name})
+	res, err := cl.Lookup(ctx, r.peers[i], part)
+	op.Return(nil)
+	cop.Return(nil)
+	if err != nil {
+		p.Unknown()
+		return
+	}
+	num := r.versionNumber(res.Version)
+	owner := res.Owner.Name
+	switch r.cfg.fault {
+	case "stale-lookup": // a key read before answers the initial version
+		if seen[key] {
+			num = 0
+		}
+		seen[key] = true
+	case "wrong-owner":
+		owner += "x"
+	}
+	p.Return(owners.Returned(num, owner))
+	r.mu.Lock()
+	r.lookups = append(r.lookups, lookup{part: part, member: res.Member, version: res.Version, owner: owner})
+	r.mu.Unlock()
+}
+
+// badLookup looks up a partition that does not exist: the member must
+// answer with an error.
+func (r *run) badLookup(cl *sys.Client, name string, i, part int) {
+	ctx, cancel := harness.WithTimeout(context.Background(), r.sh.lookupTimeout)
+	defer cancel()
+	op := r.ops.Call(0, opInput{Op: "lookup", Object: memberName(i)})
+	cop := r.ops.Call(0, opInput{Op: "lookup", Object: name})
+	res, err := cl.Lookup(ctx, r.peers[i], part)
+	op.Return(nil)
+	cop.Return(nil)
+	if err == nil {
+		r.violate(checkers.Invariant, "%s answered a lookup of partition %d, of %d partitions: owner %v", memberName(i), part, r.sh.cfg.partitions, res.Owner)
 	}
 }
 
