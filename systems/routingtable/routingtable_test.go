@@ -476,3 +476,38 @@ func TestFixedPushesHeldByTheBarrierKeepTheirOrder(t *testing.T) {
 		require.NoError(t, res.Err(), "seed %d", seed)
 	}
 }
+
+// TestShutdownTwiceAtOnce: a member's Shutdown is called twice at once;
+// both return without error, and once they have, the other member no
+// longer lists it: the leave was announced. (The second call used to
+// cancel the member's context under the first, whose leave messages were
+// then lost.)
+func TestShutdownTwiceAtOnce(t *testing.T) {
+	for seed := int64(0); seed < 30; seed++ {
+		var problems []string
+		res := harness.Run(harness.Options{Seed: seed}, func() {
+			c := startCluster(Fixed, 2, func(i int) time.Duration { return time.Duration(i) * 100 * time.Millisecond }, nil)
+			harness.Sleep(time.Second)
+			gone := c.insts[0].Self()
+			errs := harness.NewChan[error](2)
+			for range 2 {
+				require.NoError(t, c.nodes[0].Go(func() { errs.Send(c.insts[0].Shutdown(context.Background())) }))
+			}
+			for range 2 {
+				if err, _ := errs.Recv(); err != nil {
+					problems = append(problems, err.Error())
+				}
+			}
+			for _, m := range c.insts[1].Members() {
+				if m.ID == gone.ID {
+					problems = append(problems, "m2 still lists m1 once both Shutdowns returned")
+				}
+			}
+			if err := c.shutdown(); err != nil {
+				problems = append(problems, err.Error())
+			}
+		})
+		require.NoError(t, res.Err(), "seed %d", seed)
+		require.Empty(t, problems, "seed %d", seed)
+	}
+}
