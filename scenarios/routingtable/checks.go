@@ -141,7 +141,7 @@ func (r *run) agree(live []*incarnation) string {
 }
 
 // resourceList renders resources for a message, one a line.
-func resourceList(rs []*resource) string {
+func resourceList(rs []resource) string {
 	var items []string
 	for _, r := range rs {
 		items = append(items, r.String())

@@ -73,7 +73,10 @@ type Config struct {
 	// "forget-push" (the workload forgets the pushes that succeeded),
 	// "leak-conn" (m1's first dialed connection is never really closed),
 	// "leak-timer" (a client arms a ticker it never stops), "forget-leave"
-	// (the final checks take members that left for live ones).
+	// (the final checks take members that left for live ones),
+	// "stray-recv" (a goroutine of the first member's node still waits on
+	// one of its connections after its Shutdown), "early-check" (the check
+	// that a leave was announced runs before Shutdown returns).
 	fault string
 }
 

@@ -259,6 +259,18 @@ func (r *run) incarnate(i int, nd *harness.Node, inc *incarnation) {
 	inc.disturbed = before.any() || after != before
 	r.mu.Unlock()
 	inc.done.Close()
+	if err == nil && r.cfg.fault == "stray-recv" && inc.seq == 1 {
+		// A goroutine of the member's node waits on a connection of the
+		// member's, past its Shutdown.
+		_ = nd.Go(func() {
+			ctx, cancel := harness.WithTimeout(context.Background(), 2*shutdownBound)
+			defer cancel()
+			if c, err := inc.host.Dial(ctx, r.peers[(i+1)%len(r.peers)]); err == nil {
+				_, _ = c.Recv(ctx)
+				c.Close()
+			}
+		})
+	}
 	if err == nil {
 		// Once Start returned, `this` is the member itself.
 		if this, self := in.RoutingTable().This(), in.Self(); this.ID != self.ID || this.Name != self.Name {
@@ -406,6 +418,11 @@ func (r *run) shutdown(inc *incarnation, final bool) {
 	if open := inc.host.open(!started); len(open) > 0 {
 		r.violate(harness.Leak, "%s: %d connection(s) or listener(s) still open after Shutdown returned: %s", inc, len(open), resourceList(open))
 	}
+	// Nor does any of its goroutines still run: none is in a network call
+	// (the caller's Start, if it still runs, may be).
+	if calls := inc.host.inFlight(); started && len(calls) > 0 {
+		r.violate(harness.Leak, "%s: goroutines still in network calls after Shutdown returned:%s", inc, scenarios.Lines(calls))
+	}
 }
 
 // shutdownAll shuts every live member down, in the shape's order, one
@@ -421,8 +438,14 @@ func (r *run) shutdownAll() {
 		live = live[:len(live)-1]
 	}
 	if !r.sh.concurrent {
-		for _, inc := range live {
+		for k, inc := range live {
+			if r.cfg.fault == "early-check" { // checks before Shutdown returns
+				harness.Go(func() { r.shutdown(inc, true) })
+				r.checkLeft(inc, live[k+1:])
+				continue
+			}
 			r.shutdown(inc, true)
+			r.checkLeft(inc, live[k+1:])
 		}
 		return
 	}
@@ -431,6 +454,29 @@ func (r *run) shutdownAll() {
 		wg.Go(func() { r.shutdown(inc, true) })
 	}
 	wg.Wait()
+}
+
+// checkLeft checks that a member's leave was announced: once its Shutdown
+// returned, none of the members still up lists it (Shutdown tells each
+// member it leaves, and waits for the answer; Olric's leave blocks until
+// the leave message is broadcast). It runs at the end, with no fault
+// around and the cluster settled.
+func (r *run) checkLeft(inc *incarnation, rest []*incarnation) {
+	r.mu.Lock()
+	joined := inc.started && inc.err == nil
+	r.mu.Unlock()
+	if !joined || r.crashed(inc) {
+		return
+	}
+	gone := inc.in.Self()
+	for _, y := range rest {
+		if r.crashed(y) {
+			continue
+		}
+		if slices.ContainsFunc(y.in.Members(), func(m sys.Member) bool { return m.ID == gone.ID }) {
+			r.violate(checkers.Invariant, "%s's Shutdown returned, but %s still lists it as a member: its leave was not announced", inc, y)
+		}
+	}
 }
 
 // awaitShutdowns waits until every Shutdown called has returned (or its
