@@ -112,8 +112,8 @@ func (r *run) agree(live []*incarnation) string {
 	for _, in := range ins {
 		s := in.Self()
 		want = append(want, fmt.Sprintf("%s/%x", s.Name, s.ID))
-		if s.Birthdate < oldest.Birthdate {
-			oldest = s
+		if s.Birthdate < oldest.Birthdate || (s.Birthdate == oldest.Birthdate && s.ID < oldest.ID) {
+			oldest = s // the system's order: birth date, then id
 		}
 	}
 	slices.Sort(want)

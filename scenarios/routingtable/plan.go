@@ -51,8 +51,9 @@ func Faults(cfg Config) func(seed int64) faults.Plan {
 
 // planFor draws seed's fault plan: 0 to 3 episodes (a crash and maybe a
 // restart, a leave and maybe a rejoin, itself maybe aborted, a crash during
-// a push and maybe a restart), each aimed at a join, at the coordinator or
-// at any live member. A model of who is up when (planModel) keeps the plan
+// a push and maybe a restart, a black hole while another member leaves and
+// rejoins), each aimed at a join, at the coordinator or at any live
+// member. A model of who is up when (planModel) keeps the plan
 // well-formed: an episode takes out a member that is up and has no later
 // step of its own, and never the last member up once all have started.
 func planFor(seed int64, cfg Config) faults.Plan {
@@ -62,7 +63,7 @@ func planFor(seed int64, cfg Config) faults.Plan {
 	var p faults.Plan
 	var cursor time.Duration
 	for range pick(rng, []int{0, 1, 2, 3}, []int{2, 4, 3, 2}) {
-		kind := pick(rng, []string{"crash", "leave", "push-crash"}, []int{4, 3, 3})
+		kind := pick(rng, []string{"crash", "leave", "push-crash", "hole-rejoin"}, []int{4, 3, 3, 1})
 		at, target := m.aim(rng, pick(rng, []string{"join", "coordinator", "any"}, []int{2, 2, 1}), cursor)
 		if target < 0 || !m.canTakeOut(target, at) {
 			continue
@@ -208,6 +209,28 @@ func (m *planModel) episode(rng *rand.Rand, kind string, i int, at time.Duration
 			down(l)
 			up(r2)
 		}
+	case "hole-rejoin":
+		// i vanishes for a while, and meanwhile another member leaves and
+		// rejoins: its join waits RequestTimeout for i, while the
+		// coordinator's pushes to it queue behind its joined barrier.
+		l := at + between(rng, 0, 500*time.Millisecond)
+		var others []int
+		for _, j := range m.upAt(l) {
+			if j != i && m.canTakeOut(j, l) {
+				others = append(others, j)
+			}
+		}
+		p = append(p, faults.Step{At: at, Fault: faults.BlackHole(name)})
+		down(at)
+		if len(others) > 0 {
+			j := others[rng.IntN(len(others))]
+			r := l + between(rng, 10*time.Millisecond, 100*time.Millisecond)
+			p = append(p, faults.Step{At: l, Fault: faults.Act(actLeave, memberName(j))}, faults.Step{At: r, Fault: faults.Act(actRejoin, memberName(j))})
+			m.events = append(m.events, modelEvent{at: l, member: j}, modelEvent{at: r, member: j, up: true})
+		}
+		back := at + between(rng, 3500*time.Millisecond, 6*time.Second)
+		p = append(p, faults.Step{At: back, Fault: faults.Restart(name)})
+		up(back)
 	case "push-crash":
 		p = append(p, faults.Step{At: at, Fault: faults.Act(actPushCrash, name+" "+mode)})
 		down(at)

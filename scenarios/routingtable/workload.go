@@ -105,6 +105,10 @@ type run struct {
 	clients []*countingHost
 	changes int // leaves and rejoins so far
 	nextID  int
+	// lastBirth is the instant the latest member was made at (births of
+	// them so far).
+	lastBirth time.Duration
+	births    int
 	// sharedClient is the clients' one sys.Client when they share it.
 	sharedClient *sys.Client
 	// mainEnd is when Main returned; settled, how long after the plan's
@@ -239,6 +243,7 @@ func (r *run) incarnate(i int, nd *harness.Node, inc *incarnation) {
 	}
 	cfg := r.sh.cfg.sysConfig(r.variant, memberName(i), r.peers)
 	cfg.Host, cfg.Observer = inc.host, r
+	r.reserveBirth()
 	in := sys.New(nd.Context(), cfg)
 	want := r.sh.cfg.want(r.variant, memberName(i), r.peers)
 	want.Host, want.Observer = cfg.Host, cfg.Observer
@@ -282,6 +287,29 @@ func (r *run) incarnate(i int, nd *harness.Node, inc *incarnation) {
 	// A member whose Start failed is shut down, as a program that embeds
 	// Olric does when Start fails (olricd exits).
 	r.shutdown(inc, false)
+}
+
+// reserveBirth waits, if it must, until no other member was made at this
+// instant of virtual time, and reserves it: a member's birth date (New's
+// clock) decides who coordinates, and it is the epoch of its tables'
+// versions, which the checks compare. Real clocks do not give two
+// processes the same nanosecond; steps of a plan that ran late do strike
+// at one instant. (The shape's joins are distinct microseconds already.)
+func (r *run) reserveBirth() {
+	for {
+		now := r.Since()
+		r.mu.Lock()
+		free := now > r.lastBirth || r.births == 0
+		if free {
+			r.lastBirth = now
+			r.births++
+		}
+		r.mu.Unlock()
+		if free {
+			return
+		}
+		harness.Sleep(time.Microsecond)
+	}
 }
 
 // sameConfig compares two configurations field by field (Peers is a
