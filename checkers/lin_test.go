@@ -52,6 +52,7 @@ func mustFail(t *testing.T, vs []Violation, fragments ...string) string {
 	i := strings.Index(msg, "visualisation: ")
 	require.GreaterOrEqual(t, i, 0, msg)
 	path := strings.TrimSpace(msg[i+len("visualisation: "):])
+	require.Equal(t, path, vs[0].Visualization, "the violation carries the visualisation's path")
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Contains(t, string(data), "<html")
@@ -172,6 +173,7 @@ func TestKVNoVisualizationDefaultDir(t *testing.T) {
 	vs := kv.Check(bad, LinOptions{NoVisualization: true})
 	require.Len(t, vs, 1)
 	require.NotContains(t, vs[0].Message, "visualisation")
+	require.Empty(t, vs[0].Visualization)
 }
 
 func TestRegister(t *testing.T) {

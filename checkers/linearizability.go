@@ -132,8 +132,10 @@ func (s *spec) check(ops []harness.Operation, opts LinOptions) []Violation {
 	if porcupine.CheckOperationsTimeout(m, nil, opts.Timeout) != porcupine.Illegal {
 		return nil
 	}
-	msg := s.explainFailure(name, len(ops), parts, subs, opts)
-	return []Violation{Violationf(NotLinearizable, "%s", msg)}
+	msg, vis := s.explainFailure(name, len(ops), parts, subs, opts)
+	v := Violationf(NotLinearizable, "%s", msg)
+	v.Visualization = vis
+	return []Violation{v}
 }
 
 // operations converts the recorded operations to porcupine's, indexed like
@@ -194,8 +196,9 @@ func (s *spec) failingParts(subs [][]porcupine.Operation, timeout time.Duration)
 
 // explainFailure describes a history that is not linearizable: which
 // partitions fail, the first three of them explained, and where the
-// visualisation of the failing ones is.
-func (s *spec) explainFailure(name string, n int, parts []part, subs [][]porcupine.Operation, opts LinOptions) string {
+// visualisation of the failing ones is; it returns the message and the
+// visualisation's path ("" when none was written).
+func (s *spec) explainFailure(name string, n int, parts []part, subs [][]porcupine.Operation, opts LinOptions) (string, string) {
 	bad := s.failingParts(subs, opts.Timeout)
 	badSubs := make([][]porcupine.Operation, len(bad))
 	for j, p := range bad {
@@ -219,15 +222,17 @@ func (s *spec) explainFailure(name string, n int, parts []part, subs [][]porcupi
 		}
 		s.explain(&b, parts[p].label, badSubs[j], longest)
 	}
+	vis := ""
 	if !opts.NoVisualization {
 		path, err := visualize(m, info, opts.Dir, name)
 		if err != nil {
 			fmt.Fprintf(&b, "\nvisualisation not written: %v", err)
 		} else {
 			fmt.Fprintf(&b, "\nvisualisation: %s", path)
+			vis = path
 		}
 	}
-	return b.String()
+	return b.String(), vis
 }
 
 // writeSummary writes the message's first line: the history is not

@@ -210,6 +210,33 @@ func TestSavedFailuresRunFirst(t *testing.T) {
 	require.Zero(t, rep3.SeedsTried, "a failing saved schedule decides without a sweep")
 }
 
+// An event record names its site's file with the whole path, so that a
+// report can read the line; Site keeps the short form the text trace shows.
+func TestEventRecordsFile(t *testing.T) {
+	res := harness.Run(harness.Options{Seed: 1, Trace: true}, func() {
+		harness.Go(func() {})
+		harness.Yield()
+	})
+	recs := EventRecords(res.Trace)
+	require.Len(t, recs, len(res.Trace))
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	here := filepath.Join(wd, "explore_test.go")
+	found := false
+	for i, r := range recs {
+		if r.Site == "" {
+			require.Empty(t, r.File, "event %d", i)
+			continue
+		}
+		if strings.HasPrefix(r.Site, "explore/explore_test.go:") {
+			found = true
+			require.Equal(t, here, r.File)
+		}
+		require.True(t, strings.HasSuffix(r.File, "/"+r.Site[:strings.LastIndexByte(r.Site, ':')]), "%s in %s", r.Site, r.File)
+	}
+	require.True(t, found, "the test's own sites are in the trace")
+}
+
 // TestLoadSavedKeepsTheGoodFiles: a corrupt file, a file of another case
 // and a file without a kind are each named in the error, and the good file
 // is still returned.
