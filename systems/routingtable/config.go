@@ -40,6 +40,9 @@ var (
 	ErrOperationTimeout = errors.New("routingtable: operation timeout")
 	// ErrNotBootstrapped: a lookup on a member that has no table yet.
 	ErrNotBootstrapped = errors.New("routingtable: not bootstrapped yet")
+	// ErrStaleTable: a push older than the table applied, from the same
+	// coordinator (it arrived late).
+	ErrStaleTable = errors.New("routingtable: stale table")
 )
 
 // Observer learns of the coordinator's pushes, for checks: PushBegin before

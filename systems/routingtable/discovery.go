@@ -14,14 +14,14 @@ import (
 // Member is a member's identity: Olric's discovery.Member.
 type Member struct {
 	// Name is unique in the cluster; a restarted member keeps its name.
-	Name string `json:"n"`
+	Name string
 	// Addr is where the member serves.
-	Addr string `json:"a"`
+	Addr string
 	// Birthdate is when the member was made (Unix nanoseconds): the oldest
 	// member is the coordinator.
-	Birthdate int64 `json:"b"`
+	Birthdate int64
 	// ID identifies this incarnation: a hash of Name and Birthdate.
-	ID uint64 `json:"i"`
+	ID uint64
 }
 
 // String returns the member's name and id.

@@ -35,7 +35,15 @@
 // Olric's data-length pruning. Each pushed table carries a Version (the
 // coordinator's birth date and a sequence number) outside the signed
 // payload, so that checks can relate owner lookups to the table they came
-// from; Olric has no such number.
+// from; Olric has no such number. A member refuses a table older than the
+// one it applied from the same coordinator: pushes held by the Fixed
+// variant's barrier are released together and would otherwise apply in any
+// order. Messages use a compact binary encoding (codec.go) where Olric
+// speaks RESP and msgpack.
+//
+// Beyond upstream as well, in both variants: a Shutdown called while
+// another runs waits for it, and the connection pool retries a request
+// that failed on a stale connection over a new one.
 //
 // All concurrency goes through package harness, so the package runs under
 // heddle's deterministic scheduler on simulated nodes and, outside a World

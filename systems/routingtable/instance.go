@@ -10,8 +10,7 @@ import (
 // Instance is one cluster member, an Olric process: a server, the
 // membership layer and the routing table.
 type Instance struct {
-	cfg  Config
-	self Member // Addr is set by Start
+	cfg Config
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -19,6 +18,11 @@ type Instance struct {
 	cl     *client
 	d      *discovery
 	rt     *RoutingTable
+
+	shutMu   harness.Mutex // guards shutting and shutErr
+	shutting bool          // Shutdown was called
+	shutErr  error         // what the first Shutdown returned
+	shutDone *harness.Chan[struct{}]
 }
 
 // New makes an instance; its birth date (which decides who coordinates) is
@@ -26,14 +30,14 @@ type Instance struct {
 // registers every handler; Start serves them.
 func New(parent context.Context, cfg Config) *Instance {
 	cfg = cfg.withDefaults()
-	in := &Instance{cfg: cfg}
+	in := &Instance{cfg: cfg, shutDone: harness.NewChan[struct{}](0)}
 	in.ctx, in.cancel = harness.WithCancel(parent)
 	birth := harness.Now().UnixNano()
-	in.self = Member{Name: cfg.Name, Birthdate: birth, ID: memberID(cfg.Name, birth)}
+	self := Member{Name: cfg.Name, Birthdate: birth, ID: memberID(cfg.Name, birth)}
 	in.cl = newClient(cfg.Host)
 	in.srv = newServer(in.ctx, cfg.Host, cfg.Port)
 	in.d = newDiscovery(in.ctx, &in.cfg, in.cl)
-	in.rt = newRoutingTable(in.ctx, &in.cfg, in.d, in.cl, in.self)
+	in.rt = newRoutingTable(in.ctx, &in.cfg, in.d, in.cl, self)
 	in.registerHandlers()
 	return in
 }
@@ -65,7 +69,6 @@ func (in *Instance) Start() error {
 	if err != nil {
 		return err
 	}
-	in.self.Addr = addr
 	in.rt.setAddr(addr)
 	if in.cfg.Variant == Fixed {
 		if err := in.rt.Join(); err != nil {
@@ -80,16 +83,39 @@ func (in *Instance) Start() error {
 
 // Shutdown leaves the cluster and stops every goroutine of the member,
 // waiting for them at most until ctx is done.
+//
+// Only the first call shuts the member down; a call made while it runs
+// waits for it (at most until its own ctx is done) and returns what it
+// returned. (A second call used to tear the member down under the first:
+// it cancelled the member's context while the first still told the others
+// it was leaving, and they kept it until their prober declared it dead.)
 func (in *Instance) Shutdown(ctx context.Context) error {
+	in.shutMu.Lock()
+	first := !in.shutting
+	in.shutting = true
+	in.shutMu.Unlock()
+	if !first {
+		if harness.Select(in.shutDone.RecvCase(nil, nil), harness.Done(ctx)) == 1 {
+			return ctx.Err()
+		}
+		in.shutMu.Lock()
+		defer in.shutMu.Unlock()
+		return in.shutErr
+	}
 	err := in.rt.Shutdown(ctx)
 	err = errors.Join(err, in.srv.shutdown(ctx))
 	in.cl.close()
 	in.cancel()
+	in.shutMu.Lock()
+	in.shutErr = err
+	in.shutMu.Unlock()
+	in.shutDone.Close()
 	return err
 }
 
-// Self returns the member's identity (its Addr once Start has served).
-func (in *Instance) Self() Member { return in.self }
+// Self returns the member's identity (its Addr once Start has served). It
+// may be called at any time, while Start runs too.
+func (in *Instance) Self() Member { return in.rt.self() }
 
 // Config returns the configuration, defaults filled in.
 func (in *Instance) Config() Config { return in.cfg }

@@ -435,6 +435,16 @@ func (r *RoutingTable) applyPush(req request) error {
 	if len(t.Owners) != r.cfg.PartitionCount {
 		return fmt.Errorf("routingtable: invalid partition count %d", len(t.Owners))
 	}
+	// Beyond upstream, which has no version: a table older than the one
+	// applied, from the same coordinator, is refused. Pushes do arrive out
+	// of order: the coordinator gives up on a slow member after
+	// RequestTimeout and pushes the next table, and the Fixed variant holds
+	// every push behind the joined barrier until Join returns, then lets
+	// them all go at once, to apply in any order. Without this, a stale
+	// table overwrote a newer one until the next push.
+	if r.from.ID == coordinator.ID && req.Version.Less(r.version) {
+		return fmt.Errorf("%w: version %v, %v is applied", ErrStaleTable, req.Version, r.version)
+	}
 	r.signature.Store(signatureOf(req.Payload))
 	r.applied, r.version, r.from = t, req.Version, coordinator
 	r.setOwnedPartitionCount()
@@ -445,13 +455,13 @@ func (r *RoutingTable) applyPush(req request) error {
 // LookupResult answers an owner lookup.
 type LookupResult struct {
 	// Member and MemberID name the member that answered.
-	Member   string `json:"m"`
-	MemberID uint64 `json:"i"`
+	Member   string
+	MemberID uint64
 	// Version and Coordinator identify the table the answer comes from.
-	Version     Version `json:"v"`
-	Coordinator uint64  `json:"c"`
+	Version     Version
+	Coordinator uint64
 	// Owner is the partition's primary owner in that table.
-	Owner Member `json:"o"`
+	Owner Member
 }
 
 func (r *RoutingTable) lookupHandler(ctx context.Context, req request) response {

@@ -361,3 +361,153 @@ func TestRealModeNodes(t *testing.T) {
 	})
 	require.NoError(t, res.Err())
 }
+
+// TestClientRetriesOnNewConnection: the pool holds two connections to a
+// member that has since restarted; a request fails on the first, and its
+// retry must dial rather than take the second, as dead as the first. (It
+// took the second: a probe then failed, and a live member that had just
+// rejoined was declared dead for ever.)
+func TestClientRetriesOnNewConnection(t *testing.T) {
+	for seed := int64(0); seed < 10; seed++ {
+		res := harness.Run(harness.Options{Seed: seed}, func() {
+			srv := harness.NewNode("m1", func(nd *harness.Node) {
+				s := newServer(nd.Context(), nd, 7320)
+				s.handle(cmdPing, func(context.Context, request) response { return response{} })
+				if _, err := s.start(); err != nil {
+					panic(err)
+				}
+			})
+			require.NoError(t, srv.Start())
+			client := harness.NewNode("client", nil)
+			require.NoError(t, client.Start())
+			done := harness.NewChan[error](1)
+			require.NoError(t, client.Go(func() {
+				cl := newClient(client)
+				defer cl.close()
+				ctx, cancel := harness.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				// Two requests at once: two connections, both idle after.
+				var wg harness.WaitGroup
+				for range 2 {
+					wg.Go(func() { _, _ = cl.do(ctx, "m1:7320", request{Cmd: cmdPing}) })
+				}
+				wg.Wait()
+				cl.mu.Lock()
+				idle := len(cl.idle["m1:7320"])
+				cl.mu.Unlock()
+				if idle != 2 {
+					done.Send(fmt.Errorf("%d idle connections, want 2", idle))
+					return
+				}
+				if err := srv.Restart(); err != nil {
+					done.Send(err)
+					return
+				}
+				harness.Sleep(10 * time.Millisecond) // the resets arrive
+				_, err := cl.do(ctx, "m1:7320", request{Cmd: cmdPing})
+				done.Send(err)
+			}))
+			err, _ := done.Recv()
+			require.NoError(t, err)
+			require.NoError(t, srv.Crash(harness.CrashReset))
+		})
+		require.NoError(t, res.Err(), "seed %d", seed)
+	}
+}
+
+// TestFixedPushesHeldByTheBarrierKeepTheirOrder: m1 joins m0 (the
+// coordinator) slowly: it asks a black-holed peer first. Two pushes
+// claiming m0 for their coordinator, of versions (m0's epoch, 1000) and
+// (1001), reach m1 while it joins; the joined barrier holds both and
+// releases them together once Join returns, in any order, while m0's own
+// pushes (smaller versions) come too. m1 must end with version 1001.
+func TestFixedPushesHeldByTheBarrierKeepTheirOrder(t *testing.T) {
+	for seed := int64(0); seed < 30; seed++ {
+		res := harness.Run(harness.Options{Seed: seed}, func() {
+			ghost := harness.NewNode("ghost", nil)
+			require.NoError(t, ghost.Start())
+			require.NoError(t, ghost.Crash(harness.CrashBlackHole))
+			made := harness.NewChan[*Instance](2)
+			started := harness.NewChan[error](2)
+			member := func(name string, peers ...string) *harness.Node {
+				return harness.NewNode(name, func(nd *harness.Node) {
+					in := New(nd.Context(), Config{Variant: Fixed, Name: name, Host: nd, Port: 7320, Peers: peers,
+						MaxJoinAttempts: 1, RequestTimeout: 100 * time.Millisecond, PartitionCount: 7})
+					made.Send(in)
+					started.Send(in.Start())
+				})
+			}
+			m0 := member("m0")
+			require.NoError(t, m0.Start())
+			in0, _ := made.Recv()
+			err0, _ := started.Recv()
+			m1 := member("m1", "ghost:7320", "m0:7320")
+			require.NoError(t, m1.Start())
+			in1, _ := made.Recv()
+			c := in0.Self()
+			payload, _, err := distribute([]Member{c, in1.Self()}, nil, 7, 1).encode()
+			require.NoError(t, err)
+			client := harness.NewNode("client", nil)
+			require.NoError(t, client.Start())
+			pushed := harness.NewChan[error](2)
+			for _, seq := range []int64{1000, 1001} {
+				require.NoError(t, client.Go(func() {
+					cl := newClient(client)
+					defer cl.close()
+					ctx, cancel := harness.WithTimeout(context.Background(), time.Second)
+					defer cancel()
+					harness.Sleep(10 * time.Millisecond) // within m1's Join
+					_, err := cl.do(ctx, "m1:7320", request{Cmd: cmdUpdateRouting, From: c, Coordinator: c.ID,
+						Version: Version{Epoch: c.Birthdate, Seq: seq}, Payload: payload})
+					pushed.Send(err)
+				}))
+			}
+			err1, _ := started.Recv()
+			e1, _ := pushed.Recv()
+			e2, _ := pushed.Recv()
+			harness.Sleep(time.Second)
+			v := in1.View()
+			require.NoError(t, in1.Shutdown(context.Background()))
+			require.NoError(t, in0.Shutdown(context.Background()))
+			require.NoError(t, err0)
+			require.NoError(t, err1)
+			require.Equal(t, Version{Epoch: c.Birthdate, Seq: 1001}, v.Version, "seed %d: an older push won (%v, %v)", seed, e1, e2)
+		})
+		require.NoError(t, res.Err(), "seed %d", seed)
+	}
+}
+
+// TestShutdownTwiceAtOnce: a member's Shutdown is called twice at once;
+// both return without error, and once they have, the other member no
+// longer lists it: the leave was announced. (The second call used to
+// cancel the member's context under the first, whose leave messages were
+// then lost.)
+func TestShutdownTwiceAtOnce(t *testing.T) {
+	for seed := int64(0); seed < 30; seed++ {
+		var problems []string
+		res := harness.Run(harness.Options{Seed: seed}, func() {
+			c := startCluster(Fixed, 2, func(i int) time.Duration { return time.Duration(i) * 100 * time.Millisecond }, nil)
+			harness.Sleep(time.Second)
+			gone := c.insts[0].Self()
+			errs := harness.NewChan[error](2)
+			for range 2 {
+				require.NoError(t, c.nodes[0].Go(func() { errs.Send(c.insts[0].Shutdown(context.Background())) }))
+			}
+			for range 2 {
+				if err, _ := errs.Recv(); err != nil {
+					problems = append(problems, err.Error())
+				}
+			}
+			for _, m := range c.insts[1].Members() {
+				if m.ID == gone.ID {
+					problems = append(problems, "m2 still lists m1 once both Shutdowns returned")
+				}
+			}
+			if err := c.shutdown(); err != nil {
+				problems = append(problems, err.Error())
+			}
+		})
+		require.NoError(t, res.Err(), "seed %d", seed)
+		require.Empty(t, problems, "seed %d", seed)
+	}
+}

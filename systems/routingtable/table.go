@@ -2,7 +2,6 @@ package routingtable
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -13,8 +12,8 @@ import (
 // coordinator's birth date (a new coordinator is always younger than the one
 // it replaces), Seq counts its pushes. It travels beside the signed payload.
 type Version struct {
-	Epoch int64 `json:"e"`
-	Seq   int64 `json:"s"`
+	Epoch int64
+	Seq   int64
 }
 
 // Less reports whether v is older than w.
@@ -34,9 +33,9 @@ func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Epoch, v.Seq) }
 // Table is a partition table: for each partition, its owners (the last one
 // is the primary owner) and its backups, as indexes into Members.
 type Table struct {
-	Members []Member `json:"m"`
-	Owners  [][]int  `json:"o"`
-	Backups [][]int  `json:"b"`
+	Members []Member
+	Owners  [][]int
+	Backups [][]int
 }
 
 // Owner returns the primary owner of partition part (zero if none).
@@ -48,17 +47,14 @@ func (t *Table) Owner(part int) Member {
 }
 
 // encode returns the table's payload and its signature. The payload is the
-// members (JSON) and then, per partition, the count and indexes of its
-// owners and of its backups, one byte each (a member index fits: the
+// members (see codec.go) and then, per partition, the count and indexes of
+// its owners and of its backups, one byte each (a member index fits: the
 // encoding refuses more than 255 members).
 func (t *Table) encode() ([]byte, uint64, error) {
 	if len(t.Members) > 255 {
 		return nil, 0, fmt.Errorf("routingtable: %d members do not fit the table encoding", len(t.Members))
 	}
-	ms, err := json.Marshal(t.Members)
-	if err != nil {
-		return nil, 0, err
-	}
+	ms := appendMembers(nil, t.Members)
 	b := binary.AppendUvarint(nil, uint64(len(ms)))
 	b = append(b, ms...)
 	b = binary.AppendUvarint(b, uint64(len(t.Owners)))
@@ -81,7 +77,9 @@ func decodeTable(b []byte) (*Table, error) {
 		return nil, bad
 	}
 	t := &Table{}
-	if err := json.Unmarshal(b[k:k+int(n)], &t.Members); err != nil {
+	mr := &reader{b: b[k : k+int(n)]}
+	t.Members = mr.members()
+	if err := mr.end(); err != nil {
 		return nil, err
 	}
 	b = b[k+int(n):]

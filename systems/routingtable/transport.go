@@ -2,7 +2,6 @@ package routingtable
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,23 +25,23 @@ const (
 
 // request is one message to a member.
 type request struct {
-	Cmd     string `json:"c"`
-	From    Member `json:"f"`
-	Subject Member `json:"s,omitzero"`
+	Cmd     string
+	From    Member
+	Subject Member
 	// UPDATEROUTING: the coordinator's id, the table's version and the
 	// encoded table (the signature is its hash).
-	Coordinator uint64  `json:"co,omitempty"`
-	Version     Version `json:"v,omitzero"`
-	Payload     []byte  `json:"p,omitempty"`
+	Coordinator uint64
+	Version     Version
+	Payload     []byte
 	// LOOKUP: the partition.
-	Part int `json:"pt,omitempty"`
+	Part int
 }
 
 // response answers one request.
 type response struct {
-	Err     string        `json:"e,omitempty"`
-	Members []Member      `json:"m,omitempty"` // JOIN: the members known
-	Lookup  *LookupResult `json:"l,omitempty"`
+	Err     string
+	Members []Member // JOIN: the members known
+	Lookup  *LookupResult
 }
 
 // remoteError is an error a member answered with.
@@ -134,20 +133,15 @@ func (s *server) serveConn(c harness.Conn) {
 		if err != nil {
 			return
 		}
-		var req request
 		var resp response
-		if err := json.Unmarshal(b, &req); err != nil {
+		if req, err := decodeRequest(b); err != nil {
 			resp.Err = fmt.Sprintf("bad request: %v", err)
 		} else if h, ok := s.mux[req.Cmd]; ok {
 			resp = h(s.ctx, req)
 		} else {
 			resp.Err = fmt.Sprintf("unknown command %q", req.Cmd)
 		}
-		out, err := json.Marshal(resp)
-		if err != nil {
-			return
-		}
-		if err := c.Send(s.ctx, out); err != nil {
+		if err := c.Send(s.ctx, resp.encode()); err != nil {
 			return
 		}
 	}
@@ -200,12 +194,11 @@ func newClient(host harness.Host) *client {
 
 // do sends req to addr and returns the answer.
 func (c *client) do(ctx context.Context, addr string, req request) (response, error) {
-	b, err := json.Marshal(req)
-	if err != nil {
-		return response{}, err
-	}
+	b := req.encode()
 	for attempt := 0; ; attempt++ {
-		conn, reused, err := c.get(ctx, addr)
+		// The retry dials: the pool may hold more connections to the
+		// peer's previous incarnation, as dead as the first.
+		conn, reused, err := c.get(ctx, addr, attempt > 0)
 		if err != nil {
 			return response{}, err
 		}
@@ -218,8 +211,8 @@ func (c *client) do(ctx context.Context, addr string, req request) (response, er
 			return response{}, err
 		}
 		c.put(addr, conn)
-		var resp response
-		if err := json.Unmarshal(out, &resp); err != nil {
+		resp, err := decodeResponse(out)
+		if err != nil {
 			return response{}, err
 		}
 		if resp.Err != "" {
@@ -241,20 +234,22 @@ func stale(err error) bool {
 	return errors.Is(err, harness.ErrConnReset) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)
 }
 
-func (c *client) get(ctx context.Context, addr string) (harness.Conn, bool, error) {
+// get returns an idle connection to addr, or (none idle, or fresh) a new
+// one; reused tells which.
+func (c *client) get(ctx context.Context, addr string, fresh bool) (conn harness.Conn, reused bool, err error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return nil, false, ErrServerGone
 	}
-	if q := c.idle[addr]; len(q) > 0 {
+	if q := c.idle[addr]; len(q) > 0 && !fresh {
 		conn := q[len(q)-1]
 		c.idle[addr] = q[:len(q)-1]
 		c.mu.Unlock()
 		return conn, true, nil
 	}
 	c.mu.Unlock()
-	conn, err := c.host.Dial(ctx, addr)
+	conn, err = c.host.Dial(ctx, addr)
 	return conn, false, err
 }
 
