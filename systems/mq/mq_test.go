@@ -13,50 +13,12 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMemStorage(t *testing.T) {
-	s := NewMemStorage()
-	require.NoError(t, s.CreateTopic("a"))
-	require.NoError(t, s.CreateTopic("b"))
-	require.ErrorIs(t, s.CreateTopic("a"), ErrTopicExists)
-	_, err := s.Append("x", []string{"1"})
-	require.ErrorIs(t, err, ErrTopicNotFound)
-
-	ids, err := s.Append("a", []string{"a1", "a2"})
-	require.NoError(t, err)
-	require.Equal(t, []int64{1, 2}, ids)
-	ids, err = s.Append("b", []string{"b1"})
-	require.NoError(t, err)
-	require.Equal(t, []int64{3}, ids, "one id counter for every topic")
-	ids, err = s.Append("a", []string{"a3"})
-	require.NoError(t, err)
-	require.Equal(t, []int64{4}, ids)
-
-	msgs, err := s.Read("a", 0, 10)
-	require.NoError(t, err)
-	require.Equal(t, []Message{{1, "a1"}, {2, "a2"}, {4, "a3"}}, msgs)
-	msgs, err = s.Read("a", 3, 10)
-	require.NoError(t, err)
-	require.Equal(t, []Message{{4, "a3"}}, msgs)
-	msgs, err = s.Read("a", 1, 2)
-	require.NoError(t, err)
-	require.Equal(t, []Message{{1, "a1"}, {2, "a2"}}, msgs)
-	msgs, err = s.Read("a", 5, 2)
-	require.NoError(t, err)
-	require.Empty(t, msgs)
-	last, err := s.LastID("a")
-	require.NoError(t, err)
-	require.Equal(t, int64(4), last)
-	last, err = s.LastID("b")
-	require.NoError(t, err)
-	require.Equal(t, int64(3), last)
-}
-
 // TestServerSequential runs every operation of both variants on one
 // goroutine: without concurrency the variants behave the same.
 func TestServerSequential(t *testing.T) {
 	for _, v := range []Variant{Buggy, Fixed} {
 		t.Run(v.String(), func(t *testing.T) {
-			s := New(v, NewMemStorage())
+			s := New(v)
 			require.Equal(t, v, s.Variant())
 			require.NoError(t, s.CreateTopic("t"))
 			require.ErrorIs(t, s.CreateTopic("t"), ErrTopicExists)
@@ -169,7 +131,7 @@ func idsOf(msgs []Message) []int64 {
 // destroyed and recreated, all at once, and reports what went wrong. It
 // runs as ordinary Go, in real mode and in a deterministic World.
 func workload(v Variant) error {
-	s := New(v, NewMemStorage())
+	s := New(v)
 	if err := s.CreateTopic("t"); err != nil {
 		return err
 	}
@@ -338,7 +300,7 @@ func TestFixedDeterministic(t *testing.T) {
 // race and can run in this process even under -race.
 func notifyVsDestroy(v Variant) func() {
 	return func() {
-		s := New(v, NewMemStorage())
+		s := New(v)
 		_ = s.CreateTopic("t")
 		cl, _ := Subscribe(s, "t", "g", ClientOptions{})
 		var wg harness.WaitGroup
