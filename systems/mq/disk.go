@@ -116,10 +116,11 @@ type Disk struct {
 	armed  []*armed
 }
 
-// armed is a wait for the next record of one kind (Arm).
+// armed is a wait for a moment of the log's work (Arm).
 type armed struct {
-	op  RecordOp
-	hit *harness.Chan[struct{}]
+	op   RecordOp
+	sync bool
+	hit  *harness.Chan[struct{}]
 }
 
 // Log is one incarnation's handle on the Disk.
@@ -175,14 +176,23 @@ func (l *Log) Write(r Record) error {
 	}
 	r.Msgs = append([]Message(nil), r.Msgs...)
 	d.recs = append(d.recs, r)
-	for i, a := range d.armed {
-		if a.op == r.Op {
-			harness.Select(a.hit.SendCase(struct{}{}), harness.Default())
-			d.armed = append(d.armed[:i], d.armed[i+1:]...)
-			break
-		}
-	}
+	d.fire(r.Op, false)
 	return nil
+}
+
+// fire signals, and disarms, the waits for a write (sync false) or the
+// start of a sync (sync true) of a record of kind op. Under d.mu.
+func (d *Disk) fire(op RecordOp, sync bool) {
+	keep := d.armed[:0]
+	for _, a := range d.armed {
+		if a.op == op && a.sync == sync {
+			harness.Select(a.hit.SendCase(struct{}{}), harness.Default())
+			continue
+		}
+		keep = append(keep, a)
+	}
+	clear(d.armed[len(keep):])
+	d.armed = keep
 }
 
 // Sync makes every record written before it was called durable, once it
@@ -198,6 +208,9 @@ func (l *Log) Sync() error {
 		return err
 	}
 	upto := len(d.recs)
+	if upto > d.synced {
+		d.fire(d.recs[upto-1].Op, true)
+	}
 	d.mu.Unlock()
 	if d.cfg.SyncDelay > 0 {
 		harness.Sleep(d.cfg.SyncDelay)
@@ -252,12 +265,14 @@ func (d *Disk) Fenced() []string {
 	return append([]string(nil), d.fenced...)
 }
 
-// Arm returns a channel that receives once, when the next record of kind op
-// is written (after it is in the log, before its writer syncs it), and a
-// function that cancels the wait. A fault injector uses it to crash the
-// node in the middle of a Produce, a Seek or a Destroy.
-func (d *Disk) Arm(op RecordOp) (hit *harness.Chan[struct{}], cancel func()) {
-	a := &armed{op: op, hit: harness.NewChan[struct{}](1)}
+// Arm returns a channel that receives once, at the next moment the log
+// reaches, and a function that cancels the wait. The moment is the write of
+// a record of kind op (sync false: it is in the log, not yet durable), or
+// the start of a sync while the log's last record is of kind op and not yet
+// durable (sync true: a Produce, Seek or Destroy waits for its record to
+// become durable). A fault injector uses it to crash the node right there.
+func (d *Disk) Arm(op RecordOp, sync bool) (hit *harness.Chan[struct{}], cancel func()) {
+	a := &armed{op: op, sync: sync, hit: harness.NewChan[struct{}](1)}
 	d.mu.Lock()
 	d.armed = append(d.armed, a)
 	d.mu.Unlock()

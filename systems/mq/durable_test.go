@@ -168,7 +168,7 @@ func TestBrokerCrashDuringProduce(t *testing.T) {
 			if _, err := b.Consume("t", "g", 1); err != nil {
 				return err
 			}
-			hit, cancel := d.Arm(RecAppend)
+			hit, cancel := d.Arm(RecAppend, true)
 			defer cancel()
 			produced := harness.NewChan[error](1)
 			harness.Go(func() {

@@ -1,0 +1,139 @@
+package mq
+
+import (
+	"fmt"
+
+	"github.com/heddle-go/heddle/checkers"
+	"github.com/heddle-go/heddle/harness"
+	sys "github.com/heddle-go/heddle/systems/mq"
+)
+
+// quiesce waits, once the clients and the fault plan are done, for every
+// group's consumer to reach the end of its topic, polling for up to quiet.
+// In deterministic mode a Sleep returns only when every other goroutine is
+// blocked, so a consumer still behind after the first one sleeps while
+// messages wait for it: a lost wake-up. A group without a consumer is
+// reported at once.
+func (r *run) quiesce() bool {
+	cid := r.ClientID()
+	type watched struct {
+		t, g string
+		last int64
+	}
+	var ws []watched
+	for _, t := range r.topics {
+		var last int64
+		var names []string
+		err := r.retry("LastID", func() (err error) {
+			last, err = r.b.LastID(t)
+			return err
+		})
+		if err == nil {
+			err = r.retry("Groups", func() (err error) {
+				names, err = r.b.Groups(t)
+				return err
+			})
+		}
+		if err != nil {
+			r.Violate(checkers.Invariant, "quiescence: topic %s: %v", t, err)
+			return false
+		}
+		for _, g := range names {
+			has, err := r.b.HasConsumer(t, g)
+			if err == nil && !has {
+				r.Violate(checkers.Invariant, "quiescence: group %s exists but no consumer is registered: its messages wait forever", key(t, g))
+			}
+			ws = append(ws, watched{t, g, last})
+		}
+	}
+	const polls = 50
+	behind := ""
+	for i := 0; i < polls; i++ {
+		behind = ""
+		for _, w := range ws {
+			p := r.begin(cid, "Position", w.t, w.g)
+			pos, err := r.b.Position(w.t, w.g)
+			end(p, err)
+			if err != nil || (w.last > 0 && pos <= w.last) {
+				behind += fmt.Sprintf(" %s at %d of %d (%v)", key(w.t, w.g), pos, w.last, err)
+			}
+		}
+		if behind == "" {
+			return true
+		}
+		harness.Sleep(quiet / polls)
+	}
+	r.Violate(checkers.Invariant, "lost wake-up: %v after every client stopped, consumers still sleep while messages wait:%s", quiet, behind)
+	return true
+}
+
+// audit reads every topic whole through a fresh group, for the checks of
+// what the topics hold at the end.
+func (r *run) audit() bool {
+	cid := r.ClientID()
+	for _, t := range r.topics {
+		g := r.groupOf(t, "audit", false)
+		g.owners = 1
+		if err := r.create(cid, g); err != nil {
+			r.Violate(checkers.Invariant, "audit: CreateConsumerGroup(%s): %v", g.key, err)
+			return false
+		}
+		var all []sys.Message
+		for {
+			var msgs []sys.Message
+			err := r.retry("Consume", func() (err error) {
+				msgs, err = r.b.Consume(t, "audit", 64)
+				return err
+			})
+			if err != nil {
+				r.Violate(checkers.Invariant, "audit: Consume(%s): %v", g.key, err)
+				return false
+			}
+			if len(msgs) == 0 {
+				break
+			}
+			all = append(all, msgs...)
+		}
+		r.Mu.Lock()
+		r.final[t] = all
+		r.Mu.Unlock()
+		rp := r.reg.Call(cid, registry.Remove(g.key))
+		err := r.b.DestroyConsumerGroup(t, "audit")
+		rp.Return(registry.Changed(err == nil))
+		if err != nil {
+			r.Violate(checkers.Invariant, "audit: DestroyConsumerGroup(%s): %v", g.key, err)
+			return false
+		}
+	}
+	return true
+}
+
+// shutdown closes the broker and checks that the serving incarnation's
+// consumer goroutines all exit.
+func (r *run) shutdown() {
+	p := r.begin(r.ClientID(), "Close", "", "")
+	err := r.b.Close()
+	end(p, err)
+	if err != nil {
+		r.Violate(checkers.Invariant, "Close: %v", err)
+		return
+	}
+	r.Mu.Lock()
+	inc := r.incs[len(r.incs)-1].inc
+	var live []*client
+	for _, c := range r.clients {
+		if c.inc == inc && c.exited < 0 {
+			live = append(live, c)
+		}
+	}
+	r.Mu.Unlock()
+	for _, c := range live {
+		if harness.Select(c.cl.Done().RecvCase(nil, nil), harness.After(exitBound).RecvCase(nil, nil)) != 0 {
+			r.Violate(harness.Leak, "the consumer goroutine of %s (client %d, incarnation %d) still runs %v after the broker closed", c.g.key, c.cid, c.inc, exitBound)
+			continue
+		}
+		r.Mu.Lock()
+		c.exited = r.Since()
+		r.Mu.Unlock()
+	}
+}
