@@ -407,22 +407,53 @@ func (r *run) begin(cid int, name, topic, group string) *harness.Pending {
 	return r.ops.Call(cid, opInfo{Name: name, Topic: topic, Group: group})
 }
 
-// end records how a call ended: success, a definite failure, or unknown.
-func end(p *harness.Pending, err error) {
-	if errors.Is(err, sys.ErrUnavailable) {
+// noEffect is the output recorded for a call that did not run: the broker
+// was unavailable, or the server refused it before changing anything. The
+// checks leave such calls out (effective).
+type noEffect struct{}
+
+// settle records how a call ended: out when it returned; unknown when the
+// broker crashed during it; no effect when it did not run.
+func settle(p *harness.Pending, err error, out any) {
+	switch {
+	case errors.Is(err, sys.ErrInterrupted):
 		p.Unknown()
-		return
+	case errors.Is(err, sys.ErrUnavailable):
+		p.Return(noEffect{})
+	default:
+		p.Return(out)
 	}
-	p.Return(err == nil)
 }
 
-// retry calls f until it returns anything but ErrUnavailable, backing off
-// between tries, and returns its last error.
+// end records how a call of the trace of every call ended: its output is
+// whether it succeeded.
+func end(p *harness.Pending, err error) { settle(p, err, err == nil) }
+
+// effective returns the operations that ran, leaving out those that had no
+// effect.
+func effective(ops []harness.Operation) []harness.Operation {
+	out := ops[:0:0]
+	for _, op := range ops {
+		if _, none := op.Output.(noEffect); !none {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// retryable reports whether a call's error asks for another try once the
+// broker is back.
+func retryable(err error) bool {
+	return errors.Is(err, sys.ErrUnavailable) || errors.Is(err, sys.ErrInterrupted)
+}
+
+// retry calls f until it returns anything but a retryable error, backing
+// off between tries, and returns its last error.
 func (r *run) retry(what string, f func() error) error {
 	var wait time.Duration
 	for try := 1; ; try++ {
 		err := f()
-		if !errors.Is(err, sys.ErrUnavailable) {
+		if !retryable(err) {
 			return err
 		}
 		if try == maxTries {
@@ -459,11 +490,7 @@ func (r *run) create(cid int, g *group) error {
 		err := r.b.CreateConsumerGroup(g.topic, g.name)
 		end(p, err)
 		if rp != nil {
-			if errors.Is(err, sys.ErrUnavailable) {
-				rp.Unknown()
-			} else {
-				rp.Return(registry.Changed(err == nil))
-			}
+			settle(rp, err, registry.Changed(err == nil))
 		}
 		if errors.Is(err, sys.ErrGroupExists) {
 			return nil
@@ -545,7 +572,7 @@ func (r *run) consume(c *client, s *sys.Server, n int) ([]sys.Message, error) {
 	end(p, err)
 	if qp != nil {
 		if err != nil {
-			qp.Unknown() // the group is gone, or the server closed: nothing was consumed
+			qp.Return(noEffect{}) // the group is gone, or the server closed: nothing was consumed
 		} else {
 			qp.Return(queues.Consumed(msgIDs(msgs)...))
 		}
@@ -671,21 +698,19 @@ func (r *run) producer() {
 		p := r.begin(cid, "Produce", t, "")
 		ids, err := r.b.Produce(t, payloads...)
 		end(p, err)
+		settle(qp, err, queues.Produced(ids...))
 		switch {
 		case err == nil:
-			qp.Return(queues.Produced(ids...))
 			r.Mu.Lock()
 			for j, id := range ids {
 				r.acked[id] = payloads[j]
 			}
 			r.Mu.Unlock()
 			wait = 0
-		case errors.Is(err, sys.ErrUnavailable):
-			qp.Unknown()
+		case retryable(err):
 			made = map[string]bool{} // its producers are made again, after a reconnection
 			r.backoff(&wait)
 		default:
-			qp.Unknown()
 			r.Violate(checkers.Invariant, "Produce(%s): %v", t, err)
 			return
 		}
@@ -734,11 +759,7 @@ func (r *run) destroy(cid int, g *group) bool {
 		p := r.begin(cid, "DestroyConsumerGroup", g.topic, g.name)
 		err := r.b.DestroyConsumerGroup(g.topic, g.name)
 		end(p, err)
-		if errors.Is(err, sys.ErrUnavailable) {
-			rp.Unknown()
-		} else {
-			rp.Return(registry.Changed(err == nil))
-		}
+		settle(rp, err, registry.Changed(err == nil))
 		destroyed = err == nil
 		if errors.Is(err, sys.ErrGroupNotFound) { // an unknown try did it, or the other owner
 			return nil
@@ -766,11 +787,7 @@ func (r *run) destroy(cid int, g *group) bool {
 	p := r.begin(cid, "ExistConsumerGroup", g.topic, g.name)
 	ok, err := r.b.ExistConsumerGroup(g.topic, g.name)
 	end(p, err)
-	if err != nil {
-		rp.Unknown()
-	} else {
-		rp.Return(registry.Present(ok))
-	}
+	settle(rp, err, registry.Present(ok))
 	p = r.begin(cid, "HasConsumer", g.topic, g.name)
 	if has, err := r.b.HasConsumer(g.topic, g.name); err == nil && has {
 		r.Violate(checkers.Invariant, "group %s still has a registered consumer after its Destroy returned", g.key)
@@ -828,7 +845,7 @@ func (r *run) seeker() {
 				}
 			}
 		}
-		if errors.Is(err, sys.ErrUnavailable) {
+		if retryable(err) {
 			r.backoff(&wait)
 		} else {
 			wait = 0
@@ -866,16 +883,15 @@ func (r *run) probe(cid int, g *group) error {
 	p := r.begin(cid, "ExistConsumerGroup", g.topic, g.name)
 	ok, err := r.b.ExistConsumerGroup(g.topic, g.name)
 	end(p, err)
+	settle(rp, err, registry.Present(ok))
 	if err != nil {
-		rp.Unknown()
 		return err
 	}
-	rp.Return(registry.Present(ok))
 	if harness.IntN(2) == 0 {
 		p = r.begin(cid, "Position", g.topic, g.name)
 		_, err = r.b.Position(g.topic, g.name)
 		end(p, err)
-		if errors.Is(err, sys.ErrUnavailable) {
+		if retryable(err) {
 			return err
 		}
 	}

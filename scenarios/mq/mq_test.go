@@ -187,7 +187,7 @@ func TestOperationsMeet(t *testing.T) {
 	met := map[[2]string]int{}
 	for seed := int64(0); seed < 200; seed++ {
 		w := execute(t, seed)
-		ops := w.ops.Operations()
+		ops := effective(w.ops.Operations())
 		for i, a := range ops {
 			for _, b := range ops[i+1:] {
 				x, y := a.Input.(opInfo), b.Input.(opInfo)

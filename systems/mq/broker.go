@@ -8,10 +8,17 @@ import (
 	"github.com/heddle-go/heddle/harness"
 )
 
-// ErrUnavailable is returned by a Broker's call when its node is down, is
-// still recovering, or crashed before the call returned: the call may or
-// may not have taken effect.
-var ErrUnavailable = errors.New("mq: the broker is unavailable")
+// Errors of a Broker's calls, besides the server's own. Both are worth a
+// retry once the node is back.
+var (
+	// ErrUnavailable: the node is down or still recovering; the call did
+	// not run (as a refused connection tells a client).
+	ErrUnavailable = errors.New("mq: the broker is unavailable")
+	// ErrInterrupted: the node crashed while the call ran; it may or may
+	// not have taken effect (as a connection reset in the middle of a call
+	// tells a client).
+	ErrInterrupted = errors.New("mq: the broker crashed during the call: its outcome is unknown")
+)
 
 // BrokerConfig configures a Broker.
 type BrokerConfig struct {
@@ -85,8 +92,8 @@ func (b *Broker) Err() error {
 }
 
 // call runs f on a new goroutine of the serving incarnation and returns
-// its result, or ErrUnavailable if there is no serving incarnation or it
-// crashes before f returns.
+// its result: ErrUnavailable if there is no serving incarnation (f does not
+// run), ErrInterrupted if it crashes before the caller learns f's result.
 func call[T any](b *Broker, f func(s *Server) (T, error)) (T, error) {
 	var zero T
 	b.mu.Lock()
@@ -115,7 +122,7 @@ func call[T any](b *Broker, f func(s *Server) (T, error)) (T, error) {
 	}
 	var r result
 	if harness.Select(done.RecvCase(&r, nil), harness.Done(ctx)) == 1 {
-		return zero, ErrUnavailable
+		return zero, ErrInterrupted
 	}
 	return r.v, r.err
 }

@@ -180,8 +180,8 @@ func TestBrokerCrashDuringProduce(t *testing.T) {
 				return err
 			}
 			d.PowerLoss(1)
-			if err, _ := produced.Recv(); !errors.Is(err, ErrUnavailable) {
-				return errors.New("the interrupted Produce did not fail with ErrUnavailable")
+			if err, _ := produced.Recv(); !errors.Is(err, ErrInterrupted) {
+				return errors.New("the interrupted Produce did not fail with ErrInterrupted")
 			}
 			if _, err := b.Produce("t", "x"); !errors.Is(err, ErrUnavailable) {
 				return errors.New("a Produce while the node is down did not fail with ErrUnavailable")

@@ -46,7 +46,8 @@
 // incarnation (its consumers included) and loses what the disk does not
 // keep. Its clients live outside the node and call in; a call runs on a
 // goroutine of the node and fails with ErrUnavailable when the node is down
-// or crashes before the call returns (its outcome is then unknown).
+// (it did not run), or ErrInterrupted when the node crashes before the call
+// returns (its outcome is unknown).
 //
 // All concurrency goes through package harness, so the package runs under
 // heddle's deterministic scheduler and, outside a World, as ordinary Go.
