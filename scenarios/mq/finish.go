@@ -1,6 +1,7 @@
 package mq
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/heddle-go/heddle/checkers"
@@ -109,7 +110,8 @@ func (r *run) audit() bool {
 }
 
 // shutdown closes the broker and checks that the serving incarnation's
-// consumer goroutines all exit.
+// consumer goroutines all exit and that every later call fails with
+// ErrClosed.
 func (r *run) shutdown() {
 	p := r.begin(r.ClientID(), "Close", "", "")
 	err := r.b.Close()
@@ -117,6 +119,10 @@ func (r *run) shutdown() {
 	if err != nil {
 		r.Violate(checkers.Invariant, "Close: %v", err)
 		return
+	}
+	r.afterClose()
+	if err := r.b.Err(); err != nil {
+		r.Violate(checkers.Invariant, "the broker could not recover: %v", err)
 	}
 	r.Mu.Lock()
 	inc := r.incs[len(r.incs)-1].inc
@@ -135,5 +141,37 @@ func (r *run) shutdown() {
 		r.Mu.Lock()
 		c.exited = r.Since()
 		r.Mu.Unlock()
+	}
+}
+
+// afterClose checks that a closed server refuses every call, and can be
+// closed again.
+func (r *run) afterClose() {
+	t, g := r.topics[0], "g1"
+	for _, c := range []struct {
+		what string
+		call func() error
+	}{
+		{"CreateTopic", func() error { return r.b.CreateTopic("late") }},
+		{"Produce", func() error { _, err := r.b.Produce(t, "late"); return err }},
+		{"CreateConsumerGroup", func() error { return r.b.CreateConsumerGroup(t, "late") }},
+		{"DestroyConsumerGroup", func() error { return r.b.DestroyConsumerGroup(t, g) }},
+		{"Seek", func() error { return r.b.Seek(t, g, 1) }},
+		{"Position", func() error { _, err := r.b.Position(t, g); return err }},
+		{"LastID", func() error { _, err := r.b.LastID(t); return err }},
+		{"Groups", func() error { _, err := r.b.Groups(t); return err }},
+		{"Consume", func() error { _, err := r.b.Consume(t, g, 1); return err }},
+	} {
+		if err := c.call(); !errors.Is(err, sys.ErrClosed) {
+			r.Violate(checkers.Invariant, "%s after Close returned %v, want %v", c.what, err, sys.ErrClosed)
+		}
+	}
+	has, _ := r.b.HasConsumer(t, g)
+	n, _ := r.b.Notify(t, g)
+	if has || n != 0 {
+		r.Violate(checkers.Invariant, "after Close, %s has a consumer (%v) or Notify found %d", key(t, g), has, n)
+	}
+	if err := r.b.Close(); err != nil {
+		r.Violate(checkers.Invariant, "a second Close: %v", err)
 	}
 }

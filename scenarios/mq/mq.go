@@ -314,6 +314,12 @@ func (r *run) Main() {
 	})
 
 	var wg harness.WaitGroup
+	for _, t := range r.topics[1:] {
+		wg.Go(func() {
+			r.think()
+			r.openTopic(r.ClientID(), t)
+		})
+	}
 	for p := 0; p < r.cfg.Producers; p++ {
 		wg.Go(r.producer)
 	}
@@ -359,27 +365,29 @@ func (r *run) groupOf(topic, name string, fifo bool) *group {
 	return g
 }
 
-// setup creates the topics and their stable groups, g0 and g1, with their
-// consumers.
+// setup creates the first topic and its stable groups, g0 and g1, with
+// their consumers. A second topic is made later, while the clients run
+// (openTopic): calls on it fail with ErrTopicNotFound until then.
 func (r *run) setup() bool {
-	cid := r.ClientID()
-	for _, t := range r.topics {
-		if err := r.createTopic(cid, t); err != nil {
-			r.Violate(checkers.Invariant, "CreateTopic(%s): %v", t, err)
+	return r.openTopic(r.ClientID(), r.topics[0])
+}
+
+// openTopic creates topic t (unless a producer did) and its stable groups,
+// g0 and g1, with their consumers.
+func (r *run) openTopic(cid int, t string) bool {
+	if err := r.createTopic(cid, t); err != nil {
+		r.Violate(checkers.Invariant, "CreateTopic(%s): %v", t, err)
+		return false
+	}
+	for _, name := range []string{"g0", "g1"} {
+		g := r.groupOf(t, name, name == "g0")
+		if err := r.create(cid, g); err != nil {
+			r.Violate(checkers.Invariant, "CreateConsumerGroup(%s): %v", g.key, err)
 			return false
 		}
-	}
-	for _, t := range r.topics {
-		for _, name := range []string{"g0", "g1"} {
-			g := r.groupOf(t, name, name == "g0")
-			if err := r.create(cid, g); err != nil {
-				r.Violate(checkers.Invariant, "CreateConsumerGroup(%s): %v", g.key, err)
-				return false
-			}
-			if err := r.startClient(cid, g); err != nil {
-				r.Violate(checkers.Invariant, "StartClient(%s): %v", g.key, err)
-				return false
-			}
+		if err := r.startClient(cid, g); err != nil {
+			r.Violate(checkers.Invariant, "StartClient(%s): %v", g.key, err)
+			return false
 		}
 	}
 	return true
@@ -418,7 +426,7 @@ func settle(p *harness.Pending, err error, out any) {
 	switch {
 	case errors.Is(err, sys.ErrInterrupted):
 		p.Unknown()
-	case errors.Is(err, sys.ErrUnavailable):
+	case errors.Is(err, sys.ErrUnavailable), errors.Is(err, sys.ErrTopicNotFound):
 		p.Return(noEffect{})
 	default:
 		p.Return(out)
@@ -441,10 +449,10 @@ func effective(ops []harness.Operation) []harness.Operation {
 	return out
 }
 
-// retryable reports whether a call's error asks for another try once the
-// broker is back.
+// retryable reports whether a call's error asks for another try: once the
+// broker is back, or once the topic is made.
 func retryable(err error) bool {
-	return errors.Is(err, sys.ErrUnavailable) || errors.Is(err, sys.ErrInterrupted)
+	return errors.Is(err, sys.ErrUnavailable) || errors.Is(err, sys.ErrInterrupted) || errors.Is(err, sys.ErrTopicNotFound)
 }
 
 // retry calls f until it returns anything but a retryable error, backing
@@ -536,8 +544,12 @@ func (r *run) newClient(g *group) *client {
 // clientOptions are the options of c's loop: it consumes through
 // r.consume and records what it delivers.
 func (r *run) clientOptions(c *client) sys.ClientOptions {
+	batch := r.cfg.ConsumeBatch
+	if batch == 16 {
+		batch = 0 // the client's default, upstream's
+	}
 	return sys.ClientOptions{
-		Batch: r.cfg.ConsumeBatch,
+		Batch: batch,
 		Consume: func(s *sys.Server, topic, group string, n int) ([]sys.Message, error) {
 			return r.consume(c, s, n)
 		},
@@ -854,15 +866,23 @@ func (r *run) seeker() {
 	}
 }
 
-// sought returns a random group of topic t that may be sought.
+// sought returns a random group of topic t that may be sought, or of the
+// first topic if t has none yet.
 func (r *run) sought(t string) *group {
 	r.Mu.Lock()
 	defer r.Mu.Unlock()
-	var gs []*group
-	for _, k := range slices.Sorted(maps.Keys(r.groups)) { // map order is not seeded
-		if g := r.groups[k]; g.topic == t && (!g.fifo || r.cfg.fault == "seek-c0" && g.name == "c0") && g.name != "audit" {
-			gs = append(gs, g)
+	of := func(t string) []*group {
+		var gs []*group
+		for _, k := range slices.Sorted(maps.Keys(r.groups)) { // map order is not seeded
+			if g := r.groups[k]; g.topic == t && (!g.fifo || r.cfg.fault == "seek-c0" && g.name == "c0") && g.name != "audit" {
+				gs = append(gs, g)
+			}
 		}
+		return gs
+	}
+	gs := of(t)
+	if len(gs) == 0 {
+		gs = of(r.topics[0])
 	}
 	return gs[harness.IntN(len(gs))]
 }

@@ -181,8 +181,8 @@ func (r *run) crash(ctx context.Context, arg string) error {
 
 // misplace carries out the faults "lose-position" and "skip-position": an
 // application that seeks t0's never-sought group g0 right before the crash,
-// back to the start or past the end, so that the position its disk keeps
-// is not one the group had reached.
+// back to the start or far past the end, so that the position its disk
+// keeps is not one the group had reached.
 func (r *run) misplace() {
 	var to int64
 	switch r.cfg.fault {
@@ -192,7 +192,7 @@ func (r *run) misplace() {
 		if err != nil {
 			return
 		}
-		to = last + 1
+		to = last + 1000
 	default:
 		return
 	}

@@ -72,9 +72,6 @@ func (cl *Client) loop() {
 	}
 }
 
-// Consumer returns the client's consumer.
-func (cl *Client) Consumer() *Consumer { return cl.c }
-
 // Done returns a channel that is closed when the client's loop has exited.
 func (cl *Client) Done() *harness.Chan[struct{}] { return cl.done }
 

@@ -211,13 +211,6 @@ func (l *ConsumerList) NotifyAll() int {
 	return len(l.list)
 }
 
-// Len returns the number of consumers.
-func (l *ConsumerList) Len() int {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return len(l.list)
-}
-
 func (l *ConsumerList) add(c *Consumer) error      { return l.Add(c) }
 func (l *ConsumerList) remove(group string) bool   { return l.Remove(group) }
 func (l *ConsumerList) get(group string) *Consumer { return l.Get(group) }

@@ -248,14 +248,6 @@ func (d *Disk) Records() []Record {
 	return cloneRecords(d.recs)
 }
 
-// Durable returns how many records, from the start of the log, are
-// durable.
-func (d *Disk) Durable() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.synced
-}
-
 // Fenced describes every call of a stale handle the disk refused, in order.
 // On a deterministic World, where a crash stops every goroutine of the
 // node, each is a goroutine that outlived its incarnation.

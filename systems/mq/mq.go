@@ -231,9 +231,6 @@ func (s *Server) persist(r Record) error {
 	return s.log.Write(r)
 }
 
-// Variant returns the server's variant.
-func (s *Server) Variant() Variant { return s.variant }
-
 // CreateTopic creates an empty topic.
 func (s *Server) CreateTopic(name string) error {
 	s.create.Lock()

@@ -19,7 +19,6 @@ func TestServerSequential(t *testing.T) {
 	for _, v := range []Variant{Buggy, Fixed} {
 		t.Run(v.String(), func(t *testing.T) {
 			s := New(v)
-			require.Equal(t, v, s.Variant())
 			require.NoError(t, s.CreateTopic("t"))
 			require.ErrorIs(t, s.CreateTopic("t"), ErrTopicExists)
 			_, err := s.Produce("nope", "x")
@@ -101,7 +100,6 @@ func TestConsumerList(t *testing.T) {
 	require.NoError(t, l.Add(b))
 	require.NoError(t, l.Add(c))
 	require.ErrorIs(t, l.Add(NewConsumer("t", "b")), ErrConsumerExists)
-	require.Equal(t, 3, l.Len())
 	require.Same(t, b, l.Get("b"))
 	require.Equal(t, 3, l.NotifyAll())
 	require.Equal(t, 1, l.Notify("b"), "coalesces with the pending wake-up")
@@ -111,7 +109,7 @@ func TestConsumerList(t *testing.T) {
 	require.False(t, l.Remove("b"))
 	require.Nil(t, l.Get("b"))
 	require.Equal(t, 0, l.Notify("b"))
-	require.Equal(t, 2, l.Len())
+	require.Equal(t, 2, l.NotifyAll(), "a and c are left")
 	require.Same(t, a, l.Get("a"))
 	require.Same(t, c, l.Get("c"))
 	b.MsgMutex.Recv()
