@@ -122,100 +122,120 @@ type kvState[V comparable] struct {
 	Present bool
 }
 
+// spec builds the map's model, checked key by key.
 func (KV[K, V]) spec() *spec {
 	return &spec{
-		name: "kv",
-		init: func() any { return kvState[V]{} },
-		step: func(state, input, output any) (bool, any) {
-			st := state.(kvState[V])
-			in := input.(KVInput[K, V])
-			unk := isUnknown(output)
-			switch in.Op {
-			case KVGet:
-				out := output.(KVOutput[V])
-				if out.Found != st.Present || (out.Found && out.Value != st.Value) {
-					return false, st
-				}
-				return true, st
-			case KVPut:
-				return true, kvState[V]{Value: in.Value, Present: true}
-			case KVDelete:
-				return true, kvState[V]{}
-			case KVCAS:
-				swap := st.Present && st.Value == in.Old
-				if !unk && output.(KVOutput[V]).OK != swap {
-					return false, st
-				}
-				if swap {
-					return true, kvState[V]{Value: in.Value, Present: true}
-				}
-				return true, st
-			}
-			return false, st
-		},
-		hash: func(state any) uint64 { return hashOf(state.(kvState[V])) },
-		describeOp: func(input, output any) string {
-			in := input.(KVInput[K, V])
-			var s string
-			switch in.Op {
-			case KVGet:
-				s = fmt.Sprintf("get(%#v)", in.Key)
-			case KVPut:
-				s = fmt.Sprintf("put(%#v, %#v)", in.Key, in.Value)
-			case KVDelete:
-				s = fmt.Sprintf("delete(%#v)", in.Key)
-			case KVCAS:
-				s = fmt.Sprintf("cas(%#v, %#v → %#v)", in.Key, in.Old, in.Value)
-			}
-			switch {
-			case isUnknown(output):
-				return s + " -> ?"
-			case in.Op == KVGet:
-				out := output.(KVOutput[V])
-				if !out.Found {
-					return s + " -> absent"
-				}
-				return fmt.Sprintf("%s -> %#v", s, out.Value)
-			case in.Op == KVCAS:
-				return fmt.Sprintf("%s -> %v", s, output.(KVOutput[V]).OK)
-			}
-			return s
-		},
-		describeState: func(state any) string {
-			st := state.(kvState[V])
-			if !st.Present {
-				return "absent"
-			}
-			return fmt.Sprintf("%#v", st.Value)
-		},
-		convert: func(op harness.Operation) (any, any, bool, error) {
-			in, ok := op.Input.(KVInput[K, V])
-			if !ok {
-				return nil, nil, false, typeError("input", op.Input, fmt.Sprintf("%T", in))
-			}
-			if in.Op < KVGet || in.Op > KVCAS {
-				return nil, nil, false, fmt.Errorf("unknown operation %v", in.Op)
-			}
-			if op.Unknown {
-				return in, nil, in.Op != KVGet, nil
-			}
-			var out KVOutput[V]
-			switch o := op.Output.(type) {
-			case KVOutput[V]:
-				out = o
-			case nil:
-				if in.Op == KVGet || in.Op == KVCAS {
-					return nil, nil, false, fmt.Errorf("%v has no output", in.Op)
-				}
-			default:
-				return nil, nil, false, typeError("output", op.Output, fmt.Sprintf("%T", out))
-			}
-			return in, out, true, nil
-		},
-		partition: func(ops []harness.Operation, kept []int) []part {
-			return partitionBy(ops, kept,
-				func(op harness.Operation) K { return op.Input.(KVInput[K, V]).Key },
-				func(k K) string { return fmt.Sprintf("key %#v", k) })
-		},
+		name:          "kv",
+		init:          func() any { return kvState[V]{} },
+		step:          kvStep[K, V],
+		hash:          func(state any) uint64 { return hashOf(state.(kvState[V])) },
+		describeOp:    describeKVOp[K, V],
+		describeState: describeKVState[V],
+		convert:       convertKVOp[K, V],
+		partition:     partitionKV[K, V],
 	}
+}
+
+// kvStep applies one operation to a key's state.
+func kvStep[K, V comparable](state, input, output any) (bool, any) {
+	st := state.(kvState[V])
+	in := input.(KVInput[K, V])
+	switch in.Op {
+	case KVGet:
+		out := output.(KVOutput[V])
+		return out.Found == st.Present && (!out.Found || out.Value == st.Value), st
+	case KVPut:
+		return true, kvState[V]{Value: in.Value, Present: true}
+	case KVDelete:
+		return true, kvState[V]{}
+	case KVCAS:
+		return casStep(st, in, output)
+	}
+	return false, st
+}
+
+// casStep sets the key if it holds the expected value, checking that the
+// output (unless unknown) says whether it did.
+func casStep[K, V comparable](st kvState[V], in KVInput[K, V], output any) (bool, any) {
+	swap := st.Present && st.Value == in.Old
+	if !isUnknown(output) && output.(KVOutput[V]).OK != swap {
+		return false, st
+	}
+	if swap {
+		return true, kvState[V]{Value: in.Value, Present: true}
+	}
+	return true, st
+}
+
+// describeKVOp renders a key-value operation and its outcome.
+func describeKVOp[K, V comparable](input, output any) string {
+	in := input.(KVInput[K, V])
+	var s string
+	switch in.Op {
+	case KVGet:
+		s = fmt.Sprintf("get(%#v)", in.Key)
+	case KVPut:
+		s = fmt.Sprintf("put(%#v, %#v)", in.Key, in.Value)
+	case KVDelete:
+		s = fmt.Sprintf("delete(%#v)", in.Key)
+	case KVCAS:
+		s = fmt.Sprintf("cas(%#v, %#v → %#v)", in.Key, in.Old, in.Value)
+	}
+	switch {
+	case isUnknown(output):
+		return s + " -> ?"
+	case in.Op == KVGet:
+		out := output.(KVOutput[V])
+		if !out.Found {
+			return s + " -> absent"
+		}
+		return fmt.Sprintf("%s -> %#v", s, out.Value)
+	case in.Op == KVCAS:
+		return fmt.Sprintf("%s -> %v", s, output.(KVOutput[V]).OK)
+	}
+	return s
+}
+
+// describeKVState renders a key's value, or "absent".
+func describeKVState[V comparable](state any) string {
+	st := state.(kvState[V])
+	if !st.Present {
+		return "absent"
+	}
+	return fmt.Sprintf("%#v", st.Value)
+}
+
+// convertKVOp checks a recorded key-value operation's types. A put or
+// delete without output is fine (KV.Done); a get or cas needs one. Of the
+// operations whose outcome is unknown, reads do not matter.
+func convertKVOp[K, V comparable](op harness.Operation) (any, any, bool, error) {
+	in, ok := op.Input.(KVInput[K, V])
+	if !ok {
+		return nil, nil, false, typeError("input", op.Input, fmt.Sprintf("%T", in))
+	}
+	if in.Op < KVGet || in.Op > KVCAS {
+		return nil, nil, false, fmt.Errorf("unknown operation %v", in.Op)
+	}
+	if op.Unknown {
+		return in, nil, in.Op != KVGet, nil
+	}
+	var out KVOutput[V]
+	switch o := op.Output.(type) {
+	case KVOutput[V]:
+		out = o
+	case nil:
+		if in.Op == KVGet || in.Op == KVCAS {
+			return nil, nil, false, fmt.Errorf("%v has no output", in.Op)
+		}
+	default:
+		return nil, nil, false, typeError("output", op.Output, fmt.Sprintf("%T", out))
+	}
+	return in, out, true, nil
+}
+
+// partitionKV gives each key its sub-history.
+func partitionKV[K, V comparable](ops []harness.Operation, kept []int) []part {
+	return partitionBy(ops, kept,
+		func(op harness.Operation) K { return op.Input.(KVInput[K, V]).Key },
+		func(k K) string { return fmt.Sprintf("key %#v", k) })
 }

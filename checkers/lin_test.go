@@ -52,12 +52,17 @@ func mustFail(t *testing.T, vs []Violation, fragments ...string) string {
 	i := strings.Index(msg, "visualisation: ")
 	require.GreaterOrEqual(t, i, 0, msg)
 	path := strings.TrimSpace(msg[i+len("visualisation: "):])
+	require.Equal(t, path, vs[0].Visualization, "the violation carries the visualisation's path")
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Contains(t, string(data), "<html")
 	return msg
 }
 
+// TestKVLinearizable checks the map's verdicts and messages on a table of
+// histories, one per behaviour. It is longer than 80 lines because the
+// table is: each case reads on its own, and splitting it would only scatter
+// them.
 func TestKVLinearizable(t *testing.T) {
 	var kv KV[string, int]
 	dir := t.TempDir()
@@ -168,6 +173,7 @@ func TestKVNoVisualizationDefaultDir(t *testing.T) {
 	vs := kv.Check(bad, LinOptions{NoVisualization: true})
 	require.Len(t, vs, 1)
 	require.NotContains(t, vs[0].Message, "visualisation")
+	require.Empty(t, vs[0].Visualization)
 }
 
 func TestRegister(t *testing.T) {
@@ -331,6 +337,9 @@ func TestSet(t *testing.T) {
 	}
 }
 
+// TestQueue checks the queue's verdicts, group by group and in one order,
+// on a table of histories, one per behaviour. It is longer than 80 lines
+// because the table is: each case reads on its own.
 func TestQueue(t *testing.T) {
 	var q Queue[int]
 	dir := t.TempDir()

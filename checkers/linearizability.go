@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -109,19 +110,44 @@ func (s *spec) model() porcupine.Model {
 	return m
 }
 
-// check runs the linearizability check of ops against s.
+// check runs the linearizability check of ops against s: the whole history
+// first (fast, partitions in parallel), then, if it fails, each partition
+// again to name the failing ones and explain them.
 func (s *spec) check(ops []harness.Operation, opts LinOptions) []Violation {
 	name := opts.Name
 	if name == "" {
 		name = s.name
 	}
-	pops := make([]porcupine.Operation, len(ops)) // indexed like ops; only kept ones are used
-	var kept []int
+	pops, kept, err := s.operations(ops)
+	if err != nil {
+		return []Violation{Violationf(Invariant, "%s: checker misuse: %v", name, err)}
+	}
+	parts := []part{{label: "", idx: kept}}
+	if s.partition != nil {
+		parts = s.partition(ops, kept)
+	}
+	subs := subHistories(pops, parts)
+	m := s.model()
+	m.Partition = func([]porcupine.Operation) [][]porcupine.Operation { return subs }
+	if porcupine.CheckOperationsTimeout(m, nil, opts.Timeout) != porcupine.Illegal {
+		return nil
+	}
+	msg, vis := s.explainFailure(name, len(ops), parts, subs, opts)
+	v := Violationf(NotLinearizable, "%s", msg)
+	v.Visualization = vis
+	return []Violation{v}
+}
+
+// operations converts the recorded operations to porcupine's, indexed like
+// ops (only those listed in kept are used). An operation whose outcome is
+// unknown may take effect at any moment after its call, or never.
+func (s *spec) operations(ops []harness.Operation) (pops []porcupine.Operation, kept []int, err error) {
+	pops = make([]porcupine.Operation, len(ops))
 	clients := denseClients(ops)
 	for i, op := range ops {
 		in, out, keep, err := s.convert(op)
 		if err != nil {
-			return []Violation{Violationf(Invariant, "%s: checker misuse: operation #%d (client %d): %v", name, i, op.Client, err)}
+			return nil, nil, fmt.Errorf("operation #%d (client %d): %w", i, op.Client, err)
 		}
 		if !keep {
 			continue
@@ -137,10 +163,11 @@ func (s *spec) check(ops []harness.Operation, opts LinOptions) []Violation {
 			Metadata: opMeta{index: i, op: op}}
 		kept = append(kept, i)
 	}
-	parts := []part{{label: "", idx: kept}}
-	if s.partition != nil {
-		parts = s.partition(ops, kept)
-	}
+	return pops, kept, nil
+}
+
+// subHistories gathers each part's operations.
+func subHistories(pops []porcupine.Operation, parts []part) [][]porcupine.Operation {
 	subs := make([][]porcupine.Operation, len(parts))
 	for p, pt := range parts {
 		subs[p] = make([]porcupine.Operation, len(pt.idx))
@@ -148,42 +175,41 @@ func (s *spec) check(ops []harness.Operation, opts LinOptions) []Violation {
 			subs[p][j] = pops[i]
 		}
 	}
-	m := s.model()
-	m.Partition = func([]porcupine.Operation) [][]porcupine.Operation { return subs }
-	if porcupine.CheckOperationsTimeout(m, nil, opts.Timeout) != porcupine.Illegal {
-		return nil
-	}
-	// Find the partitions that fail, then explain them.
+	return subs
+}
+
+// failingParts checks each sub-history alone and returns the indices of
+// those that are not linearizable.
+func (s *spec) failingParts(subs [][]porcupine.Operation, timeout time.Duration) []int {
 	var bad []int
 	single := s.model()
 	for p := range subs {
-		if porcupine.CheckOperationsTimeout(single, subs[p], opts.Timeout) == porcupine.Illegal {
+		if porcupine.CheckOperationsTimeout(single, subs[p], timeout) == porcupine.Illegal {
 			bad = append(bad, p)
 		}
 	}
 	if len(bad) == 0 { // only possible if a timeout cut the second pass short
 		bad = []int{0}
 	}
+	return bad
+}
+
+// explainFailure describes a history that is not linearizable: which
+// partitions fail, the first three of them explained, and where the
+// visualisation of the failing ones is; it returns the message and the
+// visualisation's path ("" when none was written).
+func (s *spec) explainFailure(name string, n int, parts []part, subs [][]porcupine.Operation, opts LinOptions) (string, string) {
+	bad := s.failingParts(subs, opts.Timeout)
 	badSubs := make([][]porcupine.Operation, len(bad))
 	for j, p := range bad {
 		badSubs[j] = subs[p]
 	}
+	m := s.model()
 	m.Partition = func([]porcupine.Operation) [][]porcupine.Operation { return badSubs }
 	_, info := porcupine.CheckOperationsVerbose(m, nil, opts.Timeout)
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: the history of %d operations is not linearizable", name, len(ops))
-	if len(parts) > 1 {
-		labels := make([]string, 0, len(bad))
-		for _, p := range bad {
-			labels = append(labels, parts[p].label)
-		}
-		if len(labels) > 5 {
-			labels = append(labels[:5], "...")
-		}
-		fmt.Fprintf(&b, " (%d of %d partitions fail: %s)", len(bad), len(parts), strings.Join(labels, ", "))
-	}
-	b.WriteString(".")
+	writeSummary(&b, name, n, parts, bad)
 	partials := info.PartialLinearizations()
 	for j, p := range bad {
 		if j == 3 {
@@ -192,23 +218,53 @@ func (s *spec) check(ops []harness.Operation, opts LinOptions) []Violation {
 		}
 		var longest []int
 		if j < len(partials) {
-			for _, l := range partials[j] {
-				if len(l) > len(longest) {
-					longest = l
-				}
-			}
+			longest = longestPartial(partials[j])
 		}
 		s.explain(&b, parts[p].label, badSubs[j], longest)
 	}
+	vis := ""
 	if !opts.NoVisualization {
 		path, err := visualize(m, info, opts.Dir, name)
 		if err != nil {
 			fmt.Fprintf(&b, "\nvisualisation not written: %v", err)
 		} else {
 			fmt.Fprintf(&b, "\nvisualisation: %s", path)
+			vis = path
 		}
 	}
-	return []Violation{Violationf(NotLinearizable, "%s", b.String())}
+	return b.String(), vis
+}
+
+// writeSummary writes the message's first line: the history is not
+// linearizable and, if it was partitioned, how many partitions fail and
+// the labels of the first five.
+func writeSummary(b *strings.Builder, name string, n int, parts []part, bad []int) {
+	fmt.Fprintf(b, "%s: the history of %d operations is not linearizable", name, n)
+	if len(parts) > 1 {
+		labels := make([]string, 0, len(bad))
+		for _, p := range bad {
+			labels = append(labels, parts[p].label)
+		}
+		if len(labels) > 5 {
+			labels = append(labels[:5], "...")
+		}
+		fmt.Fprintf(b, " (%d of %d partitions fail: %s)", len(bad), len(parts), strings.Join(labels, ", "))
+	}
+	b.WriteString(".")
+}
+
+// longestPartial returns the longest of a sub-history's partial
+// linearizations; of equally long ones, the least in lexicographic order of
+// their operation ids. porcupine lists them in map order, which changes from
+// run to run: the tie-break keeps a seed's message the same.
+func longestPartial(partials [][]int) []int {
+	var longest []int
+	for _, l := range partials {
+		if len(l) > len(longest) || (len(l) == len(longest) && slices.Compare(l, longest) < 0) {
+			longest = l
+		}
+	}
+	return longest
 }
 
 // explain describes one failing sub-history: the end of its longest

@@ -101,13 +101,10 @@ type regState[V comparable] struct {
 	Value      V
 }
 
+// spec builds the register's model for ops, which it needs to know the
+// registers written to.
 func (r Register[V]) spec(ops []harness.Operation) *spec {
-	writes := map[string]bool{} // registers whose history holds writes
-	for _, op := range ops {
-		if in, ok := op.Input.(RegisterInput[V]); ok && in.Op == RegWrite {
-			writes[in.Key] = true
-		}
-	}
+	m := regModel[V]{strict: r.Strict, writes: writtenRegisters[V](ops)}
 	name := "register"
 	if r.Strict {
 		name = "strict-register"
@@ -117,82 +114,127 @@ func (r Register[V]) spec(ops []harness.Operation) *spec {
 		init: func() any {
 			return regState[V]{Floor: r.InitialVersion, Max: r.InitialVersion, Value: r.InitialValue}
 		},
-		step: func(state, input, output any) (bool, any) {
-			st := state.(regState[V])
-			in := input.(RegisterInput[V])
-			if in.Op == RegWrite {
-				if r.Strict {
-					if in.Version > st.Floor {
-						st.Floor, st.Value = in.Version, in.Value
-					}
-				} else {
-					st.Max = max(st.Max, in.Version)
-				}
-				return true, st
-			}
-			if isUnknown(output) {
-				return true, st
-			}
-			out := output.(RegisterOutput[V])
-			if r.Strict {
-				return out.Version == st.Floor && out.Value == st.Value, st
-			}
-			if out.Version < st.Floor || (writes[in.Key] && out.Version > st.Max) {
-				return false, st
-			}
-			st.Floor = out.Version
-			return true, st
-		},
-		hash: func(state any) uint64 { return hashOf(state.(regState[V])) },
-		describeOp: func(input, output any) string {
-			in := input.(RegisterInput[V])
-			key := ""
-			if in.Key != "" {
-				key = fmt.Sprintf("%q", in.Key)
-			}
-			if in.Op == RegWrite {
-				if key != "" {
-					key += ", "
-				}
-				return fmt.Sprintf("write(%sv%d: %#v)", key, in.Version, in.Value)
-			}
-			if isUnknown(output) {
-				return fmt.Sprintf("read(%s) -> ?", key)
-			}
-			out := output.(RegisterOutput[V])
-			return fmt.Sprintf("read(%s) -> v%d: %#v", key, out.Version, out.Value)
-		},
-		describeState: func(state any) string {
-			st := state.(regState[V])
-			if r.Strict {
-				return fmt.Sprintf("v%d: %#v", st.Floor, st.Value)
-			}
-			return fmt.Sprintf("reads at v%d or newer, newest written v%d", st.Floor, st.Max)
-		},
-		convert: func(op harness.Operation) (any, any, bool, error) {
-			in, ok := op.Input.(RegisterInput[V])
-			if !ok {
-				return nil, nil, false, typeError("input", op.Input, fmt.Sprintf("%T", in))
-			}
-			switch in.Op {
-			case RegWrite:
-				return in, nil, true, nil
-			case RegRead:
-				if op.Unknown {
-					return nil, nil, false, nil
-				}
-				out, ok := op.Output.(RegisterOutput[V])
-				if !ok {
-					return nil, nil, false, typeError("output", op.Output, fmt.Sprintf("%T", out))
-				}
-				return in, out, true, nil
-			}
-			return nil, nil, false, fmt.Errorf("unknown operation %v", in.Op)
-		},
-		partition: func(ops []harness.Operation, kept []int) []part {
-			return partitionBy(ops, kept,
-				func(op harness.Operation) string { return op.Input.(RegisterInput[V]).Key },
-				func(k string) string { return fmt.Sprintf("register %q", k) })
-		},
+		step:          m.step,
+		hash:          func(state any) uint64 { return hashOf(state.(regState[V])) },
+		describeOp:    describeRegisterOp[V],
+		describeState: m.describeState,
+		convert:       convertRegisterOp[V],
+		partition:     partitionRegisters[V],
 	}
+}
+
+// regModel is the register's sequential specification for one history.
+type regModel[V comparable] struct {
+	strict bool
+	writes map[string]bool // registers whose history holds writes
+}
+
+// writtenRegisters returns the keys of the registers ops write to.
+func writtenRegisters[V comparable](ops []harness.Operation) map[string]bool {
+	writes := map[string]bool{}
+	for _, op := range ops {
+		if in, ok := op.Input.(RegisterInput[V]); ok && in.Op == RegWrite {
+			writes[in.Key] = true
+		}
+	}
+	return writes
+}
+
+// step applies a write or checks a read.
+func (m regModel[V]) step(state, input, output any) (bool, any) {
+	st := state.(regState[V])
+	in := input.(RegisterInput[V])
+	if in.Op == RegWrite {
+		return true, m.writeStep(st, in)
+	}
+	if isUnknown(output) {
+		return true, st
+	}
+	return m.readStep(st, in, output.(RegisterOutput[V]))
+}
+
+// writeStep installs a newer version (Strict) or records the newest version
+// written (monotonic).
+func (m regModel[V]) writeStep(st regState[V], in RegisterInput[V]) regState[V] {
+	if !m.strict {
+		st.Max = max(st.Max, in.Version)
+	} else if in.Version > st.Floor {
+		st.Floor, st.Value = in.Version, in.Value
+	}
+	return st
+}
+
+// readStep checks a read: exactly the current version (Strict), or a
+// version no older than the last read and, if the register is written
+// to, no newer than the newest write (monotonic), which then becomes the
+// floor.
+func (m regModel[V]) readStep(st regState[V], in RegisterInput[V], out RegisterOutput[V]) (bool, any) {
+	if m.strict {
+		return out.Version == st.Floor && out.Value == st.Value, st
+	}
+	if out.Version < st.Floor || (m.writes[in.Key] && out.Version > st.Max) {
+		return false, st
+	}
+	st.Floor = out.Version
+	return true, st
+}
+
+// describeRegisterOp renders a read or write and its outcome.
+func describeRegisterOp[V comparable](input, output any) string {
+	in := input.(RegisterInput[V])
+	key := ""
+	if in.Key != "" {
+		key = fmt.Sprintf("%q", in.Key)
+	}
+	if in.Op == RegWrite {
+		if key != "" {
+			key += ", "
+		}
+		return fmt.Sprintf("write(%sv%d: %#v)", key, in.Version, in.Value)
+	}
+	if isUnknown(output) {
+		return fmt.Sprintf("read(%s) -> ?", key)
+	}
+	out := output.(RegisterOutput[V])
+	return fmt.Sprintf("read(%s) -> v%d: %#v", key, out.Version, out.Value)
+}
+
+// describeState renders the current version (Strict) or the bounds of the
+// next read (monotonic).
+func (m regModel[V]) describeState(state any) string {
+	st := state.(regState[V])
+	if m.strict {
+		return fmt.Sprintf("v%d: %#v", st.Floor, st.Value)
+	}
+	return fmt.Sprintf("reads at v%d or newer, newest written v%d", st.Floor, st.Max)
+}
+
+// convertRegisterOp checks a recorded register operation's types. A read
+// whose outcome is unknown constrains nothing and is left out.
+func convertRegisterOp[V comparable](op harness.Operation) (any, any, bool, error) {
+	in, ok := op.Input.(RegisterInput[V])
+	if !ok {
+		return nil, nil, false, typeError("input", op.Input, fmt.Sprintf("%T", in))
+	}
+	switch in.Op {
+	case RegWrite:
+		return in, nil, true, nil
+	case RegRead:
+		if op.Unknown {
+			return nil, nil, false, nil
+		}
+		out, ok := op.Output.(RegisterOutput[V])
+		if !ok {
+			return nil, nil, false, typeError("output", op.Output, fmt.Sprintf("%T", out))
+		}
+		return in, out, true, nil
+	}
+	return nil, nil, false, fmt.Errorf("unknown operation %v", in.Op)
+}
+
+// partitionRegisters gives each register its sub-history.
+func partitionRegisters[V comparable](ops []harness.Operation, kept []int) []part {
+	return partitionBy(ops, kept,
+		func(op harness.Operation) string { return op.Input.(RegisterInput[V]).Key },
+		func(k string) string { return fmt.Sprintf("register %q", k) })
 }

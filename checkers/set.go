@@ -109,146 +109,185 @@ func (s Set[T]) Check(ops []harness.Operation, opts LinOptions) []Violation {
 // setState is an immutable set: steps copy it.
 type setState[T comparable] map[T]struct{}
 
+// spec builds the set's model. A history with listings is checked as a
+// whole; without, element by element.
 func (s Set[T]) spec(ops []harness.Operation) *spec {
-	whole := false
-	for _, op := range ops {
-		if in, ok := op.Input.(SetInput[T]); ok && in.Op == SetMembers {
-			whole = true
-		}
-	}
 	sp := &spec{
-		name: "set",
-		init: func() any { return setState[T]{} },
-		step: func(state, input, output any) (bool, any) {
-			st := state.(setState[T])
-			in := input.(SetInput[T])
-			unk := isUnknown(output)
-			var out SetOutput[T]
-			if !unk {
-				out = output.(SetOutput[T])
-			}
-			_, present := st[in.Elem]
-			switch in.Op {
-			case SetAdd, SetRemove:
-				changed := present == (in.Op == SetRemove)
-				if !unk && out.ReportsChange && out.Changed != changed {
-					return false, st
-				}
-				if !changed {
-					return true, st
-				}
-				next := make(setState[T], len(st)+1)
-				for e := range st {
-					next[e] = struct{}{}
-				}
-				if in.Op == SetAdd {
-					next[in.Elem] = struct{}{}
-				} else {
-					delete(next, in.Elem)
-				}
-				return true, next
-			case SetContains:
-				return unk || out.Present == present, st
-			case SetMembers:
-				if unk {
-					return true, st
-				}
-				if len(out.Members) != len(st) {
-					return false, st
-				}
-				seen := make(map[T]bool, len(out.Members))
-				for _, e := range out.Members {
-					if _, ok := st[e]; !ok || seen[e] {
-						return false, st
-					}
-					seen[e] = true
-				}
-				return true, st
-			}
-			return false, st
-		},
-		equal: func(a, b any) bool {
-			x, y := a.(setState[T]), b.(setState[T])
-			if len(x) != len(y) {
-				return false
-			}
-			for e := range x {
-				if _, ok := y[e]; !ok {
-					return false
-				}
-			}
-			return true
-		},
-		hash: func(state any) uint64 {
-			var h uint64
-			for e := range state.(setState[T]) {
-				h ^= hashOf(e)
-			}
-			return h
-		},
-		describeOp: func(input, output any) string {
-			in := input.(SetInput[T])
-			var s string
-			if in.Op == SetMembers {
-				s = "members()"
-			} else {
-				s = fmt.Sprintf("%v(%#v)", in.Op, in.Elem)
-			}
-			if isUnknown(output) {
-				return s + " -> ?"
-			}
-			out := output.(SetOutput[T])
-			switch in.Op {
-			case SetContains:
-				return fmt.Sprintf("%s -> %v", s, out.Present)
-			case SetMembers:
-				return fmt.Sprintf("%s -> %s", s, describeElems(out.Members))
-			}
-			if out.ReportsChange {
-				return fmt.Sprintf("%s -> changed=%v", s, out.Changed)
-			}
-			return s
-		},
-		describeState: func(state any) string {
-			var es []T
-			for e := range state.(setState[T]) {
-				es = append(es, e)
-			}
-			return describeElems(es)
-		},
-		convert: func(op harness.Operation) (any, any, bool, error) {
-			in, ok := op.Input.(SetInput[T])
-			if !ok {
-				return nil, nil, false, typeError("input", op.Input, fmt.Sprintf("%T", in))
-			}
-			if in.Op < SetAdd || in.Op > SetMembers {
-				return nil, nil, false, fmt.Errorf("unknown operation %v", in.Op)
-			}
-			if op.Unknown {
-				return in, nil, in.Op == SetAdd || in.Op == SetRemove, nil
-			}
-			var out SetOutput[T]
-			switch o := op.Output.(type) {
-			case SetOutput[T]:
-				out = o
-			case nil:
-				if in.Op == SetContains || in.Op == SetMembers {
-					return nil, nil, false, fmt.Errorf("%v has no output", in.Op)
-				}
-			default:
-				return nil, nil, false, typeError("output", op.Output, fmt.Sprintf("%T", out))
-			}
-			return in, out, true, nil
-		},
+		name:          "set",
+		init:          func() any { return setState[T]{} },
+		step:          setStep[T],
+		equal:         equalSetStates[T],
+		hash:          hashSetState[T],
+		describeOp:    describeSetOp[T],
+		describeState: describeSetState[T],
+		convert:       convertSetOp[T],
 	}
-	if !whole {
-		sp.partition = func(ops []harness.Operation, kept []int) []part {
-			return partitionBy(ops, kept,
-				func(op harness.Operation) T { return op.Input.(SetInput[T]).Elem },
-				func(e T) string { return fmt.Sprintf("element %#v", e) })
-		}
+	if !hasMembers[T](ops) {
+		sp.partition = partitionSet[T]
 	}
 	return sp
+}
+
+// hasMembers reports whether ops list the set (SetMembers).
+func hasMembers[T comparable](ops []harness.Operation) bool {
+	for _, op := range ops {
+		if in, ok := op.Input.(SetInput[T]); ok && in.Op == SetMembers {
+			return true
+		}
+	}
+	return false
+}
+
+// setStep applies an add, remove, contains or members.
+func setStep[T comparable](state, input, output any) (bool, any) {
+	st := state.(setState[T])
+	in := input.(SetInput[T])
+	unk := isUnknown(output)
+	var out SetOutput[T]
+	if !unk {
+		out = output.(SetOutput[T])
+	}
+	switch in.Op {
+	case SetAdd, SetRemove:
+		return changeStep(st, in, out, unk)
+	case SetContains:
+		_, present := st[in.Elem]
+		return unk || out.Present == present, st
+	case SetMembers:
+		return unk || membersMatch(st, out.Members), st
+	}
+	return false, st
+}
+
+// changeStep adds or removes an element, checking the change the output
+// reports, if any. The state is copied, not modified.
+func changeStep[T comparable](st setState[T], in SetInput[T], out SetOutput[T], unk bool) (bool, any) {
+	_, present := st[in.Elem]
+	changed := present == (in.Op == SetRemove)
+	if !unk && out.ReportsChange && out.Changed != changed {
+		return false, st
+	}
+	if !changed {
+		return true, st
+	}
+	next := make(setState[T], len(st)+1)
+	for e := range st {
+		next[e] = struct{}{}
+	}
+	if in.Op == SetAdd {
+		next[in.Elem] = struct{}{}
+	} else {
+		delete(next, in.Elem)
+	}
+	return true, next
+}
+
+// membersMatch reports whether a listing holds every element of the set,
+// each once, and nothing else.
+func membersMatch[T comparable](st setState[T], members []T) bool {
+	if len(members) != len(st) {
+		return false
+	}
+	seen := make(map[T]bool, len(members))
+	for _, e := range members {
+		if _, ok := st[e]; !ok || seen[e] {
+			return false
+		}
+		seen[e] = true
+	}
+	return true
+}
+
+// equalSetStates compares two sets.
+func equalSetStates[T comparable](a, b any) bool {
+	x, y := a.(setState[T]), b.(setState[T])
+	if len(x) != len(y) {
+		return false
+	}
+	for e := range x {
+		if _, ok := y[e]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// hashSetState hashes a set, whatever the order of its elements.
+func hashSetState[T comparable](state any) uint64 {
+	var h uint64
+	for e := range state.(setState[T]) {
+		h ^= hashOf(e)
+	}
+	return h
+}
+
+// describeSetOp renders a set operation and its outcome.
+func describeSetOp[T comparable](input, output any) string {
+	in := input.(SetInput[T])
+	var s string
+	if in.Op == SetMembers {
+		s = "members()"
+	} else {
+		s = fmt.Sprintf("%v(%#v)", in.Op, in.Elem)
+	}
+	if isUnknown(output) {
+		return s + " -> ?"
+	}
+	out := output.(SetOutput[T])
+	switch in.Op {
+	case SetContains:
+		return fmt.Sprintf("%s -> %v", s, out.Present)
+	case SetMembers:
+		return fmt.Sprintf("%s -> %s", s, describeElems(out.Members))
+	}
+	if out.ReportsChange {
+		return fmt.Sprintf("%s -> changed=%v", s, out.Changed)
+	}
+	return s
+}
+
+// describeSetState renders a set's elements, sorted.
+func describeSetState[T comparable](state any) string {
+	var es []T
+	for e := range state.(setState[T]) {
+		es = append(es, e)
+	}
+	return describeElems(es)
+}
+
+// convertSetOp checks a recorded set operation's types. An add or remove
+// without output is fine (Set.Done); a contains or members needs one. Of
+// the operations whose outcome is unknown, only adds and removes matter.
+func convertSetOp[T comparable](op harness.Operation) (any, any, bool, error) {
+	in, ok := op.Input.(SetInput[T])
+	if !ok {
+		return nil, nil, false, typeError("input", op.Input, fmt.Sprintf("%T", in))
+	}
+	if in.Op < SetAdd || in.Op > SetMembers {
+		return nil, nil, false, fmt.Errorf("unknown operation %v", in.Op)
+	}
+	if op.Unknown {
+		return in, nil, in.Op == SetAdd || in.Op == SetRemove, nil
+	}
+	var out SetOutput[T]
+	switch o := op.Output.(type) {
+	case SetOutput[T]:
+		out = o
+	case nil:
+		if in.Op == SetContains || in.Op == SetMembers {
+			return nil, nil, false, fmt.Errorf("%v has no output", in.Op)
+		}
+	default:
+		return nil, nil, false, typeError("output", op.Output, fmt.Sprintf("%T", out))
+	}
+	return in, out, true, nil
+}
+
+// partitionSet gives each element its sub-history.
+func partitionSet[T comparable](ops []harness.Operation, kept []int) []part {
+	return partitionBy(ops, kept,
+		func(op harness.Operation) T { return op.Input.(SetInput[T]).Elem },
+		func(e T) string { return fmt.Sprintf("element %#v", e) })
 }
 
 // describeElems renders elements in a stable order.

@@ -37,6 +37,12 @@ type Violation struct {
 	Kind harness.Kind `json:"kind"`
 	// Message says what happened, for a person who has to act on it.
 	Message string `json:"message"`
+	// Visualization is the path of an HTML file that shows the violation,
+	// when a checker wrote one: porcupine's view of the partitions of a
+	// history that is not linearizable. It travels with the violation (out
+	// of a worker process, into a failure page) so that whoever reports the
+	// failure can open or embed it without parsing Message.
+	Visualization string `json:"visualization,omitempty"`
 }
 
 // Violationf returns a violation of kind k with a formatted message.

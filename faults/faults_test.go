@@ -86,7 +86,9 @@ func both(t *testing.T, f func(t *testing.T, mode harness.Mode)) {
 }
 
 // Every fault on a two-node echo service: what the client sees while the
-// fault lasts, and that the service works again after recovery.
+// fault lasts, and that the service works again after recovery. It is
+// longer than 80 lines because the table is, one case per fault kind, each
+// read on its own.
 func TestEveryFault(t *testing.T) {
 	const short = 30 * time.Millisecond
 	cases := []struct {

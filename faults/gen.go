@@ -139,7 +139,9 @@ func cmp0[T comparable](v, def T) T {
 	return v
 }
 
-// draw makes one plan; g has its defaults filled in.
+// draw makes one plan; g has its defaults filled in. It draws how many
+// steps and their times first, then each step's fault in time order,
+// knowing which nodes are down so far.
 func (g Gen) draw(t *rapid.T, bad *error) Plan {
 	n := rapid.IntRange(0, g.MaxSteps).Draw(t, "steps")
 	times := make([]time.Duration, n)
@@ -150,46 +152,59 @@ func (g Gen) draw(t *rapid.T, bad *error) Plan {
 	down := map[string]bool{}
 	var plan Plan
 	for _, at := range times {
-		var up, dead []string
-		for _, name := range g.Nodes {
-			if down[name] {
-				dead = append(dead, name)
-			} else {
-				up = append(up, name)
-			}
+		if f, ok := g.drawFault(t, down, plan, bad); ok {
+			plan = append(plan, Step{At: at, Fault: f})
 		}
-		possible := g.possible(len(up), len(dead))
-		if len(possible) == 0 {
-			continue
-		}
-		c := rapid.SampledFrom(possible).Draw(t, "kind")
-		f := Fault{Kind: c.kind}
-		switch c.kind {
-		case KindCrash, KindBlackHole:
-			f.Node = rapid.SampledFrom(up).Draw(t, "node")
-			down[f.Node] = true
-		case KindRestart:
-			f.Node = rapid.SampledFrom(dead).Draw(t, "node")
-			down[f.Node] = false
-		case KindIsolate:
-			f.Node = rapid.SampledFrom(g.Nodes).Draw(t, "node")
-		case KindHeal:
-		case KindAction:
-			var ok bool
-			if f, ok = g.drawAction(t, g.Actions[c.action], plan, bad); !ok {
-				continue
-			}
-		default:
-			f = g.drawLinkFault(t, c.kind)
-		}
-		plan = append(plan, Step{At: at, Fault: f})
 	}
 	if g.Recover {
-		plan = append(plan, Step{At: g.Horizon, Fault: Heal()})
-		for _, name := range g.Nodes {
-			if down[name] {
-				plan = append(plan, Step{At: g.Horizon, Fault: Restart(name)})
-			}
+		plan = append(plan, g.recovery(down)...)
+	}
+	return plan
+}
+
+// drawFault draws the next step's fault, given the nodes down so far
+// (which it updates) and the plan so far; ok false means the step is left
+// out (nothing is possible, or an action cannot come next).
+func (g Gen) drawFault(t *rapid.T, down map[string]bool, sofar Plan, bad *error) (f Fault, ok bool) {
+	var up, dead []string
+	for _, name := range g.Nodes {
+		if down[name] {
+			dead = append(dead, name)
+		} else {
+			up = append(up, name)
+		}
+	}
+	possible := g.possible(len(up), len(dead))
+	if len(possible) == 0 {
+		return Fault{}, false
+	}
+	c := rapid.SampledFrom(possible).Draw(t, "kind")
+	f = Fault{Kind: c.kind}
+	switch c.kind {
+	case KindCrash, KindBlackHole:
+		f.Node = rapid.SampledFrom(up).Draw(t, "node")
+		down[f.Node] = true
+	case KindRestart:
+		f.Node = rapid.SampledFrom(dead).Draw(t, "node")
+		down[f.Node] = false
+	case KindIsolate:
+		f.Node = rapid.SampledFrom(g.Nodes).Draw(t, "node")
+	case KindHeal:
+	case KindAction:
+		return g.drawAction(t, g.Actions[c.action], sofar, bad)
+	default:
+		f = g.drawLinkFault(t, c.kind)
+	}
+	return f, true
+}
+
+// recovery ends a plan at Horizon: a Heal, and a Restart of every node
+// still down, in the order of Nodes.
+func (g Gen) recovery(down map[string]bool) Plan {
+	plan := Plan{{At: g.Horizon, Fault: Heal()}}
+	for _, name := range g.Nodes {
+		if down[name] {
+			plan = append(plan, Step{At: g.Horizon, Fault: Restart(name)})
 		}
 	}
 	return plan

@@ -93,6 +93,10 @@ func (r *Run) Violations() []checkers.Violation {
 // Run.
 func (r *Run) run() *Run { return r }
 
+// Workloads live in other packages and get run by embedding Run: this says
+// so to the compiler and to linters.
+var _ interface{ run() *Run } = (*Run)(nil)
+
 // Workload is one run of a case: Main runs in the World, Check judges the
 // run afterwards. Make a new one for every run.
 type Workload interface {

@@ -36,8 +36,8 @@ func checkExplorationFlags(f runFlags, shards int) error {
 	if f.keepGoing {
 		return badArgs("--explorations stops each exploration at its first failure: drop --keep-going")
 	}
-	if f.save || f.shrink {
-		return badArgs("--explorations only measures: it neither shrinks nor saves; drop --save and --shrink")
+	if f.save || f.shrink || f.html != "" {
+		return badArgs("--explorations only measures: it neither shrinks, saves nor writes pages; drop --save, --shrink and --html")
 	}
 	if shards > 1 {
 		return badArgs("--explorations gives each exploration a seed range of its own: drop --shard")

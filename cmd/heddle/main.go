@@ -11,6 +11,8 @@
 //	go run -race ./cmd/heddle run --all --shard 2/4 --json > shard2.json
 //	go run -race ./cmd/heddle merge shard*.json
 //	go run -race ./cmd/heddle replay mq --variant buggy --seed 17 --trace --chrome trace.json
+//	go run -race ./cmd/heddle replay mq --variant buggy --seed 17 --html mq.html
+//	go run -race ./cmd/heddle run --all --html pages/
 //	go run -race ./cmd/heddle shrink mq --variant buggy --seed 17
 //	go run -race ./cmd/heddle run mq metaclient --variant buggy --explorations 20
 //
@@ -124,7 +126,7 @@ Build with the race detector, or data races cannot be detected:
 Commands:
     list                          the cases, their variants and the bug each carries
     run [case...|--all] [flags]   explore cases and print the verdict table
-    replay case --seed N [flags]  run one seed again, with its trace
+    replay case --seed N [flags]  run one seed again: its trace, its HTML page (--html)
     shrink case --seed N [flags]  find the failing schedule with the fewest preemptions
     merge [report.json...]        combine the --json reports of several shards
 

@@ -16,15 +16,24 @@ import (
 	"github.com/heddle-go/heddle/faults"
 	"github.com/heddle-go/heddle/harness"
 	"github.com/heddle-go/heddle/harness/explore"
+	"github.com/heddle-go/heddle/scenarios/catalog"
 )
 
 // The tests run the command with cases of their own; its workers are this
 // test binary, which TestMain turns into the command when workerEnv is set.
 const workerEnv = "HEDDLE_CLI_TEST_WORKER"
 
+// catalogEnv makes such a worker serve the catalog's cases instead of the
+// tests' own (the browser tests replay the cases' saved failures).
+const catalogEnv = "HEDDLE_CLI_TEST_CATALOG"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(workerEnv) == "1" {
-		a := testApp(nil)
+		var cases []explore.Case
+		if os.Getenv(catalogEnv) == "1" {
+			cases = catalog.All()
+		}
+		a := testApp(cases)
 		a.stdin, a.stdout, a.stderr = os.Stdin, os.Stdout, os.Stderr
 		os.Exit(a.main(os.Args[1:]))
 	}

@@ -100,7 +100,7 @@ func (a *app) target(pos []string, f oneSeedFlags) (explore.Case, explore.Varian
 func (a *app) replay(args []string) (int, error) {
 	var f oneSeedFlags
 	var trace bool
-	var chrome, mode string
+	var chrome, mode, html string
 	var perturb float64
 	fs := a.newFlagSet("replay", "case --variant V --seed N [flags]")
 	fs.StringVar(&f.variant, "variant", "", "the variant (buggy, fixed, ...)")
@@ -109,6 +109,7 @@ func (a *app) replay(args []string) (int, error) {
 	fs.StringVar(&f.schedule, "schedule", "", "replay a saved failure file (testdata/heddle/...) instead of a seed")
 	fs.BoolVar(&trace, "trace", false, "print the run's trace (step, virtual time, goroutine, event, site)")
 	fs.StringVar(&chrome, "chrome", "", "write the trace as Chrome trace-event JSON to this file (open in ui.perfetto.dev)")
+	fs.StringVar(&html, "html", "", "write the run as one self-contained HTML page to this file: the goroutines' timeline, the faults, the violation, the source lines")
 	fs.StringVar(&mode, "mode", "deterministic", "deterministic, or real (real goroutines: not a replay, one stress run)")
 	fs.Float64Var(&perturb, "perturb", 0.2, "with --mode real: perturbation probability")
 	pos, err := a.parse(fs, args)
@@ -132,7 +133,10 @@ func (a *app) replay(args []string) (int, error) {
 		}
 	}
 	run.Strategy = spec.String()
-	run.Trace = trace || chrome != ""
+	if html != "" && run.Mode == "real" {
+		return 0, badArgs("--html needs a deterministic run: --mode real has no schedule to show")
+	}
+	run.Trace = trace || chrome != "" || html != ""
 	if !harness.RaceEnabled() {
 		fmt.Fprintln(a.stderr, "heddle: WARNING: built without -race: DataRace cannot be detected. Run: go run -race ./cmd/heddle replay ...")
 	}
@@ -160,6 +164,11 @@ func (a *app) replay(args []string) (int, error) {
 			return 0, werr
 		}
 		fmt.Fprintf(a.stderr, "heddle: wrote %s (%d events)\n", chrome, len(out.Trace))
+	}
+	if html != "" {
+		if err := a.writePage(html, c, v, out, replayCommand(c, v, run.Seed, spec, f.schedule)); err != nil {
+			return 0, err
+		}
 	}
 	what := fmt.Sprintf("seed %d", run.Seed)
 	if run.Replay {

@@ -86,6 +86,8 @@ type runFlags struct {
 	shrink     bool
 	shrinkTime time.Duration
 	dir        string
+	// html is the directory of the failure pages (--html), "" for none.
+	html string
 	// allFindings runs workers that finish a racing run (no halt at the
 	// race), so that the run's other violations are reported too.
 	allFindings bool
@@ -122,6 +124,7 @@ func (a *app) run(args []string) (int, error) {
 	fs.BoolVar(&f.shrink, "shrink", false, "shrink the first failure and report the shrunk schedule")
 	fs.DurationVar(&f.shrinkTime, "shrink-time", 30*time.Second, "time limit for shrinking")
 	fs.StringVar(&f.dir, "dir", "", "root of saved failures (default: testdata/heddle at the module root)")
+	fs.StringVar(&f.html, "html", "", "write an HTML page for every failure reported into this directory (replayed with its trace)")
 	fs.BoolVar(&f.allFindings, "all-findings", false, "let a run that races go on to its end and report its other violations too (slower: the race detector does not end the worker)")
 	fs.IntVar(&f.explorations, "explorations", 0, "measure detection: run N independent explorations per variant, each on its own seed range in fresh workers, and report median/min/max seeds and time to detect")
 	names, err := a.parse(fs, args)
@@ -156,6 +159,11 @@ func (a *app) run(args []string) (int, error) {
 		}
 		badInput = badInput || bad
 		reports = append(reports, rep)
+		if f.html != "" {
+			if _, err := a.writeReportPage(f.html, j.c, j.v, rep); err != nil {
+				fmt.Fprintf(a.stderr, "heddle: %s/%s: no page: %v\n", j.c.Name, j.v.Name, err)
+			}
+		}
 		if f.json {
 			if err := explore.WriteJSONLines(a.stdout, []explore.Report{rep}); err != nil {
 				return 0, err
@@ -193,8 +201,8 @@ func (f runFlags) check(names []string, explorations bool) (spec explore.Strateg
 		if f.perturb < 0 || f.perturb > 1 {
 			return spec, "", 0, 0, badArgs("bad --perturb %v: want a probability in [0, 1]", f.perturb)
 		}
-		if f.save || f.shrink {
-			return spec, "", 0, 0, badArgs("--mode real runs do not replay: --save and --shrink need --mode deterministic")
+		if f.save || f.shrink || f.html != "" {
+			return spec, "", 0, 0, badArgs("--mode real runs do not replay: --save, --shrink and --html need --mode deterministic")
 		}
 	default:
 		return spec, "", 0, 0, badArgs("bad --mode %q: want deterministic or real", f.mode)

@@ -63,19 +63,6 @@ func TestSeedsShardSplit(t *testing.T) {
 	require.Error(t, err)
 }
 
-// failsAt is a variant whose seeds in bad fail with an Invariant.
-func failsAt(bad ...int64) Variant {
-	return Variant{Name: "fixed", Check: func(opts harness.Options, plan faults.Plan) (*harness.Result, []checkers.Violation) {
-		res := harness.Run(opts, func() { harness.Yield() })
-		for _, b := range bad {
-			if opts.Seed == b {
-				return res, []checkers.Violation{{Kind: checkers.Invariant, Message: "bad seed"}}
-			}
-		}
-		return res, nil
-	}}
-}
-
 func TestSweepFindsTheLowestFailingSeedWithSeveralLanes(t *testing.T) {
 	seeds, _ := Seeds(0, 100, 1, 1)
 	for lanes := 1; lanes <= 4; lanes++ {
@@ -221,6 +208,33 @@ func TestSavedFailuresRunFirst(t *testing.T) {
 	require.Equal(t, VerdictFail, rep3.Verdict)
 	require.Contains(t, rep3.Reason, "saved schedule")
 	require.Zero(t, rep3.SeedsTried, "a failing saved schedule decides without a sweep")
+}
+
+// An event record names its site's file with the whole path, so that a
+// report can read the line; Site keeps the short form the text trace shows.
+func TestEventRecordsFile(t *testing.T) {
+	res := harness.Run(harness.Options{Seed: 1, Trace: true}, func() {
+		harness.Go(func() {})
+		harness.Yield()
+	})
+	recs := EventRecords(res.Trace)
+	require.Len(t, recs, len(res.Trace))
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	here := filepath.Join(wd, "explore_test.go")
+	found := false
+	for i, r := range recs {
+		if r.Site == "" {
+			require.Empty(t, r.File, "event %d", i)
+			continue
+		}
+		if strings.HasPrefix(r.Site, "explore/explore_test.go:") {
+			found = true
+			require.Equal(t, here, r.File)
+		}
+		require.True(t, strings.HasSuffix(r.File, "/"+r.Site[:strings.LastIndexByte(r.Site, ':')]), "%s in %s", r.Site, r.File)
+	}
+	require.True(t, found, "the test's own sites are in the trace")
 }
 
 // TestLoadSavedKeepsTheGoodFiles: a corrupt file, a file of another case

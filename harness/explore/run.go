@@ -2,6 +2,7 @@ package explore
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -170,13 +171,17 @@ func RunOnce(v Variant, spec RunSpec) (out Outcome) {
 // EventRecord is an Event made portable: its site resolved to file:line, so
 // that it can leave the process that ran it.
 type EventRecord struct {
-	Step   int           `json:"step"`
-	Time   time.Duration `json:"time_ns"`
-	G      int           `json:"g"`
-	Node   string        `json:"node,omitempty"`
-	Kind   string        `json:"kind"`
-	Site   string        `json:"site,omitempty"`
-	Detail string        `json:"detail,omitempty"`
+	Step int           `json:"step"`
+	Time time.Duration `json:"time_ns"`
+	G    int           `json:"g"`
+	Node string        `json:"node,omitempty"`
+	Kind string        `json:"kind"`
+	Site string        `json:"site,omitempty"`
+	// File is the site's source file with its whole path, so that a report
+	// can show the line itself (Site keeps only the last two elements of
+	// the path, which do not tell scenarios/mq/mq.go from systems/mq/mq.go).
+	File   string `json:"file,omitempty"`
+	Detail string `json:"detail,omitempty"`
 	// Text is the event as Event.String renders it.
 	Text string `json:"text"`
 }
@@ -184,9 +189,16 @@ type EventRecord struct {
 // EventRecords converts a trace.
 func EventRecords(evs []harness.Event) []EventRecord {
 	out := make([]EventRecord, len(evs))
+	files := map[uintptr]string{} // a run has few sites and many events
 	for i, e := range evs {
+		file, ok := files[e.PC]
+		if !ok && e.PC != 0 {
+			frame, _ := runtime.CallersFrames([]uintptr{e.PC}).Next()
+			file = frame.File
+			files[e.PC] = file
+		}
 		out[i] = EventRecord{Step: e.Step, Time: e.Time, G: e.G, Node: e.Node, Kind: e.Kind.String(),
-			Site: e.Site(), Detail: e.Detail, Text: e.String()}
+			Site: e.Site(), File: file, Detail: e.Detail, Text: e.String()}
 	}
 	return out
 }

@@ -74,87 +74,119 @@ func Shrink(ctx context.Context, r Runner, opts ShrinkOptions) (ShrinkResult, er
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 2000
 	}
-	deadline := time.Now().Add(opts.Time)
-	res := ShrinkResult{Seed: opts.Seed, Kind: opts.Kind}
-	var (
-		best    []int
-		bestOut Outcome
-		stopped bool
-	)
-	try := func(cand []int) (Outcome, bool, error) {
-		if res.Attempts >= opts.MaxAttempts || time.Now().After(deadline) {
-			stopped = true
-			return Outcome{}, false, nil
-		}
-		res.Attempts++
-		out, err := r.Do(ctx, RunSpec{Seed: opts.Seed, Replay: true, Schedule: cand, Faults: opts.Faults})
-		if err != nil {
-			return out, false, err
-		}
-		if out.Incomplete {
-			return out, false, fmt.Errorf("a replay did not finish (%v): shrink with a runner whose workers finish racing runs (NewWorkerRunner without halt)", kindsOrNone(out))
-		}
-		return out, opts.survives(out), nil
+	s := &shrinker{ctx: ctx, r: r, opts: opts, deadline: time.Now().Add(opts.Time),
+		res: ShrinkResult{Seed: opts.Seed, Kind: opts.Kind}}
+	if err := s.reproduce(); err != nil {
+		return s.res, err
 	}
-	// The search keeps any candidate that still fails (each has fewer
-	// entries set than the one before, so a round ends); the answer is the
-	// failing candidate with the fewest preemptions seen.
-	var cur []int
-	accept := func(cand []int) (bool, error) {
-		out, ok, err := try(cand)
-		if err != nil || !ok {
-			return false, err
-		}
-		cur = cand
-		if out.Preemptions <= bestOut.Preemptions {
-			best, bestOut = cand, out
-		}
-		return true, nil
+	if err := s.rounds(); err != nil {
+		return s.res, err
 	}
+	s.finish()
+	if opts.Faults != nil && time.Now().Before(s.deadline) {
+		if err := shrinkPlan(ctx, r, opts, &s.res); err != nil {
+			return s.res, err
+		}
+	}
+	return s.res, nil
+}
 
-	out, ok, err := try(opts.Schedule)
+// shrinker is one shrinking of a schedule. The search keeps any candidate
+// that still fails as the current one (cur: each has fewer entries set than
+// the one before, so a round ends); the answer is the failing candidate
+// with the fewest preemptions seen (best, whose run is bestOut).
+type shrinker struct {
+	ctx      context.Context
+	r        Runner
+	opts     ShrinkOptions
+	deadline time.Time
+	res      ShrinkResult // Attempts and OriginalPreemptions as it goes, the rest at the end
+
+	cur     []int
+	best    []int
+	bestOut Outcome
+	stopped bool // the time or attempt bound ran out
+}
+
+// try replays a candidate and reports whether it still shows the
+// violation. Once a bound runs out it replays nothing and reports false.
+func (s *shrinker) try(cand []int) (Outcome, bool, error) {
+	if s.res.Attempts >= s.opts.MaxAttempts || time.Now().After(s.deadline) {
+		s.stopped = true
+		return Outcome{}, false, nil
+	}
+	s.res.Attempts++
+	out, err := s.r.Do(s.ctx, RunSpec{Seed: s.opts.Seed, Replay: true, Schedule: cand, Faults: s.opts.Faults})
 	if err != nil {
-		return res, err
+		return out, false, err
+	}
+	if out.Incomplete {
+		return out, false, fmt.Errorf("a replay did not finish (%v): shrink with a runner whose workers finish racing runs (NewWorkerRunner without halt)", kindsOrNone(out))
+	}
+	return out, s.opts.survives(out), nil
+}
+
+// accept replays a candidate and, when it still fails, makes it the
+// current one, and the best if it has no more preemptions.
+func (s *shrinker) accept(cand []int) (bool, error) {
+	out, ok, err := s.try(cand)
+	if err != nil || !ok {
+		return false, err
+	}
+	s.cur = cand
+	if out.Preemptions <= s.bestOut.Preemptions {
+		s.best, s.bestOut = cand, out
+	}
+	return true, nil
+}
+
+// reproduce replays the failing schedule itself, the first best.
+func (s *shrinker) reproduce() error {
+	out, ok, err := s.try(s.opts.Schedule)
+	if err != nil {
+		return err
 	}
 	if !ok {
-		return res, fmt.Errorf("replaying the schedule of seed %d does not show %s (got %v)", opts.Seed, opts.Kind, kindsOrNone(out))
+		return fmt.Errorf("replaying the schedule of seed %d does not show %s (got %v)", s.opts.Seed, s.opts.Kind, kindsOrNone(out))
 	}
-	best, bestOut = append([]int(nil), opts.Schedule...), out
-	res.OriginalPreemptions = out.Preemptions
+	s.best, s.bestOut = append([]int(nil), s.opts.Schedule...), out
+	s.res.OriginalPreemptions = out.Preemptions
+	return nil
+}
 
-	// Rounds: each starts from the best run's own schedule (every choice
-	// spelled out again, since clearing entries changed what follows them)
-	// and goes on while the preemptions keep going down.
-	for round := 0; !stopped; round++ {
-		before := bestOut.Preemptions
-		cur = append([]int(nil), bestOut.Schedule...)
+// rounds shrinks until a round brings the preemptions down no further or a
+// bound runs out. Each round after the first starts from the best run's
+// own schedule (every choice spelled out again, since clearing entries
+// changed what follows them).
+func (s *shrinker) rounds() error {
+	for round := 0; !s.stopped; round++ {
+		before := s.bestOut.Preemptions
+		s.cur = append([]int(nil), s.bestOut.Schedule...)
 		if round == 0 {
-			cur = append([]int(nil), best...)
+			s.cur = append([]int(nil), s.best...)
 		}
-		if err := shrinkRound(cur, func() []int { return cur }, accept, func() bool { return stopped }); err != nil {
-			return res, err
+		if err := shrinkRound(s.cur, func() []int { return s.cur }, s.accept, func() bool { return s.stopped }); err != nil {
+			return err
 		}
-		if bestOut.Preemptions >= before {
-			break
+		if s.bestOut.Preemptions >= before {
+			return nil
 		}
 	}
+	return nil
+}
 
-	res.Complete = !stopped
-	res.Choices = best
-	res.Schedule = bestOut.Schedule
-	res.Preemptions = bestOut.Preemptions
-	for _, g := range best {
+// finish fills in the result from the best candidate.
+func (s *shrinker) finish() {
+	s.res.Complete = !s.stopped
+	s.res.Choices = s.best
+	s.res.Schedule = s.bestOut.Schedule
+	s.res.Preemptions = s.bestOut.Preemptions
+	for _, g := range s.best {
 		if g >= 0 {
-			res.Kept++
+			s.res.Kept++
 		}
 	}
-	res.Faults = opts.Faults
-	if opts.Faults != nil && time.Now().Before(deadline) {
-		if err := shrinkPlan(ctx, r, opts, &res); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
+	s.res.Faults = s.opts.Faults
 }
 
 // shrinkRound truncates the schedule to the shortest failing prefix, then
