@@ -3,6 +3,7 @@ package mq
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/harness"
@@ -109,13 +110,18 @@ func (r *run) audit() bool {
 	return true
 }
 
-// shutdown closes the broker and checks that the serving incarnation's
-// consumer goroutines all exit and that every later call fails with
-// ErrClosed.
+// shutdown closes the broker while a few late calls run (lateCall), and
+// checks that the serving incarnation's consumer goroutines all exit and
+// that every later call fails with ErrClosed.
 func (r *run) shutdown() {
+	var storm harness.WaitGroup
+	for range 1 + harness.IntN(3) {
+		storm.Go(r.lateCall)
+	}
 	p := r.begin(r.ClientID(), "Close", "", "")
 	err := r.b.Close()
 	end(p, err)
+	storm.Wait()
 	if err != nil {
 		r.Violate(checkers.Invariant, "Close: %v", err)
 		return
@@ -173,5 +179,66 @@ func (r *run) afterClose() {
 	}
 	if err := r.b.Close(); err != nil {
 		r.Violate(checkers.Invariant, "a second Close: %v", err)
+	}
+}
+
+// lateCall is a call the workload makes while the broker closes, and the
+// errors it may return besides ErrClosed.
+type lateCall struct {
+	name, group string
+	call        func(r *run, cid int, t string) error
+	may         []error
+}
+
+var lateCalls = []lateCall{
+	{name: "Produce", call: func(r *run, cid int, t string) error {
+		payload := fmt.Sprintf("late%d", cid)
+		r.Mu.Lock()
+		r.late[payload] = true
+		r.Mu.Unlock()
+		qp := r.q[t].Call(cid, queues.ProduceN(1))
+		ids, err := r.b.Produce(t, payload)
+		settle(qp, err, queues.Produced(ids...))
+		return err
+	}},
+	{name: "Seek", group: "g1", call: func(r *run, _ int, t string) error { return r.b.Seek(t, "g1", 1) }, may: []error{sys.ErrGroupNotFound}},
+	{name: "Notify", group: "g1", call: func(r *run, _ int, t string) error { _, err := r.b.Notify(t, "g1"); return err }},
+	{name: "ExistConsumerGroup", group: "g1", call: func(r *run, _ int, t string) error { _, err := r.b.ExistConsumerGroup(t, "g1"); return err }},
+	{name: "HasConsumer", group: "g1", call: func(r *run, _ int, t string) error { _, err := r.b.HasConsumer(t, "g1"); return err }},
+	{name: "Position", group: "g1", call: func(r *run, _ int, t string) error { _, err := r.b.Position(t, "g1"); return err }, may: []error{sys.ErrGroupNotFound}},
+	{name: "Consume", group: "g1", call: func(r *run, _ int, t string) error { _, err := r.b.Consume(t, "g1", 1); return err }, may: []error{sys.ErrGroupNotFound}},
+	{name: "LastID", call: func(r *run, _ int, t string) error { _, err := r.b.LastID(t); return err }},
+	{name: "Groups", call: func(r *run, _ int, t string) error { _, err := r.b.Groups(t); return err }},
+	{name: "CreateTopic", call: func(r *run, _ int, t string) error { return r.b.CreateTopic(t) }, may: []error{sys.ErrTopicExists}},
+	{name: "CreateConsumerGroup", group: "late", call: func(r *run, _ int, t string) error { return r.b.CreateConsumerGroup(t, "late") }, may: []error{sys.ErrGroupExists}},
+	{name: "RegisterConsumer", group: "g1", call: func(r *run, _ int, t string) error {
+		_, err := r.b.StartClient(t, "g1", sys.ClientOptions{})
+		return err
+	}, may: []error{sys.ErrConsumerExists, sys.ErrGroupNotFound}},
+	{name: "DestroyConsumerGroup", group: "g1", call: func(r *run, _ int, t string) error { return r.b.DestroyConsumerGroup(t, "g1") }, may: []error{sys.ErrGroupNotFound}},
+	{name: "Close", call: func(r *run, _ int, _ string) error { return r.b.Close() }},
+}
+
+// lateCall makes one or two calls while the broker closes: each must
+// succeed or fail with ErrClosed (or an error its state explains: g1
+// destroyed by another late call, a group already there). A late Produce is
+// in its topic's queue history (a consumer may read its message before the
+// Close) but not among the acknowledged messages the audit, made before,
+// must hold.
+func (r *run) lateCall() {
+	cid := r.ClientID()
+	t := r.topics[0]
+	for range 1 + harness.IntN(2) {
+		c := lateCalls[harness.IntN(len(lateCalls))]
+		topic := t
+		if c.name == "Close" {
+			topic = ""
+		}
+		p := r.begin(cid, c.name, topic, c.group)
+		err := c.call(r, cid, t)
+		end(p, err)
+		if err != nil && !errors.Is(err, sys.ErrClosed) && !slices.ContainsFunc(c.may, func(e error) bool { return errors.Is(err, e) }) {
+			r.Violate(checkers.Invariant, "%s while the broker closed: %v, want success or %v", c.name, err, sys.ErrClosed)
+		}
 	}
 }

@@ -5,21 +5,25 @@
 // # The workload
 //
 // The broker (systems/mq.Broker) runs on node "rmq" over a Disk that
-// survives its crashes. Clients outside the node call in; consumers run on
-// the node and die with it. Everything a run does is drawn from its seed
-// (ConfigFor): one or two topics; per topic a group g0 that is never sought
+// survives its crashes. Clients outside the node call in (a call the
+// broker refused had no effect; one a crash interrupted has an unknown
+// outcome); consumers run on the node and die with it, and the application
+// registers them again after each restart (OnStart). Everything a run does
+// is drawn from its seed (ConfigFor): one or two topics, the second made
+// while the clients already run; per topic a group g0 that is never sought
 // (its consumption is checked as a FIFO queue) and a group g1 that is;
-// producers that first create their topic (as RocksMQ's CreateProducer
-// does, ignoring "exists") and then produce batches to random topics;
-// churn groups c0, c1, ... each created, consumed and destroyed in rounds,
-// c0 never sought (each life a FIFO queue), the last one shared by two
-// owners in some seeds (so that creates, registrations and destroys of one
-// group meet); seekers that list a topic's groups, probe one, read its
-// position and the topic's last id, seek it and notify it. The consumer
-// batch, the disk's fsync latency, the think time between calls and the
-// clients' retry interval are drawn from ranges that hold upstream's
-// defaults. Every exported operation meets every other on the same topic
-// or group in some seeds (TestOperationsMeet counts them).
+// producers that make a producer for a topic (CreateTopic, as RocksMQ's
+// CreateProducer does, "exists" being fine) before their first message to
+// it, and produce batches to random topics; churn groups c0, c1, ... each
+// created, consumed and destroyed in rounds, c0 never sought (each life a
+// FIFO queue), the last one shared by two owners in some seeds (so that
+// creates, registrations and destroys of one group meet); seekers that
+// list a topic's groups, probe one, read its position and the topic's last
+// id, seek it and notify it. The consumer batch, the disk's fsync latency,
+// the think time between calls and the clients' retry interval are drawn
+// from ranges that hold upstream's defaults. Every exported operation meets
+// every other on the same topic or group in some seeds
+// (TestOperationsMeet counts them over 200 seeds).
 //
 // # Faults
 //
@@ -30,26 +34,28 @@
 // power loss; lose=0 is a process crash, which keeps what was written),
 // and restarts the node 5ms later. The moments are produce, create,
 // destroy, seek (a synced write of that kind begins), consume (a cursor
-// move is written) and now.
+// move is written) and now. The workload injects no other fault.
 //
 // # Checks
 //
-// Buggy must show the data race (Destroy's in-place shift against Notify's
-// unlocked read) or the panic (Notify sends on the channel Destroy just
-// closed). Fixed must pass: the registry of groups is a linearizable set
-// across crashes (a destroyed group stays destroyed, a created one stays
-// created; every restart lists what it recovered); no acknowledged message
-// is lost (on the disk at every restart, and at the end); the topic's log
-// is the same before and after each restart; each never-sought group
-// consumes as a FIFO queue within each incarnation and resumes, after a
-// restart, from the position its disk kept, which lies between the last
-// position a completed sync covered and the end of what it had been handed
-// (plus the batch a crash interrupted); sought groups read consecutive
-// messages; every payload read is the one the producer wrote; consumers
-// deliver what they consumed; a consumer goroutine exits within a second of
-// its group's Destroy and at the broker's Close; no goroutine of a crashed
-// incarnation runs again or writes to the disk; no consumer sleeps while
-// messages wait for it.
+// Buggy must show the data race (Destroy's in-place shift against the
+// unlocked read of Notify, or of HasConsumer) or the panic (Notify sends on
+// the channel Destroy just closed). Fixed must pass: the registry of groups
+// is a linearizable set across crashes (a destroyed group stays destroyed,
+// a created one stays created; every restart lists what it recovered); no
+// acknowledged message is lost (on the disk at every restart, and at the
+// end); each topic's log is the same before and after each restart; each
+// never-sought group consumes as a FIFO queue within each incarnation,
+// starting from what the disk held, and resumes after a restart from the
+// position its disk kept, which lies between the last position a
+// completed sync covered and the end of what it had been handed (plus the
+// batch a crash interrupted); sought groups read consecutive messages;
+// every payload read is the one the producer wrote; consumers deliver what
+// they consumed; a consumer goroutine exits within a second of its group's
+// Destroy and at the broker's Close, after which every call fails with
+// ErrClosed; no goroutine of a crashed incarnation runs again or writes to
+// the disk; no group is left without a consumer, and no consumer sleeps
+// while messages wait for it.
 package mq
 
 import (
@@ -124,8 +130,9 @@ type Config struct {
 	// unavailable; it doubles up to eight times that.
 	Retry time.Duration
 
-	// fault breaks the workload on purpose, for the tests that show the
-	// checks can fail (see mq_test.go).
+	// fault breaks the workload on purpose, or gives it a disk that lies,
+	// for the tests that show the checks can fail (TestChecksHaveTeeth
+	// says what each one does).
 	fault string
 }
 
@@ -212,6 +219,7 @@ type run struct {
 	crashed  *harness.Chan[struct{}] // closed when the serving incarnation crashes
 	produced map[string]string       // payload -> topic, of every Produce called
 	acked    map[int64]string        // id -> payload, of every acknowledged message
+	late     map[string]bool         // payloads produced while the broker closed
 	reads    []read                  // every batch a consumer read
 	exits    []exitWait              // consumers a Destroy had to stop
 	final    map[string][]sys.Message
@@ -278,7 +286,7 @@ func newRun(v sys.Variant, c Config, plan faults.Plan, seed int64) (*run, error)
 	}
 	r := &run{cfg: c, variant: v, plan: plan, name: fmt.Sprintf("mq-%s-seed%d", v, seed),
 		q: map[string]*harness.History{}, groups: map[string]*group{}, produced: map[string]string{},
-		acked: map[int64]string{}, final: map[string][]sys.Message{}}
+		acked: map[int64]string{}, late: map[string]bool{}, final: map[string][]sys.Message{}}
 	for i := 0; i < c.Topics; i++ {
 		t := fmt.Sprintf("t%d", i)
 		r.topics = append(r.topics, t)
@@ -426,7 +434,7 @@ func settle(p *harness.Pending, err error, out any) {
 	switch {
 	case errors.Is(err, sys.ErrInterrupted):
 		p.Unknown()
-	case errors.Is(err, sys.ErrUnavailable), errors.Is(err, sys.ErrTopicNotFound):
+	case errors.Is(err, sys.ErrUnavailable), errors.Is(err, sys.ErrTopicNotFound), errors.Is(err, sys.ErrClosed):
 		p.Return(noEffect{})
 	default:
 		p.Return(out)

@@ -2,6 +2,7 @@ package mq
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -248,4 +249,52 @@ func TestBrokerOnStartAndClients(t *testing.T) {
 		return nil
 	})
 	require.Equal(t, []int{1, 2}, incs)
+}
+
+// The broker is ordinary Go: in a real-mode World (real goroutines, which
+// a crash cannot stop) it serves, restarts and recovers, and the disk
+// fences whatever the crashed incarnation still tries to write.
+func TestBrokerRealMode(t *testing.T) {
+	var err error
+	res := harness.Run(harness.Options{Mode: harness.Real, Perturb: 0.1}, func() {
+		d := NewDisk(DiskConfig{SyncDelay: 10 * time.Microsecond})
+		b := NewBroker("rmq", BrokerConfig{Variant: Fixed, Disk: d})
+		if err = b.Start(); err != nil {
+			return
+		}
+		retry := func(f func() error) error {
+			for {
+				err := f()
+				if !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrInterrupted) {
+					return err
+				}
+				harness.Sleep(100 * time.Microsecond)
+			}
+		}
+		if err = retry(func() error { return b.CreateTopic("t") }); err != nil {
+			return
+		}
+		var acked []int64
+		for i := 0; i < 20; i++ {
+			if i == 10 {
+				if err = b.Node().Restart(); err != nil {
+					return
+				}
+			}
+			if ids, perr := b.Produce("t", fmt.Sprint(i)); perr == nil {
+				acked = append(acked, ids...)
+			}
+		}
+		var last int64
+		if err = retry(func() (err error) { last, err = b.LastID("t"); return err }); err != nil {
+			return
+		}
+		if len(acked) == 0 || last < acked[len(acked)-1] {
+			err = fmt.Errorf("last id %d, acknowledged %v", last, acked)
+			return
+		}
+		err = b.Close()
+	})
+	require.NoError(t, res.Err())
+	require.NoError(t, err)
 }
