@@ -577,12 +577,6 @@ func (r *run) clientOptions(c *client) sys.ClientOptions {
 // consume is one Consume of c's loop, on the node, recorded.
 func (r *run) consume(c *client, s *sys.Server, n int) ([]sys.Message, error) {
 	g := c.g
-	r.Mu.Lock()
-	current := r.server
-	r.Mu.Unlock()
-	if s != current {
-		r.Violate(harness.Leak, "the consumer goroutine of %s from incarnation %d of %s consumed after the node restarted: a goroutine of a crashed incarnation survived", g.key, c.inc, node)
-	}
 	p := r.begin(c.cid, "Consume", g.topic, g.name)
 	var qp *harness.Pending
 	if c.label != "" {
@@ -597,10 +591,14 @@ func (r *run) consume(c *client, s *sys.Server, n int) ([]sys.Message, error) {
 			qp.Return(queues.Consumed(msgIDs(msgs)...))
 		}
 	}
+	r.Mu.Lock()
+	stale := s != r.server
 	if err == nil && len(msgs) > 0 {
-		r.Mu.Lock()
 		r.reads = append(r.reads, read{c: c, msgs: msgs})
-		r.Mu.Unlock()
+	}
+	r.Mu.Unlock()
+	if stale {
+		r.Violate(harness.Leak, "the consumer goroutine of %s from incarnation %d of %s consumed after the node restarted: a goroutine of a crashed incarnation survived", g.key, c.inc, node)
 	}
 	return msgs, err
 }

@@ -174,10 +174,15 @@ func (l *Log) Write(r Record) error {
 	if l.epoch != d.epoch {
 		return d.fence(l, "write "+r.String())
 	}
+	d.append(r)
+	return nil
+}
+
+// append adds r at the end of the log. Under d.mu.
+func (d *Disk) append(r Record) {
 	r.Msgs = append([]Message(nil), r.Msgs...)
 	d.recs = append(d.recs, r)
 	d.fire(r.Op, false)
-	return nil
 }
 
 // fire signals, and disarms, the waits for a write (sync false) or the
@@ -199,13 +204,26 @@ func (d *Disk) fire(op RecordOp, sync bool) {
 // returns nil (after DiskConfig.SyncDelay). It fails for a stale handle,
 // also when the disk lost power while it waited: then it made nothing
 // durable.
-func (l *Log) Sync() error {
+func (l *Log) Sync() error { return l.commit(nil) }
+
+// Commit writes r and syncs it (Write, then Sync, in one step less).
+func (l *Log) Commit(r Record) error { return l.commit(&r) }
+
+// commit writes r, if not nil, then syncs.
+func (l *Log) commit(r *Record) error {
 	d := l.d
 	d.mu.Lock()
 	if l.epoch != d.epoch {
-		err := d.fence(l, "sync")
+		what := "sync"
+		if r != nil {
+			what = "write " + r.String()
+		}
+		err := d.fence(l, what)
 		d.mu.Unlock()
 		return err
+	}
+	if r != nil {
+		d.append(*r)
 	}
 	upto := len(d.recs)
 	if upto > d.synced {

@@ -218,10 +218,7 @@ func (s *Server) durable(r Record) error {
 	if s.log == nil {
 		return nil
 	}
-	if err := s.log.Write(r); err != nil {
-		return err
-	}
-	return s.log.Sync()
+	return s.log.Commit(r)
 }
 
 func (s *Server) persist(r Record) error {
