@@ -127,9 +127,6 @@ func (r *run) shutdown() {
 		return
 	}
 	r.afterClose()
-	if err := r.b.Err(); err != nil {
-		r.Violate(checkers.Invariant, "the broker could not recover: %v", err)
-	}
 	r.Mu.Lock()
 	inc := r.incs[len(r.incs)-1].inc
 	var live []*client

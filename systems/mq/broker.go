@@ -83,14 +83,6 @@ func (b *Broker) main(n *harness.Node) {
 	b.mu.Unlock()
 }
 
-// Err returns why the node's last incarnation could not recover from its
-// disk, or nil.
-func (b *Broker) Err() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
-}
-
 // call runs f on a new goroutine of the serving incarnation and returns
 // its result: ErrUnavailable if there is no serving incarnation (f does not
 // run), ErrInterrupted if it crashes before the caller learns f's result.

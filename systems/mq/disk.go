@@ -83,7 +83,7 @@ type DiskConfig struct {
 	// SyncDelay is how long an fsync takes (virtual time in a World). While
 	// it runs, what it will make durable is not yet durable.
 	SyncDelay time.Duration
-	// LyingSync makes Sync return without making anything durable, as some
+	// LyingSync makes Commit's sync return without making anything durable, as some
 	// consumer drives with a volatile write cache do: a power loss then
 	// loses records that were acknowledged as synced. A correct RocksMQ
 	// cannot keep its promises on such a disk; tests use it to show that
@@ -93,8 +93,8 @@ type DiskConfig struct {
 
 // Disk is what outlives a crash of the RocksMQ node: the write-ahead log of
 // its RocksDB instances, as the operating system holds it. Records are
-// written at the end of the log (Log.Write) and become durable when a Sync
-// that started after they were written returns. A process crash loses
+// written at the end of the log (Log.Write, Log.Commit) and become durable
+// when a Commit written after them returns. A process crash loses
 // nothing that was written (the operating system keeps it); a power loss
 // (PowerLoss) may drop records that were written but not yet durable, only
 // at the end of the log: what survives is always a prefix of what was
@@ -165,8 +165,8 @@ func (l *Log) Records() ([]Record, error) {
 	return cloneRecords(d.recs), nil
 }
 
-// Write appends r at the end of the log, not yet durable. It fails, and
-// writes nothing, for a stale handle.
+// Write appends r at the end of the log, not yet durable (a later Commit
+// makes it durable). It fails, and writes nothing, for a stale handle.
 func (l *Log) Write(r Record) error {
 	d := l.d
 	d.mu.Lock()
@@ -185,8 +185,8 @@ func (d *Disk) append(r Record) {
 	d.fire(r.Op, false)
 }
 
-// fire signals, and disarms, the waits for a write (sync false) or the
-// start of a sync (sync true) of a record of kind op. Under d.mu.
+// fire signals, and disarms, the waits for a write (sync false) or for a
+// Commit's sync to begin (sync true) of a record of kind op. Under d.mu.
 func (d *Disk) fire(op RecordOp, sync bool) {
 	keep := d.armed[:0]
 	for _, a := range d.armed {
@@ -200,35 +200,21 @@ func (d *Disk) fire(op RecordOp, sync bool) {
 	d.armed = keep
 }
 
-// Sync makes every record written before it was called durable, once it
-// returns nil (after DiskConfig.SyncDelay). It fails for a stale handle,
-// also when the disk lost power while it waited: then it made nothing
-// durable.
-func (l *Log) Sync() error { return l.commit(nil) }
-
-// Commit writes r and syncs it (Write, then Sync, in one step less).
-func (l *Log) Commit(r Record) error { return l.commit(&r) }
-
-// commit writes r, if not nil, then syncs.
-func (l *Log) commit(r *Record) error {
+// Commit writes r at the end of the log and syncs: once it returns nil
+// (after DiskConfig.SyncDelay), r and every record written before it are
+// durable. It fails for a stale handle, also when the disk lost power while
+// it synced: then it made nothing durable.
+func (l *Log) Commit(r Record) error {
 	d := l.d
 	d.mu.Lock()
 	if l.epoch != d.epoch {
-		what := "sync"
-		if r != nil {
-			what = "write " + r.String()
-		}
-		err := d.fence(l, what)
+		err := d.fence(l, "write "+r.String())
 		d.mu.Unlock()
 		return err
 	}
-	if r != nil {
-		d.append(*r)
-	}
+	d.append(r)
 	upto := len(d.recs)
-	if upto > d.synced {
-		d.fire(d.recs[upto-1].Op, true)
-	}
+	d.fire(r.Op, true)
 	d.mu.Unlock()
 	if d.cfg.SyncDelay > 0 {
 		harness.Sleep(d.cfg.SyncDelay)
@@ -278,9 +264,9 @@ func (d *Disk) Fenced() []string {
 // Arm returns a channel that receives once, at the next moment the log
 // reaches, and a function that cancels the wait. The moment is the write of
 // a record of kind op (sync false: it is in the log, not yet durable), or
-// the start of a sync while the log's last record is of kind op and not yet
-// durable (sync true: a Produce, Seek or Destroy waits for its record to
-// become durable). A fault injector uses it to crash the node right there.
+// the start of the sync of a Commit of such a record (sync true: a
+// Produce, Seek or Destroy waits for its record to become durable). A
+// fault injector uses it to crash the node right there.
 func (d *Disk) Arm(op RecordOp, sync bool) (hit *harness.Chan[struct{}], cancel func()) {
 	a := &armed{op: op, sync: sync, hit: harness.NewChan[struct{}](1)}
 	d.mu.Lock()

@@ -18,9 +18,11 @@ func TestDiskPowerLoss(t *testing.T) {
 		d := NewDisk(DiskConfig{})
 		l := d.Open("one")
 		for i := 1; i <= 5; i++ {
-			require.NoError(t, l.Write(Record{Op: RecCursor, Topic: "t", Group: "g", Pos: int64(i)}))
+			r := Record{Op: RecCursor, Topic: "t", Group: "g", Pos: int64(i)}
 			if i == 2 {
-				require.NoError(t, l.Sync())
+				require.NoError(t, l.Commit(r))
+			} else {
+				require.NoError(t, l.Write(r))
 			}
 		}
 		lost := d.PowerLoss(lose)
@@ -32,7 +34,7 @@ func TestDiskPowerLoss(t *testing.T) {
 			require.Equal(t, int64(i+1), r.Pos, "what survives is a prefix")
 		}
 		require.ErrorIs(t, l.Write(Record{Op: RecTopic, Topic: "x"}), ErrFenced)
-		require.ErrorIs(t, l.Sync(), ErrFenced)
+		require.ErrorIs(t, l.Commit(Record{Op: RecTopic, Topic: "z"}), ErrFenced)
 		_, err := l.Records()
 		require.ErrorIs(t, err, ErrFenced)
 		require.Len(t, d.Fenced(), 3)
@@ -49,8 +51,7 @@ func TestDiskPowerLoss(t *testing.T) {
 func TestDiskLyingSync(t *testing.T) {
 	d := NewDisk(DiskConfig{LyingSync: true})
 	l := d.Open("one")
-	require.NoError(t, l.Write(Record{Op: RecTopic, Topic: "t"}))
-	require.NoError(t, l.Sync())
+	require.NoError(t, l.Commit(Record{Op: RecTopic, Topic: "t"}))
 	require.Len(t, d.PowerLoss(1), 1)
 }
 
