@@ -74,6 +74,7 @@ func (r *run) Check() []checkers.Violation {
 		vs = append(vs, r.checkQueue(t, spans)...)
 		vs = append(vs, r.checkResume(t, spans, durable)...)
 	}
+	vs = append(vs, r.checkCursorLog()...)
 	vs = append(vs, r.checkReads()...)
 	vs = append(vs, r.checkClients()...)
 	if f := r.disk.Fenced(); len(f) > 0 {
@@ -327,6 +328,37 @@ func (r *run) checkResume(t string, spans []span, durable []harness.Operation) [
 		}
 	}
 	return vs
+}
+
+// checkCursorLog checks the cursor moves the disk holds at the end: within
+// one life of a never-sought group (from its create record to its destroy
+// record) they only go forward, as its Consumes do. A move that goes back
+// is one a Consume or Seek of an earlier life wrote after the group was
+// destroyed and made again: after a crash it would take the new life back
+// to where the old one stood.
+func (r *run) checkCursorLog() []checkers.Violation {
+	var bad []string
+	at := map[string]int64{}
+	for i, rec := range r.disk.Records() {
+		k := key(rec.Topic, rec.Group)
+		switch rec.Op {
+		case sys.RecCreateGroup:
+			at[k] = 0
+		case sys.RecDestroyGroup:
+			delete(at, k)
+		case sys.RecCursor:
+			pos, live := at[k]
+			if g := r.groups[k]; live && g != nil && g.fifo && rec.Pos < pos {
+				bad = append(bad, fmt.Sprintf("record %d moves %s back from %d to %d", i+1, k, pos, rec.Pos))
+			}
+			at[k] = rec.Pos
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return []checkers.Violation{checkers.Violationf(checkers.Invariant,
+		"the log moves the cursor of a never-sought group back within one of its lives (a move of a former life written after the group was made again?):%s", scenarios.Lines(bad))}
 }
 
 // syncedAfter reports whether a durable call began after seq and returned

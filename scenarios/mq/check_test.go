@@ -91,6 +91,18 @@ func TestCheckFabricated(t *testing.T) {
 			r.reads = append(r.reads, read{c: c, msgs: []sys.Message{{ID: 1, Payload: "a"}}})
 			return r.checkClients()
 		}, "each message once, in order"},
+		{"a cursor move of a former life in a new one", func(r *run) []checkers.Violation {
+			r.disk = sys.NewDisk(sys.DiskConfig{})
+			l := r.disk.Open("test")
+			for _, rec := range append(append([]sys.Record(nil), goodDisk...), sys.Record{Op: sys.RecCursor, Topic: "t0", Group: "g0", Pos: 2},
+				sys.Record{Op: sys.RecDestroyGroup, Topic: "t0", Group: "g0"}, sys.Record{Op: sys.RecCreateGroup, Topic: "t0", Group: "g0"},
+				sys.Record{Op: sys.RecCursor, Topic: "t0", Group: "g0", Pos: 3}, sys.Record{Op: sys.RecCursor, Topic: "t0", Group: "g0", Pos: 2}) {
+				if err := l.Write(rec); err != nil {
+					panic(err)
+				}
+			}
+			return r.checkCursorLog()
+		}, "moves t0/g0 back from 3 to 2"},
 		{"a consumer that never exited after its Destroy", func(r *run) []checkers.Violation {
 			c := &client{g: r.groups["t0/g0"], inc: 2, exited: -1}
 			r.exits = append(r.exits, exitWait{c: c, destroyed: 1})

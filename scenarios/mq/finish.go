@@ -208,6 +208,7 @@ var lateCalls = []lateCall{
 	{name: "Consume", group: "g1", call: func(r *run, _ int, t string) error { _, err := r.b.Consume(t, "g1", 1); return err }, may: []error{sys.ErrGroupNotFound}},
 	{name: "LastID", call: func(r *run, _ int, t string) error { _, err := r.b.LastID(t); return err }},
 	{name: "Groups", call: func(r *run, _ int, t string) error { _, err := r.b.Groups(t); return err }},
+	{name: "Topics", call: func(r *run, _ int, _ string) error { _, err := r.b.Topics(); return err }},
 	{name: "CreateTopic", call: func(r *run, _ int, t string) error { return r.b.CreateTopic(t) }, may: []error{sys.ErrTopicExists}},
 	{name: "CreateConsumerGroup", group: "late", call: func(r *run, _ int, t string) error { return r.b.CreateConsumerGroup(t, "late") }, may: []error{sys.ErrGroupExists}},
 	{name: "RegisterConsumer", group: "g1", call: func(r *run, _ int, t string) error {
@@ -230,7 +231,7 @@ func (r *run) lateCall() {
 	for range 1 + harness.IntN(2) {
 		c := lateCalls[harness.IntN(len(lateCalls))]
 		topic := t
-		if c.name == "Close" {
+		if c.name == "Close" || c.name == "Topics" {
 			topic = ""
 		}
 		p := r.begin(cid, c.name, topic, c.group)

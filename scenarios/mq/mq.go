@@ -894,9 +894,18 @@ func (r *run) sought(t string) *group {
 }
 
 // probe reads what a seeker may read of g before it seeks: sometimes the
-// topic's groups, whether g exists (recorded in the registry's history),
-// sometimes its position and whether it has a consumer.
+// topics, sometimes the topic's groups, whether g exists (recorded in the
+// registry's history), sometimes its position and whether it has a
+// consumer.
 func (r *run) probe(cid int, g *group) error {
+	if harness.IntN(4) == 0 {
+		p := r.begin(cid, "Topics", "", "")
+		_, err := r.b.Topics()
+		end(p, err)
+		if err != nil {
+			return err
+		}
+	}
 	if harness.IntN(3) == 0 {
 		p := r.begin(cid, "Groups", g.topic, "")
 		_, err := r.b.Groups(g.topic)

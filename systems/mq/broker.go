@@ -162,6 +162,11 @@ func (b *Broker) Groups(topic string) ([]string, error) {
 	return call(b, func(s *Server) ([]string, error) { return s.Groups(topic) })
 }
 
+// Topics calls Server.Topics.
+func (b *Broker) Topics() ([]string, error) {
+	return call(b, func(s *Server) ([]string, error) { return s.Topics(), nil })
+}
+
 // HasConsumer calls Server.HasConsumer.
 func (b *Broker) HasConsumer(topic, group string) (bool, error) {
 	return call(b, func(s *Server) (bool, error) { return s.HasConsumer(topic, group), nil })
