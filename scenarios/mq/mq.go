@@ -207,7 +207,7 @@ type run struct {
 
 	reg harness.History             // the registry of groups, as a set
 	q   map[string]*harness.History // per topic: produces, and consumes of never-sought groups
-	ops harness.History             // every call, crash and restart (opInfo; output: success)
+	ops harness.History             // every call, crash and restart (opInfo; output: whether it succeeded, or noEffect)
 
 	workDone *harness.Chan[struct{}] // closed when the clients are done
 
