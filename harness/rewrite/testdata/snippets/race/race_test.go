@@ -1,0 +1,10 @@
+package race
+
+import "testing"
+
+const want = "counted"
+
+func TestProgram(t *testing.T) {
+	got := Program()
+	t.Log(got)
+}
