@@ -9,9 +9,9 @@ type ClientOptions struct {
 	// Deliver receives each batch the client consumed, in order, on the
 	// client's goroutine. Nil drops them.
 	Deliver func(msgs []Message)
-	// Consume, if set, replaces Server.Consume (a test records the calls
-	// through it).
-	Consume func(topic, group string, n int) ([]Message, error)
+	// Consume, if set, replaces Server.Consume: the loop calls it with the
+	// server it runs against (a test records the calls through it).
+	Consume func(s *Server, topic, group string, n int) ([]Message, error)
 }
 
 // Client is a consumer's loop: it consumes until the group's cursor
@@ -31,7 +31,7 @@ func StartClient(s *Server, c *Consumer, opts ClientOptions) (*Client, error) {
 		opts.Batch = 16
 	}
 	if opts.Consume == nil {
-		opts.Consume = s.Consume
+		opts.Consume = func(s *Server, topic, group string, n int) ([]Message, error) { return s.Consume(topic, group, n) }
 	}
 	if err := s.RegisterConsumer(c); err != nil {
 		return nil, err
@@ -58,7 +58,7 @@ func (cl *Client) loop() {
 		// gone) also ends the round; the channel's close then ends the
 		// loop.
 		for {
-			msgs, err := cl.opts.Consume(cl.c.Topic, cl.c.Group, cl.opts.Batch)
+			msgs, err := cl.opts.Consume(cl.s, cl.c.Topic, cl.c.Group, cl.opts.Batch)
 			if err != nil || len(msgs) == 0 {
 				break
 			}
@@ -71,9 +71,6 @@ func (cl *Client) loop() {
 		}
 	}
 }
-
-// Consumer returns the client's consumer.
-func (cl *Client) Consumer() *Consumer { return cl.c }
 
 // Done returns a channel that is closed when the client's loop has exited.
 func (cl *Client) Done() *harness.Chan[struct{}] { return cl.done }

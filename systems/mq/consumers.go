@@ -94,6 +94,9 @@ func (r *racyConsumers) remove(group string) bool {
 	return false
 }
 
+// get finds the group's consumer. BUG (milvus #40481): like notify, it
+// reads the slice that remove shifts in place with no lock (upstream:
+// ExistConsumerGroup ranging over the same slice).
 func (r *racyConsumers) get(group string) *Consumer {
 	for _, c := range r.load() {
 		if c.Group == group {
@@ -205,13 +208,6 @@ func (l *ConsumerList) NotifyAll() int {
 	for _, c := range l.list {
 		wake(c)
 	}
-	return len(l.list)
-}
-
-// Len returns the number of consumers.
-func (l *ConsumerList) Len() int {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
 	return len(l.list)
 }
 
