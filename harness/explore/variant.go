@@ -134,7 +134,13 @@ func (x *exploration) rerun(s SavedFailure) SavedCheck {
 		check.Skipped = "a data race cannot be detected without -race"
 		return check
 	}
-	out, err := x.cfg.Runners[0].Do(context.Background(), RunSpec{Seed: s.Seed, Replay: true, Strict: true, Schedule: s.Schedule, Faults: s.Faults})
+	// A runner that does not halt at a race, when there is one: a saved
+	// Panic or Leak must show even if the same run also races.
+	runner := x.cfg.Runners[0]
+	if x.cfg.Confirm != nil {
+		runner = x.cfg.Confirm
+	}
+	out, err := runner.Do(context.Background(), RunSpec{Seed: s.Seed, Replay: true, Strict: true, Schedule: s.Schedule, Faults: s.Faults})
 	switch {
 	case err != nil:
 		check.Problem = err.Error()

@@ -143,6 +143,10 @@ type run struct {
 
 	// l keeps the books the World's goroutines share.
 	l *ledger
+	// aimed wakes a wait-call step. It is made once, by Main before any
+	// other goroutine starts, so that handing it over through the ledger
+	// (which adds no happens-before edge, on purpose) is no data race.
+	aimed *harness.Chan[struct{}]
 	// endedAt is when Main finished (since the workload began).
 	endedAt time.Duration
 }
@@ -186,6 +190,7 @@ func newRun(opts harness.Options, v sys.Variant, adjust func(*Config), plan faul
 
 // Main runs the workload.
 func (r *run) Main() {
+	r.aimed = harness.NewChan[struct{}](1)
 	harness.Note("workload: %s; plan: %s", r.cfg, r.plan)
 	nodes := r.startNodes()
 	if nodes == nil {
