@@ -106,17 +106,6 @@ func privateManagers(c *Config) {
 	}
 }
 
-const (
-	// epsilon is the slack, in virtual time, for a call to return once
-	// its context is done: the goroutines it waits for only need to run,
-	// woken together by the cancellation, and the runtime may charge
-	// their work up to wakeCost. Real mode (a stress run) allows
-	// realEpsilon, for the real scheduler, there and beyond a latency
-	// bound.
-	epsilon     = time.Millisecond
-	realEpsilon = 100 * time.Millisecond
-)
-
 // configs is the tables' configurations as versioned registers: the
 // administrator writes versions, clients read them. Strict: at most one
 // meta answers ERR_OK at any moment (a leader is demoted or crashed before
@@ -133,10 +122,14 @@ type run struct {
 	variant sys.Variant
 	plan    faults.Plan
 	reg     harness.History // configuration reads and writes
-	eps     time.Duration
-	real    bool // Real mode: a real scheduler and real time
-	rtt     time.Duration
-	admin   sys.Admin
+	// wake bounds the time the scheduler may take for the work of one
+	// wake-up (wakeCost, or realWakeCost in real mode): the slack of a
+	// call's latency for each of its wake-ups, and of its return once its
+	// context is done (one wake-up: the cancellation wakes every goroutine
+	// the call waits for).
+	wake  time.Duration
+	rtt   time.Duration
+	admin sys.Admin
 
 	// adminMu serialises the administrator's changes and writes (the
 	// meta servers' election and their configuration store are one
@@ -183,10 +176,10 @@ func newRun(opts harness.Options, v sys.Variant, adjust func(*Config), plan faul
 	if err := checkPlan(plan, cfg); err != nil {
 		return nil, fmt.Errorf("fault plan: %w", err)
 	}
-	r := &run{cfg: cfg, variant: v, plan: plan, eps: epsilon, rtt: cfg.rtt(),
+	r := &run{cfg: cfg, variant: v, plan: plan, wake: wakeCost, rtt: cfg.rtt(),
 		tables: map[string]sys.TableConfig{}, l: newLedger(cfg.Metas, opts.Mode == harness.Real, cfg.track)}
 	if opts.Mode == harness.Real {
-		r.eps, r.real = realEpsilon, true
+		r.wake = realWakeCost
 	}
 	return r, nil
 }
