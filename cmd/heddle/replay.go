@@ -97,6 +97,8 @@ func (a *app) target(pos []string, f oneSeedFlags) (explore.Case, explore.Varian
 	return c, v, explore.RunSpec{Seed: f.seed.v}, spec, nil
 }
 
+// replay is "heddle replay": one seed or saved file run again, with its
+// trace, Chrome trace or HTML page on request.
 func (a *app) replay(args []string) (int, error) {
 	var f oneSeedFlags
 	var trace bool
@@ -152,16 +154,8 @@ func (a *app) replay(args []string) (int, error) {
 		}
 	}
 	if chrome != "" {
-		fh, err := os.Create(chrome)
-		if err != nil {
+		if err := writeChromeFile(chrome, out.Trace); err != nil {
 			return 0, err
-		}
-		werr := writeChromeTrace(fh, out.Trace)
-		if cerr := fh.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return 0, werr
 		}
 		fmt.Fprintf(a.stderr, "heddle: wrote %s (%d events)\n", chrome, len(out.Trace))
 	}
@@ -170,9 +164,15 @@ func (a *app) replay(args []string) (int, error) {
 			return 0, err
 		}
 	}
+	return a.printReplayed(c, v, run, f.schedule, out), nil
+}
+
+// printReplayed prints what a replay did (its seed or file, strategy, steps
+// and trace hash) and its violations, and returns the exit status.
+func (a *app) printReplayed(c explore.Case, v explore.Variant, run explore.RunSpec, schedule string, out explore.Outcome) int {
 	what := fmt.Sprintf("seed %d", run.Seed)
 	if run.Replay {
-		what = fmt.Sprintf("%s (seed %d)", f.schedule, run.Seed)
+		what = fmt.Sprintf("%s (seed %d)", schedule, run.Seed)
 	}
 	strategy := out.Strategy
 	if strategy == "" {
@@ -182,13 +182,29 @@ func (a *app) replay(args []string) (int, error) {
 		c.Name, v.Name, what, strategy, out.Steps, out.Preemptions, out.TraceHash)
 	if !out.Failed() {
 		fmt.Fprintln(a.stdout, "no violation")
-		return exitOK, nil
+		return exitOK
 	}
 	fmt.Fprintf(a.stdout, "%d violation(s):\n", len(out.Violations))
 	for i, x := range out.Violations {
 		fmt.Fprintf(a.stdout, "[%d] %s: %s\n", i+1, x.Kind, x.Message)
 	}
-	return exitFailed, nil
+	return exitFailed
+}
+
+// writeChromeFile writes trace as Chrome trace-event JSON to the file path.
+func writeChromeFile(path string, trace []explore.EventRecord) error {
+	fh, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("chrome trace: %w", err)
+	}
+	werr := writeChromeTrace(fh, trace)
+	if cerr := fh.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return fmt.Errorf("chrome trace %s: %w", path, werr)
+	}
+	return nil
 }
 
 func (a *app) shrink(args []string) (int, error) {

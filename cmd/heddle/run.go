@@ -103,18 +103,13 @@ type job struct {
 	v explore.Variant
 }
 
-func (a *app) run(args []string) (int, error) {
-	var f runFlags
-	fs := a.newFlagSet("run", "[case...|--all] [flags]")
+// register defines run's flags on fs, storing their values in f.
+func (f *runFlags) register(fs *flag.FlagSet, defaultParallel int) {
 	fs.BoolVar(&f.all, "all", false, "run every registered case")
 	fs.Var(&f.seeds, "seeds", "seeds to try: N (0..N-1) or A:B (A..B-1); default: each variant's budget")
 	fs.DurationVar(&f.budget, "budget", 0, "wall-time limit per variant (e.g. 30s); 0: none")
 	fs.StringVar(&f.strategy, "strategy", "", "scheduling strategy: random, pct:D or pct:D:K (default: each variant's own)")
 	fs.StringVar(&f.variant, "variant", "", "run only this variant (e.g. buggy, fixed)")
-	defaultParallel := a.parallel
-	if defaultParallel == 0 {
-		defaultParallel = runtime.NumCPU()
-	}
 	fs.IntVar(&f.parallel, "parallel", defaultParallel, "worker processes per variant (default: one per CPU)")
 	fs.StringVar(&f.shard, "shard", "1/1", "run shard k of n of the seed space (seeds k-1, k-1+n, ...)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per case and variant instead of the table")
@@ -130,6 +125,18 @@ func (a *app) run(args []string) (int, error) {
 	fs.BoolVar(&f.allFindings, "all-findings", false, "let a run that races go on to its end and report its other violations too (slower: the race detector does not end the worker)")
 	fs.StringVar(&f.cover, "cover", "", "measure statement coverage of each case's system package (systems/<case>) in workers built with -cover, their data under this directory; runs the variants that carry no bug over 200 seeds unless --variant and --seeds say otherwise")
 	fs.IntVar(&f.explorations, "explorations", 0, "measure detection: run N independent explorations per variant, each on its own seed range in fresh workers, and report median/min/max seeds and time to detect")
+}
+
+// run is "heddle run": it explores the chosen variants and prints their
+// verdicts; the status is non-zero when a variant regressed or input was bad.
+func (a *app) run(args []string) (int, error) {
+	var f runFlags
+	fs := a.newFlagSet("run", "[case...|--all] [flags]")
+	defaultParallel := a.parallel
+	if defaultParallel == 0 {
+		defaultParallel = runtime.NumCPU()
+	}
+	f.register(fs, defaultParallel)
 	names, err := a.parse(fs, args)
 	if err != nil {
 		return 0, err
@@ -167,19 +174,34 @@ func (a *app) run(args []string) (int, error) {
 			return 0, err
 		}
 	}
-	var reports []explore.Report
-	var measured []coverage
-	badInput := false
+	reports, measured, badInput, err := a.runJobs(jobs, spec, mode, k, n, f, cov)
+	if err != nil {
+		return 0, err
+	}
+	status, err := a.finish(reports, f.json, f.junit)
+	if err == nil && cov != nil && !f.json {
+		err = writeCoverage(a.stdout, measured)
+	}
+	if err == nil && badInput {
+		status = exitBadArgs
+	}
+	return status, err
+}
+
+// runJobs explores each job in turn, writing its page and JSON lines as it
+// goes, and returns the reports, the coverage measured (with cov) and
+// whether a saved failure file was bad input.
+func (a *app) runJobs(jobs []job, spec explore.StrategySpec, mode string, k, n int, f runFlags, cov *coverRun) (reports []explore.Report, measured []coverage, badInput bool, err error) {
 	for _, j := range jobs {
 		var bin workerBinary
 		if cov != nil {
 			if bin, err = cov.binaryFor(j); err != nil {
-				return 0, err
+				return nil, nil, false, err
 			}
 		}
 		rep, bad, err := a.exploreOne(j.c, j.v, spec, mode, k, n, f, bin)
 		if err != nil {
-			return 0, err
+			return nil, nil, false, err
 		}
 		badInput = badInput || bad
 		reports = append(reports, rep)
@@ -190,30 +212,23 @@ func (a *app) run(args []string) (int, error) {
 		}
 		if f.json {
 			if err := explore.WriteJSONLines(a.stdout, []explore.Report{rep}); err != nil {
-				return 0, err
+				return nil, nil, false, err
 			}
 		}
 		if cov != nil {
 			m, err := cov.measure(j, rep)
 			if err != nil {
-				return 0, err
+				return nil, nil, false, err
 			}
 			measured = append(measured, m)
 			if f.json {
 				if err := writeJSON(a.stdout, m); err != nil {
-					return 0, err
+					return nil, nil, false, err
 				}
 			}
 		}
 	}
-	status, err := a.finish(reports, f.json, f.junit)
-	if err == nil && cov != nil && !f.json {
-		err = writeCoverage(a.stdout, measured)
-	}
-	if err == nil && badInput {
-		status = exitBadArgs
-	}
-	return status, err
+	return reports, measured, badInput, nil
 }
 
 // check validates the flags of run and returns what they ask for: the

@@ -171,72 +171,97 @@ type chromeEvent struct {
 // microsecond, so that goroutines that run at the same virtual instant
 // still line up in order); every event carries its virtual time in args.
 func writeChromeTrace(w io.Writer, evs []explore.EventRecord) error {
-	nodes := map[string]int{}
-	nodeName := func(n string) string {
-		if n == "" {
-			return "main"
-		}
-		return "node " + n
-	}
-	pidOf := func(n string) int {
-		if p, ok := nodes[n]; ok {
-			return p
-		}
-		p := len(nodes) + 1
-		nodes[n] = p
-		return p
-	}
-	var out []chromeEvent
-	threads := map[[2]int]bool{}
-	type running struct {
-		pid, g, step int
-		site         string
-		vt           time.Duration
-	}
-	var cur *running
-	closeRun := func(end int) {
-		if cur == nil {
-			return
-		}
-		dur := float64(end - cur.step)
-		if dur <= 0 {
-			dur = 0.5
-		}
-		out = append(out, chromeEvent{Name: "run", Ph: "X", Ts: float64(cur.step), Dur: dur, Pid: cur.pid, Tid: cur.g,
-			Args: map[string]any{"site": cur.site, "virtual_time": cur.vt.String()}})
-		cur = nil
-	}
+	b := chromeBuilder{nodes: map[string]int{}, threads: map[[2]int]bool{}}
 	for _, e := range evs {
-		pid := pidOf(e.Node)
-		if !threads[[2]int{pid, e.G}] {
-			threads[[2]int{pid, e.G}] = true
-			out = append(out, chromeEvent{Name: "thread_name", Ph: "M", Pid: pid, Tid: e.G,
-				Args: map[string]any{"name": fmt.Sprintf("g%d", e.G)}})
-		}
-		if e.Kind == "run" {
-			closeRun(e.Step)
-			cur = &running{pid: pid, g: e.G, step: e.Step, site: e.Site, vt: e.Time}
-			continue
-		}
-		args := map[string]any{"virtual_time": e.Time.String()}
-		if e.Site != "" {
-			args["site"] = e.Site
-		}
-		if e.Detail != "" {
-			args["detail"] = e.Detail
-		}
-		name := e.Kind
-		if e.Detail != "" {
-			name += ": " + e.Detail
-		}
-		out = append(out, chromeEvent{Name: name, Ph: "i", S: "t", Ts: float64(e.Step), Pid: pid, Tid: e.G, Args: args})
+		b.add(e)
 	}
 	if len(evs) > 0 {
-		closeRun(evs[len(evs)-1].Step + 1)
+		b.closeRun(evs[len(evs)-1].Step + 1)
 	}
-	for n, pid := range nodes {
-		out = append(out, chromeEvent{Name: "process_name", Ph: "M", Pid: pid, Args: map[string]any{"name": nodeName(n)}})
+	doc := struct {
+		TraceEvents     []chromeEvent `json:"traceEvents"`
+		DisplayTimeUnit string        `json:"displayTimeUnit"`
+	}{b.sorted(), "ns"}
+	enc := json.NewEncoder(w)
+	return enc.Encode(doc)
+}
+
+// chromeBuilder turns trace events into Chrome trace events: a process id
+// per node, a thread per goroutine, and the stretch a goroutine is running
+// (cur) closed as a slice when another one starts.
+type chromeBuilder struct {
+	nodes   map[string]int  // node name → pid
+	threads map[[2]int]bool // (pid, goroutine) already named
+	out     []chromeEvent
+	cur     *chromeRunning
+}
+
+// chromeRunning is the stretch of the goroutine running now.
+type chromeRunning struct {
+	pid, g, step int
+	site         string
+	vt           time.Duration
+}
+
+// pid returns the process id of node, naming a new one on first sight.
+func (b *chromeBuilder) pid(node string) int {
+	if p, ok := b.nodes[node]; ok {
+		return p
 	}
+	p := len(b.nodes) + 1
+	b.nodes[node] = p
+	name := "main"
+	if node != "" {
+		name = "node " + node
+	}
+	b.out = append(b.out, chromeEvent{Name: "process_name", Ph: "M", Pid: p, Args: map[string]any{"name": name}})
+	return p
+}
+
+// closeRun ends the running stretch, if any, at step end.
+func (b *chromeBuilder) closeRun(end int) {
+	if b.cur == nil {
+		return
+	}
+	dur := float64(end - b.cur.step)
+	if dur <= 0 {
+		dur = 0.5
+	}
+	b.out = append(b.out, chromeEvent{Name: "run", Ph: "X", Ts: float64(b.cur.step), Dur: dur, Pid: b.cur.pid, Tid: b.cur.g,
+		Args: map[string]any{"site": b.cur.site, "virtual_time": b.cur.vt.String()}})
+	b.cur = nil
+}
+
+// add records one trace event: a "run" starts a stretch, anything else is
+// an instant event on its goroutine's thread.
+func (b *chromeBuilder) add(e explore.EventRecord) {
+	pid := b.pid(e.Node)
+	if !b.threads[[2]int{pid, e.G}] {
+		b.threads[[2]int{pid, e.G}] = true
+		b.out = append(b.out, chromeEvent{Name: "thread_name", Ph: "M", Pid: pid, Tid: e.G,
+			Args: map[string]any{"name": fmt.Sprintf("g%d", e.G)}})
+	}
+	if e.Kind == "run" {
+		b.closeRun(e.Step)
+		b.cur = &chromeRunning{pid: pid, g: e.G, step: e.Step, site: e.Site, vt: e.Time}
+		return
+	}
+	args := map[string]any{"virtual_time": e.Time.String()}
+	if e.Site != "" {
+		args["site"] = e.Site
+	}
+	name := e.Kind
+	if e.Detail != "" {
+		args["detail"] = e.Detail
+		name += ": " + e.Detail
+	}
+	b.out = append(b.out, chromeEvent{Name: name, Ph: "i", S: "t", Ts: float64(e.Step), Pid: pid, Tid: e.G, Args: args})
+}
+
+// sorted returns the events with the metadata first (by process, then
+// thread) and the rest in step order.
+func (b *chromeBuilder) sorted() []chromeEvent {
+	out := b.out
 	sort.SliceStable(out, func(i, j int) bool {
 		if (out[i].Ph == "M") != (out[j].Ph == "M") {
 			return out[i].Ph == "M"
@@ -249,10 +274,5 @@ func writeChromeTrace(w io.Writer, evs []explore.EventRecord) error {
 		}
 		return out[i].Ts < out[j].Ts
 	})
-	doc := struct {
-		TraceEvents     []chromeEvent `json:"traceEvents"`
-		DisplayTimeUnit string        `json:"displayTimeUnit"`
-	}{out, "ns"}
-	enc := json.NewEncoder(w)
-	return enc.Encode(doc)
+	return out
 }
