@@ -173,6 +173,11 @@ type analysis struct {
 	lastKind []markKind
 	blockAt  []int
 	dead     []bool
+	// cur is the lane running (-1: none), curFrom the event its stretch
+	// began at (-1: closed), curRunnable whether it could have gone on
+	// running (so that a switch away from it is a preemption).
+	cur, curFrom int
+	curRunnable  bool
 }
 
 func analyse(evs []Event) *analysis {
@@ -294,43 +299,9 @@ func (a *analysis) events() {
 	m.Lane, m.Kind, m.Site, m.Detail = make([]int, n), make([]int, n), make([]int, n), make([]int, n)
 	var prevStep int
 	var prevTime time.Duration
-	cur, curFrom := -1, -1 // the lane running, and since which event
-	curRunnable := false
-	closeRun := func(to int) {
-		if cur >= 0 && curFrom >= 0 && to > curFrom {
-			m.RunLane = append(m.RunLane, cur)
-			m.RunFrom = append(m.RunFrom, curFrom)
-			m.RunTo = append(m.RunTo, to)
-		}
-		curFrom = -1
-	}
-	closeBlock := func(l, to int) {
-		if at := a.blockAt[l]; at >= 0 {
-			m.BlockLane = append(m.BlockLane, l)
-			m.BlockFrom = append(m.BlockFrom, at)
-			m.BlockTo = append(m.BlockTo, to)
-			m.BlockKind = append(m.BlockKind, int(blockKind(a.evs[at].Detail)))
-			a.blockAt[l] = -1
-		}
-	}
+	a.cur, a.curFrom = -1, -1
 	faults := newFaultTracker(a)
-	// The World starts its main goroutine without a run event: the first
-	// goroutine started from a site (heddle's own spawner has none) runs
-	// until the first run event.
-	for i, e := range a.evs {
-		if e.Kind == "run" {
-			break
-		}
-		if e.Kind == "go" && (e.Site != "" || cur < 0) {
-			if l, ok := a.laneOf[e.G]; ok {
-				cur, curFrom, curRunnable = l, i, true
-				m.Lanes[l].End = "runnable"
-			}
-			if e.Site != "" {
-				break
-			}
-		}
-	}
+	a.firstRunner()
 	for i, e := range a.evs {
 		m.DStep[i] = e.Step - prevStep
 		m.DTime[i] = int64(e.Time - prevTime)
@@ -342,73 +313,11 @@ func (a *analysis) events() {
 			l = -1
 		}
 		m.Lane[i] = l
-		k := kNote
-		switch e.Kind {
-		case "run":
-			k = kStep
-			if l >= 0 && a.blockAt[l] >= 0 {
-				k = kWake
-				closeBlock(l, i)
-			}
-			if cur >= 0 && cur != l && curRunnable {
-				m.PreemptAt = append(m.PreemptAt, i)
-				m.PreemptLane = append(m.PreemptLane, cur)
-				m.Lanes[cur].Preempted++
-			}
-			closeRun(i)
-			cur, curFrom, curRunnable = l, i, true
-			if l >= 0 {
-				m.Lanes[l].End = "runnable"
-			}
-		case "go":
-			k = kGo
-		case "block":
-			k = blockKind(e.Detail)
-			if l >= 0 {
-				a.blockAt[l] = i
-				m.Lanes[l].End = "blocked: " + e.Detail
-			}
-			if l == cur {
-				closeRun(i + 1)
-				curRunnable = false
-			}
-		case "exit", "panic":
-			k = kExit
-			end := "exited"
-			if e.Kind == "panic" {
-				k, end = kPanic, "panicked: "+e.Detail
-			}
-			if l >= 0 {
-				m.Lanes[l].End = end
-			}
-			if l == cur {
-				closeRun(i + 1)
-				curRunnable = false
-			}
-		case "timer":
-			k = kTimer
-			// The clock woke the goroutine that had just blocked: at the
-			// choice that follows, it could go on running.
-			if e.Detail == "wake" && l >= 0 && l == cur && !a.dead[l] {
-				curRunnable = true
-			}
-		case "note":
-			if faults.note(i, e) {
-				k = kFault
-			}
+		k := a.mark(i, e, l)
+		if e.Kind == "note" && faults.note(i, e) {
+			k = kFault
 		}
-		// A crash noted at this event killed the goroutines of its node.
-		for _, dl := range faults.killed {
-			if !a.dead[dl] && m.Lanes[dl].End != "exited" && !strings.HasPrefix(m.Lanes[dl].End, "panicked") {
-				m.Lanes[dl].End = "killed by the crash of node " + m.Lanes[dl].Node
-			}
-			a.dead[dl] = true
-			closeBlock(dl, i)
-			if dl == cur {
-				closeRun(i + 1)
-				curRunnable = false
-			}
-		}
+		a.killLanes(i, faults.killed)
 		faults.killed = faults.killed[:0]
 		m.Kind[i] = int(k)
 		if l >= 0 {
@@ -416,9 +325,128 @@ func (a *analysis) events() {
 			a.lastKind[l] = k
 		}
 	}
-	closeRun(n)
+	a.closeRun(n)
 	for l := range m.Lanes {
-		closeBlock(l, n)
+		a.closeBlock(l, n)
 	}
 	faults.finish(n)
+}
+
+// firstRunner finds the lane running before the first run event: the
+// World starts its main goroutine without one, so the first goroutine
+// started from a site (heddle's own spawner has none) runs until then.
+func (a *analysis) firstRunner() {
+	for i, e := range a.evs {
+		if e.Kind == "run" {
+			return
+		}
+		if e.Kind == "go" && (e.Site != "" || a.cur < 0) {
+			if l, ok := a.laneOf[e.G]; ok {
+				a.cur, a.curFrom, a.curRunnable = l, i, true
+				a.m.Lanes[l].End = "runnable"
+			}
+			if e.Site != "" {
+				return
+			}
+		}
+	}
+}
+
+// mark returns the mark kind of event i (e, on lane l or -1) and updates
+// the running stretch, the blocked spans, preemptions and each lane's end.
+func (a *analysis) mark(i int, e Event, l int) markKind {
+	m := &a.m
+	switch e.Kind {
+	case "run":
+		k := kStep
+		if l >= 0 && a.blockAt[l] >= 0 {
+			k = kWake
+			a.closeBlock(l, i)
+		}
+		if a.cur >= 0 && a.cur != l && a.curRunnable {
+			m.PreemptAt = append(m.PreemptAt, i)
+			m.PreemptLane = append(m.PreemptLane, a.cur)
+			m.Lanes[a.cur].Preempted++
+		}
+		a.closeRun(i)
+		a.cur, a.curFrom, a.curRunnable = l, i, true
+		if l >= 0 {
+			m.Lanes[l].End = "runnable"
+		}
+		return k
+	case "go":
+		return kGo
+	case "block":
+		if l >= 0 {
+			a.blockAt[l] = i
+			m.Lanes[l].End = "blocked: " + e.Detail
+		}
+		a.stopIfRunning(l, i)
+		return blockKind(e.Detail)
+	case "exit":
+		if l >= 0 {
+			m.Lanes[l].End = "exited"
+		}
+		a.stopIfRunning(l, i)
+		return kExit
+	case "panic":
+		if l >= 0 {
+			m.Lanes[l].End = "panicked: " + e.Detail
+		}
+		a.stopIfRunning(l, i)
+		return kPanic
+	case "timer":
+		// The clock woke the goroutine that had just blocked: at the
+		// choice that follows, it could go on running.
+		if e.Detail == "wake" && l >= 0 && l == a.cur && !a.dead[l] {
+			a.curRunnable = true
+		}
+		return kTimer
+	}
+	return kNote
+}
+
+// killLanes marks the lanes a crash noted at event i killed.
+func (a *analysis) killLanes(i int, killed []int) {
+	m := &a.m
+	for _, dl := range killed {
+		if !a.dead[dl] && m.Lanes[dl].End != "exited" && !strings.HasPrefix(m.Lanes[dl].End, "panicked") {
+			m.Lanes[dl].End = "killed by the crash of node " + m.Lanes[dl].Node
+		}
+		a.dead[dl] = true
+		a.closeBlock(dl, i)
+		a.stopIfRunning(dl, i)
+	}
+}
+
+// stopIfRunning ends the running stretch after event i when lane l is the
+// one running: it blocked, exited or was killed.
+func (a *analysis) stopIfRunning(l, i int) {
+	if l == a.cur {
+		a.closeRun(i + 1)
+		a.curRunnable = false
+	}
+}
+
+// closeRun ends the running stretch, if any, at event to.
+func (a *analysis) closeRun(to int) {
+	m := &a.m
+	if a.cur >= 0 && a.curFrom >= 0 && to > a.curFrom {
+		m.RunLane = append(m.RunLane, a.cur)
+		m.RunFrom = append(m.RunFrom, a.curFrom)
+		m.RunTo = append(m.RunTo, to)
+	}
+	a.curFrom = -1
+}
+
+// closeBlock ends lane l's blocked span, if any, at event to.
+func (a *analysis) closeBlock(l, to int) {
+	m := &a.m
+	if at := a.blockAt[l]; at >= 0 {
+		m.BlockLane = append(m.BlockLane, l)
+		m.BlockFrom = append(m.BlockFrom, at)
+		m.BlockTo = append(m.BlockTo, to)
+		m.BlockKind = append(m.BlockKind, int(blockKind(a.evs[at].Detail)))
+		a.blockAt[l] = -1
+	}
 }
