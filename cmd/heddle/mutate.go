@@ -454,7 +454,13 @@ func (m *mutation) runOne(mu mutate.Mutant, seeds []int64) (r mutantResult) {
 		var be *buildError
 		if errors.As(err, &be) {
 			r.Status = mutantCompileError
-			out := strings.ReplaceAll(be.Output, filepath.Join(d, filepath.Base(mu.File)), r.File)
+			// The go command prints the mutant's path, relative to the
+			// module when that is shorter: name the original file instead.
+			mutant := filepath.Join(d, filepath.Base(mu.File))
+			out := strings.ReplaceAll(be.Output, mutant, r.File)
+			if rel, err := filepath.Rel(m.mod.root, mutant); err == nil {
+				out = strings.ReplaceAll(out, rel, r.File)
+			}
 			r.Error = firstLines(strings.TrimSpace(out), 4)
 			return r
 		}
