@@ -334,7 +334,12 @@ type world struct {
 
 	failures []Failure
 	ended    bool
-	endCh    chan struct{}
+	// endClaimed is set by the one call of end that ends the run: a stray
+	// (a plain go statement calling into the World) can run scheduler code
+	// at the same time as the goroutine it stands for, and the run must
+	// still end once (see TestStrayRacingTheWorld).
+	endClaimed atomic.Bool
+	endCh      chan struct{}
 	// coro selects the coroutine handoff for this run; resume is then the
 	// goroutine the driver runs next (see handoff_coro.go).
 	coro    bool
@@ -1258,7 +1263,7 @@ func (w *world) failStepLimit() {
 //
 //go:norace
 func (w *world) end() {
-	if w.ended {
+	if w.ended || !w.endClaimed.CompareAndSwap(false, true) {
 		return
 	}
 	w.ended = true
