@@ -349,7 +349,7 @@ func busyRun(rounds int) *harness.Result {
 // largePage writes the page of a run of a little over 100,000 events.
 func largePage(t testing.TB, dir string) (string, int) {
 	t.Helper()
-	res := busyRun(530)
+	res := busyRun(560)
 	require.GreaterOrEqual(t, len(res.Trace), 100_000)
 	page := filepath.Join(dir, "large.html")
 	r := timeline.Run{Test: "busy", Seed: res.Seed, Strategy: res.Strategy, Steps: res.Steps, Preemptions: res.Preemptions,

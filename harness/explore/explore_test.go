@@ -262,3 +262,44 @@ func TestLoadSavedKeepsTheGoodFiles(t *testing.T) {
 	require.Contains(t, err.Error(), "no violation kind")
 	require.Contains(t, err.Error(), "not c/buggy")
 }
+
+// flakyRaceRunner reports a DataRace at seed 3; its strict replays (of a
+// schedule to be saved) show the race only every other time, as a race the
+// detector does not see in every process.
+type flakyRaceRunner struct{ strict int }
+
+func (f *flakyRaceRunner) Do(_ context.Context, spec RunSpec) (Outcome, error) {
+	out := Outcome{Seed: spec.Seed, Schedule: []int{1, 2, 1}}
+	race := []checkers.Violation{{Kind: harness.DataRace, Message: "data race"}}
+	switch {
+	case spec.Strict:
+		f.strict++
+		if f.strict%2 == 1 {
+			out.Violations = race
+		}
+	case spec.Seed == 3:
+		out.Violations = race
+	}
+	return out, nil
+}
+
+func (f *flakyRaceRunner) Close() {}
+
+// TestRaceThatDoesNotReplayIsNotSaved: a race schedule is saved only when
+// every one of its fresh replays shows the race.
+func TestRaceThatDoesNotReplayIsNotSaved(t *testing.T) {
+	dir := t.TempDir()
+	v := Variant{Name: "buggy", Expect: []harness.Kind{harness.DataRace}}
+	r := &flakyRaceRunner{}
+	seeds, err := Seeds(0, 10, 1, 1)
+	require.NoError(t, err)
+	rep := ExploreVariant(context.Background(), Case{Name: "flaky"}, v, VariantConfig{Seeds: seeds, Runners: []Runner{r},
+		Save: true, Dir: dir, Shrinker: func(harness.Kind) Runner { return r }})
+	require.Equal(t, VerdictFound, rep.Verdict)
+	require.Empty(t, rep.SavedPath)
+	require.NotEmpty(t, rep.Notes)
+	require.Contains(t, rep.Notes[len(rep.Notes)-1], "not saved: its schedule showed the race in 2 of 3 fresh replays")
+	saved, err := LoadSaved(dir, "flaky", "buggy")
+	require.NoError(t, err)
+	require.Empty(t, saved)
+}

@@ -83,12 +83,29 @@ func Shrink(ctx context.Context, r Runner, opts ShrinkOptions) (ShrinkResult, er
 		return s.res, err
 	}
 	s.finish()
-	if opts.Faults != nil && time.Now().Before(s.deadline) {
-		if err := shrinkPlan(ctx, r, opts, &s.res); err != nil {
-			return s.res, err
-		}
+	if opts.Faults == nil || !time.Now().Before(s.deadline) {
+		return s.res, nil
 	}
-	return s.res, nil
+	if err := shrinkPlan(ctx, r, opts, &s.res); err != nil {
+		return s.res, err
+	}
+	if *s.res.Faults == *opts.Faults || !time.Now().Before(s.deadline) {
+		return s.res, nil
+	}
+	// With fewer faults the run takes other turns: shrink its schedule
+	// again, from the last failing replay's, within what is left of the
+	// time.
+	again := opts
+	again.Faults, again.Schedule, again.Time = s.res.Faults, s.res.Schedule, time.Until(s.deadline)
+	again.MaxAttempts = max(opts.MaxAttempts-s.res.Attempts, 1)
+	t := &shrinker{ctx: ctx, r: r, opts: again, deadline: s.deadline, res: ShrinkResult{Seed: opts.Seed, Kind: opts.Kind}}
+	if t.reproduce() != nil || t.rounds() != nil {
+		return s.res, nil // keep the first pass's result
+	}
+	t.finish()
+	t.res.Attempts += s.res.Attempts
+	t.res.OriginalPreemptions = s.res.OriginalPreemptions
+	return t.res, nil
 }
 
 // shrinker is one shrinking of a schedule. The search keeps any candidate

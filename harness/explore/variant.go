@@ -134,7 +134,13 @@ func (x *exploration) rerun(s SavedFailure) SavedCheck {
 		check.Skipped = "a data race cannot be detected without -race"
 		return check
 	}
-	out, err := x.cfg.Runners[0].Do(context.Background(), RunSpec{Seed: s.Seed, Replay: true, Strict: true, Schedule: s.Schedule, Faults: s.Faults})
+	// A runner that does not halt at a race, when there is one: a saved
+	// Panic or Leak must show even if the same run also races.
+	runner := x.cfg.Runners[0]
+	if x.cfg.Confirm != nil {
+		runner = x.cfg.Confirm
+	}
+	out, err := runner.Do(context.Background(), RunSpec{Seed: s.Seed, Replay: true, Strict: true, Schedule: s.Schedule, Faults: s.Faults})
 	switch {
 	case err != nil:
 		check.Problem = err.Error()
@@ -257,12 +263,40 @@ func (x *exploration) keep(first Outcome) {
 	if !wantSave {
 		return
 	}
+	if rep.Kind == harness.DataRace && shrinker != nil {
+		if n := x.replays(shrinker, saved, raceReplays); n < raceReplays {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("not saved: its schedule showed the race in %d of %d fresh replays "+
+				"(the race detector does not see every race of a schedule in every process); a saved failure must show it every time", n, raceReplays))
+			return
+		}
+	}
 	path, err := saved.Save(cfg.Dir)
 	if err != nil {
 		rep.Notes = append(rep.Notes, "saving the failure: "+err.Error())
 		return
 	}
 	rep.SavedPath = path
+}
+
+// raceReplays is how many fresh replays must show a race before its
+// schedule is saved.
+const raceReplays = 3
+
+// replays replays a failure to be saved n times, strictly, and counts the
+// replays that show it. A runner replaces its worker after a run that
+// raced, so every replay of a race runs in a fresh process.
+func (x *exploration) replays(r Runner, s SavedFailure, n int) int {
+	shown := 0
+	for range n {
+		out, err := r.Do(context.Background(), RunSpec{Seed: s.Seed, Replay: true, Strict: true, Schedule: s.Schedule, Faults: s.Faults})
+		if err != nil {
+			continue
+		}
+		if x.v.ExpectsBug() && x.v.shows(out.Violations, s.Kind) || !x.v.ExpectsBug() && out.Has(s.Kind) {
+			shown++
+		}
+	}
+	return shown
 }
 
 func kindsOrNone(o Outcome) any {

@@ -63,16 +63,16 @@ func TestBusyRunSize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a large run")
 	}
-	res := busyRun(530)
+	res := busyRun(560)
 	if n := len(res.Trace); n < 100_000 || n > 130_000 {
-		t.Fatalf("busyRun(530) has %d events, want a little over 100,000", n)
+		t.Fatalf("busyRun(560) has %d events, want a little over 100,000", n)
 	}
 }
 
 // BenchmarkWrite100k writes the page of a run of about 100,000 events:
 // the analysis, the source lines and the encoding, on the Go side.
 func BenchmarkWrite100k(b *testing.B) {
-	res := busyRun(530)
+	res := busyRun(560)
 	r := timeline.Run{Test: "busy", Seed: res.Seed, Violations: checkers.FromResult(res), Events: timeline.EventsOf(res.Trace)}
 	b.ReportMetric(float64(len(r.Events)), "events")
 	b.ResetTimer()

@@ -449,22 +449,34 @@ type aimAt struct {
 	who string
 }
 
-// reached tells an await step waiting for m (from client who) that it came.
-// Under r.mu.
-func (r *recorder) reached(m moment, who string) {
+// reached disarms an await step waiting for m (from client who), if there
+// is one, and returns the channel to tell it on (nil if none): the caller
+// pokes it once r.mu is released. Under r.mu.
+func (r *recorder) reached(m moment, who string) *harness.Chan[struct{}] {
 	if r.hit == nil || r.aim.m != m || (r.aim.who != "" && r.aim.who != who) {
-		return
+		return nil
 	}
-	harness.Select(r.hit.SendCase(struct{}{}), harness.Default())
+	hit := r.hit
 	r.hit = nil
 	r.aim = aimAt{}
+	return hit
 }
 
-// signal is reached, taking the lock.
+// poke tells an await step (hit, from reached; nil: none) that its moment
+// came. hit has room for the one message it ever gets: the send never
+// blocks. Not under r.mu: a send is a scheduling point.
+func poke(hit *harness.Chan[struct{}]) {
+	if hit != nil {
+		hit.Send(struct{}{})
+	}
+}
+
+// signal is reached, taking the lock, and the poke.
 func (r *recorder) signal(m moment, who string) {
 	r.mu.Lock()
-	r.reached(m, who)
+	hit := r.reached(m, who)
 	r.mu.Unlock()
+	poke(hit)
 }
 
 // step is a fault of the plan as it was carried out: when it struck and

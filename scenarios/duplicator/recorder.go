@@ -3,6 +3,7 @@ package duplicator
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/heddle-go/heddle/checkers"
@@ -29,9 +30,21 @@ type owner struct {
 // system's observer and the workload's bookkeeping; they take its own lock
 // only. The checks that can be made as events come are made there (and
 // recorded in bad); the rest wait for Check.
+//
+// Its lock is a plain sync.Mutex, and no critical section of it reaches a
+// scheduling point of the World (no harness primitive is called under it):
+// a critical section therefore runs whole, between two scheduling points of
+// its caller, and is never contended in a deterministic World. That matters
+// because the system calls the observer from goroutines a crash stops where
+// they stand, some of them under the lock of state that outlives the crash
+// (RemoteStore.apply reports RemoteApplied under the store's lock): a
+// scheduling point in the observer would be a place where a crash leaves
+// that lock (or this one) held for ever. The signals the observer sends
+// (await steps, auditors waiting for a call) go out after the lock is
+// released (poke).
 type recorder struct {
 	t0        time.Time
-	mu        harness.Mutex
+	mu        sync.Mutex
 	seq       int
 	committed []map[int64]stamped // per partition, by decree
 	remote    [][]stamped         // per partition, in order applied
@@ -105,14 +118,15 @@ func (r *recorder) observer() *sys.Observer {
 	return &sys.Observer{
 		Logged: func(p, inc int, m sys.Mutation) {
 			r.mu.Lock()
-			defer r.mu.Unlock()
 			r.loggedMax[p] = max(r.loggedMax[p], m.Decree)
 			r.lcMax[p] = max(r.lcMax[p], m.LastCommitted)
+			at := momentLogged
 			if m.Empty {
-				r.reached(momentEmpty, "")
-			} else {
-				r.reached(momentLogged, "")
+				at = momentEmpty
 			}
+			hit := r.reached(at, "")
+			r.mu.Unlock()
+			poke(hit)
 		},
 		Committed:     r.committed1,
 		Shipped:       r.shipped1,
@@ -138,24 +152,26 @@ func (r *recorder) observer() *sys.Observer {
 
 func (r *recorder) committed1(p int, m sys.Mutation) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if old, ok := r.committed[p][m.Decree]; ok {
 		if old.m != m {
 			r.violate(checkers.Invariant,
 				"the committed history of partition %d must never change: decree %d was %v, a restarted primary committed %v",
 				p, m.Decree, old.m, m)
 		}
+		r.mu.Unlock()
 		return
 	}
 	r.committed[p][m.Decree] = stamped{m, r.now(), r.next()}
+	var hit *harness.Chan[struct{}]
 	if !m.Empty {
-		r.reached(momentApplied, "")
+		hit = r.reached(momentApplied, "")
 	}
+	r.mu.Unlock()
+	poke(hit)
 }
 
 func (r *recorder) shipped1(p, inc int, muts []sys.Mutation, last, applied int64) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	k := [2]int{p, inc}
 	for _, m := range muts {
 		if m.Decree > applied || m.Decree > last {
@@ -170,13 +186,17 @@ func (r *recorder) shipped1(p, inc int, muts []sys.Mutation, last, applied int64
 		}
 		r.shipped[k] = append(r.shipped[k], m.Decree)
 	}
-	r.reached(momentShipping, "")
+	hit := r.reached(momentShipping, "")
+	r.mu.Unlock()
+	poke(hit)
 }
 
 // progressed records a change of progress, and checks at once that
 // progress never claims a write the remote cluster does not have: every
 // committed write up to last_decree must have been delivered.
 func (r *recorder) progressed(p, inc int, pr sys.Progress) {
+	var hit *harness.Chan[struct{}]
+	defer func() { poke(hit) }() // after the unlock below
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k := [2]int{p, inc}
@@ -184,7 +204,7 @@ func (r *recorder) progressed(p, inc int, pr sys.Progress) {
 	if n := len(r.confirmed[p]); n == 0 || r.confirmed[p][n-1] != pr.ConfirmedDecree {
 		r.confirmed[p] = append(r.confirmed[p], pr.ConfirmedDecree)
 		r.confirmedMax[p] = max(r.confirmedMax[p], pr.ConfirmedDecree)
-		r.reached(momentConfirmed, "")
+		hit = r.reached(momentConfirmed, "")
 	}
 	if pr.ConfirmedDecree > pr.LastDecree {
 		r.violate(checkers.Invariant,
@@ -316,14 +336,17 @@ func (r *recorder) orphaned(role sys.Role, n int) {
 // (-1: the primary as a whole).
 func (r *recorder) calling(call, who string, p int) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	var hit *harness.Chan[struct{}]
 	if call == "Write" {
-		r.reached(momentCall, who)
+		hit = r.reached(momentCall, who)
 	}
-	for _, c := range r.waiting[call] {
-		harness.Select(c.SendCase(p), harness.Default())
+	waiting := r.waiting[call]
+	r.waiting[call] = nil
+	r.mu.Unlock()
+	poke(hit)
+	for _, c := range waiting {
+		c.Send(p) // buffered, and each hears of one call: never blocks
 	}
-	r.waiting[call] = r.waiting[call][:0]
 }
 
 // waitCall returns a channel that hears of the next call of this kind, and

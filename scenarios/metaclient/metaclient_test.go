@@ -305,7 +305,8 @@ func TestBuggySavedFailure(t *testing.T) {
 			// the bug's other face: goroutines of Run outliving it.
 			kind = harness.Leak
 		}
-		out := explore.RunOnce(buggy, explore.RunSpec{Seed: s.Seed, Replay: true, Schedule: s.Schedule, Faults: s.Faults})
+		out := explore.RunOnce(buggy, explore.RunSpec{Seed: s.Seed, Replay: true, Strict: true, Schedule: s.Schedule, Faults: s.Faults})
+		require.False(t, out.Has(harness.Diverged), "%s no longer replays: %v", s.Path, out.Violations)
 		_, found := buggy.FoundIn(out.Violations, kind)
 		require.True(t, found, "%v", out.Violations)
 	}

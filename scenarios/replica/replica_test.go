@@ -65,7 +65,8 @@ func TestSavedSchedule(t *testing.T) {
 		plan, err := faults.ParsePlan(*s.Faults)
 		require.NoError(t, err)
 		require.LessOrEqual(t, len(plan), len(Faults(s.Seed)), "the fault plan was shrunk too")
-		out := explore.RunOnce(buggy, explore.RunSpec{Seed: s.Seed, Replay: true, Schedule: s.Schedule, Faults: s.Faults})
+		out := explore.RunOnce(buggy, explore.RunSpec{Seed: s.Seed, Replay: true, Strict: true, Schedule: s.Schedule, Faults: s.Faults})
+		require.False(t, out.Has(harness.Diverged), "%s no longer replays: %v", s.Path, out.Violations)
 		requireRecovery(t, s.Seed, out.Violations)
 	}
 }
@@ -78,7 +79,7 @@ func TestDeterministic(t *testing.T) {
 		for _, seed := range []int64{3, 5} {
 			a := explore.RunOnce(v, explore.RunSpec{Seed: seed})
 			b := explore.RunOnce(v, explore.RunSpec{Seed: seed})
-			r := explore.RunOnce(v, explore.RunSpec{Seed: seed, Replay: true, Schedule: a.Schedule})
+			r := explore.RunOnce(v, explore.RunSpec{Seed: seed, Replay: true, Strict: true, Schedule: a.Schedule})
 			require.NotZero(t, a.TraceHash, name)
 			require.Equal(t, a.TraceHash, b.TraceHash, name)
 			require.Equal(t, a.TraceHash, r.TraceHash, name)

@@ -402,6 +402,7 @@ func (r *run) call(c *sys.Client, id int, in kvIn) kvOut {
 	in.Part = c.Partition(in.Key)
 	harness.Select(r.calling.SendCase(in.Part), harness.Default())
 	p := r.h.Call(id, in)
+	start := harness.Now()
 	ctx, cancel := harness.WithTimeout(context.Background(), r.cfg.OpTimeout)
 	var out kvOut
 	var err error
@@ -422,7 +423,9 @@ func (r *run) call(c *sys.Client, id int, in kvIn) kvOut {
 			Invalid: errors.As(err, &re) && re.Code == sys.CodeInvalidData}
 	}
 	if r.cfg.fault == "late-return" && id == 1 && err == nil && in.Op == opGet {
-		harness.Sleep(3 * r.cfg.OpTimeout) // the caller records the return late
+		// The caller records the return 2ms past the call's deadline:
+		// more than one wake-up's work (epsilon) late.
+		harness.Sleep(r.cfg.OpTimeout + 2*epsilon - harness.Since(start))
 	}
 	p.Return(out)
 	return out

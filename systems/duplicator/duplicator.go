@@ -196,7 +196,11 @@ const (
 
 // Observer receives the events a test checks. Every field may be nil. The
 // system calls them from its own goroutines, some under its locks: they must
-// not call back into the system.
+// not call back into the system. RemoteApplied is called inside the remote
+// cluster's critical section (RemoteStore), whose lock outlives a crash of
+// the remote's node: it must not block nor reach a scheduling point of the
+// World (no harness primitive), or a crash striking there would leave the
+// store locked for every later incarnation.
 type Observer struct {
 	// Logged: the primary appended m to partition's private log; the
 	// secondaries have not acknowledged it yet, so it is neither committed

@@ -12,6 +12,12 @@ import (
 // remote cluster is replicated and durable; only the node that answers the
 // ships goes away). Make it outside the remote's node and hand the same
 // RemoteStore to every incarnation. It is safe for concurrent use.
+//
+// Its lock outlives the node, so no critical section of it reaches a
+// scheduling point: a crash, which stops a goroutine at a scheduling point,
+// strikes before or after a batch is applied, never in the middle with the
+// lock held (as a crashed process's locks do not outlive it). The Disk
+// follows the same rule.
 type RemoteStore struct {
 	mu    harness.Mutex
 	seen  map[int]int64 // per partition: the last decree applied or skipped

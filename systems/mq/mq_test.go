@@ -313,6 +313,9 @@ func notifyVsDestroy(v Variant) func() {
 }
 
 func TestBuggyNotifySendsOnClosedChannel(t *testing.T) {
+	if harness.RaceEnabled() {
+		t.Skip("under -race the close racing Notify's send is reported first, as plain Go reports it; the explorer attributes it in child processes")
+	}
 	found := -1
 	for seed := int64(0); seed < 200 && found < 0; seed++ {
 		res := harness.Run(harness.Options{Seed: seed}, notifyVsDestroy(Buggy))
