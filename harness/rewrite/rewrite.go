@@ -125,11 +125,13 @@ type Error struct {
 	Msg string
 }
 
+// Error says where and what: file:line:col: heddle: the message.
 func (e *Error) Error() string { return fmt.Sprintf("%s: heddle: %s", e.Pos, e.Msg) }
 
 // Errors is every Error of a rewrite.
 type Errors []*Error
 
+// Error lists every error, one a line.
 func (es Errors) Error() string {
 	msgs := make([]string, len(es))
 	for i, e := range es {
