@@ -61,14 +61,19 @@ const maxRestarts = 100
 
 // runPlain runs test n times as go test -race -count=n does, in as many
 // processes as its crashes need (up to maxRestarts): each process runs the
-// count still to go, with a 10s timeout that turns a deadlock into a crash.
+// count still to go, with a timeout (20s, and 50ms a run) that turns a
+// deadlock into a crash.
 func runPlain(b *testing.B, bin, test string, n int) plainRuns {
 	b.Helper()
 	var r plainRuns
 	for r.runs < n && r.crashes <= maxRestarts {
 		left := n - r.runs
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		cmd := exec.CommandContext(ctx, bin, "-test.run=^"+test+"$", "-test.v", "-test.count="+strconv.Itoa(left), "-test.timeout=10s")
+		// The timeout must let left runs of a test that sleeps tens of
+		// milliseconds end (a timeout that ends a process that was not
+		// stuck would count as a failure), and turns a deadlock into a crash.
+		timeout := 20*time.Second + time.Duration(left)*50*time.Millisecond
+		ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Minute)
+		cmd := exec.CommandContext(ctx, bin, "-test.run=^"+test+"$", "-test.v", "-test.count="+strconv.Itoa(left), "-test.timeout="+timeout.String())
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		err := cmd.Run()
@@ -93,8 +98,10 @@ func runPlain(b *testing.B, bin, test string, n int) plainRuns {
 // its seeds (every seed run, -keep-going), and the failing fraction of plain
 // go test -race -count=N on the same unmodified test (N = 1,000, or
 // HEDDLE_BENCH_SEEDS). Plain go test cannot see a leak, and a panic or a
-// deadlock ends its process: the runs left start again in a new process (up
-// to 100 restarts). Its metrics are first-seed, heddle-fail-% and
+// deadlock (its -timeout) ends its process: the runs left start again in a
+// new process (up to 100 restarts). A data race is reported once per pair of
+// sites in a process, as go test -count does: later runs that race the same
+// way pass. Its metrics are first-seed, heddle-fail-% and
 // plain-fail-%; make bench-unmodified runs it once (-benchtime 1x).
 func BenchmarkUnmodified(b *testing.B) {
 	n := benchSeeds(b)

@@ -149,9 +149,7 @@ func (d *driver) writePage(p listed, f *Failure) (string, error) {
 		}
 		r.Violations = append(r.Violations, checkers.Violation{Kind: harness.Kind(x.Kind), Message: msg})
 	}
-	for _, v := range checkers.ParseRaceReports(f.Output) {
-		r.Violations = append(r.Violations, v)
-	}
+	r.Violations = append(r.Violations, checkers.ParseRaceReports(f.Output)...)
 	r.Events = make([]timeline.Event, len(f.Trace))
 	for i, e := range f.Trace {
 		r.Events[i] = timeline.Event{Step: e.Step, Time: e.Time, G: e.G, Node: e.Node, Kind: e.Kind, Site: e.Site,
