@@ -74,9 +74,14 @@ func findModule(ctx context.Context, dir string, env []string) (*module, error) 
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("reading go.sum: %w", err)
 	}
-	f, err := modfile.ParseLax(gomod, m.mod, nil)
+	// Parse, not ParseLax, which drops the tool directives (heddle as a
+	// tool changes the replay commands); a go.mod that only the lax parser
+	// reads (a directive newer than this program) has no tool heddle knows.
+	f, err := modfile.Parse(gomod, m.mod, nil)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", gomod, err)
+		if f, err = modfile.ParseLax(gomod, m.mod, nil); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", gomod, err)
+		}
 	}
 	if f.Module == nil {
 		return nil, usageErrorf("%s has no module directive", gomod)
