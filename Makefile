@@ -2,7 +2,7 @@
 GO ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test ci bench lint e2e cover mutate
+.PHONY: run test ci bench lint e2e cover mutate unmodified xsync bench-unmodified
 
 ## run: explore every race case and print the table of verdicts (race detector on:
 ## data races are among the verdicts).
@@ -30,6 +30,26 @@ cover:
 CASES ?= duplicator metaclient mq replica routingtable
 mutate:
 	@for c in $(CASES); do $(GO) run -race ./cmd/heddle mutate $$c $(MUTATE_FLAGS) || exit 1; done
+
+## unmodified: heddle test on the plain Go programs of testdata/unmodified, at
+## the issue's full budget: each bug found with its kind within 1,000 seeds and
+## each fixed twin passing 1,000 seeds (make test runs the twins on 200).
+unmodified:
+	HEDDLE_FULL=1 $(GO) test -race -count=1 -run 'TestUnmodifiedPrograms|TestRewriteCache' -v ./harness/gotest/driver/
+
+## xsync: golang.org/x/sync@v0.25.0's own errgroup, semaphore and singleflight
+## tests under heddle test, 200 seeds per test (about eight minutes on two cores;
+## make test runs 20 seeds), and a bug injected into a copy of singleflight found.
+## It downloads the module through the module proxy, and skips saying so when it
+## cannot.
+xsync:
+	HEDDLE_XSYNC=1 $(GO) test -race -count=1 -timeout 40m -run 'TestXSync' -v ./harness/gotest/driver/
+
+## bench-unmodified: per program of testdata/unmodified, heddle test's first
+## failing seed and failing fraction against plain go test -race's failing
+## fraction, and the per-seed cost of a rewritten test against the plain test.
+bench-unmodified:
+	$(GO) test -run '^$$' -bench 'Unmodified|PerSeed' -benchtime 1x -timeout 60m -v ./harness/gotest/driver/
 
 ## bench: the runtime and checker benchmarks (compare runs with benchstat).
 bench:

@@ -641,8 +641,7 @@ func (w *world) loadStep() int { return w.step }
 func (w *world) abandon() {
 	g := w.current
 	w.stuck = true
-	msg := fmt.Sprintf("goroutine %d ran for %v of wall-clock time without reaching a scheduling point "+
-		"(a busy loop, or blocked outside heddle: a standard channel, lock, sleep or I/O)", g.id, w.opts.Watchdog)
+	msg := w.stuckMessage(g.id, g.goid)
 	w.fail(Stuck, msg, []*goroutine{g}, "")
 	poisoned = msg
 	w.ended = true
@@ -1451,14 +1450,15 @@ func callerPC(skip int) uintptr {
 }
 
 // sitePC returns, when the World keeps a trace, the program counter of the
-// user's call to the primitive that calls sitePC; otherwise 0. Capturing a
-// site costs more than a scheduling point, so failure reports find their
-// sites from a stack dump instead (see blockedSites).
+// user's call to the primitive that calls sitePC (past heddle's drop-in
+// packages, see programPC); otherwise 0. Capturing a site costs more than a
+// scheduling point, so failure reports find their sites from a stack dump
+// instead (see blockedSites).
 func (w *world) sitePC() uintptr {
 	if !w.opts.Trace {
 		return 0
 	}
-	return callerPC(3)
+	return programPC(3)
 }
 
 // siteOf renders a program counter from callerPC as file:line.

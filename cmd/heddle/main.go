@@ -168,6 +168,9 @@ type app struct {
 	// systems is the module directory that holds a package per case's
 	// system (empty: "systems").
 	systems string
+	// testEnv is the environment of heddle test's go commands and test
+	// processes (nil: this process's).
+	testEnv []string
 }
 
 const (
@@ -196,6 +199,8 @@ Commands:
     merge [report.json...]        combine the --json reports of several shards
     mutate case [flags]           mutation testing: run the fixed variant against concurrency
                                   mutants of the case's system and report which survive
+    test [flags] [packages]       run the unmodified tests of a module's packages under the
+                                  deterministic scheduler, once per seed (go tool heddle test)
 
 Run "heddle <command> -h" for a command's flags.
 `
@@ -221,6 +226,8 @@ func (a *app) main(args []string) int {
 		status, err = a.merge(rest)
 	case "mutate":
 		status, err = a.mutate(rest)
+	case "test":
+		status, err = a.test(rest)
 	case "worker":
 		err = a.worker(rest)
 	case "help", "-h", "-help", "--help":
@@ -232,7 +239,7 @@ func (a *app) main(args []string) int {
 	if err != nil {
 		if _, ok := err.(usageError); ok {
 			fmt.Fprintf(a.stderr, "heddle %s: %v\n", cmd, err)
-			if cmd == "" || (cmd != "list" && cmd != "run" && cmd != "replay" && cmd != "shrink" && cmd != "merge" && cmd != "mutate") {
+			if cmd == "" || (cmd != "list" && cmd != "run" && cmd != "replay" && cmd != "shrink" && cmd != "merge" && cmd != "mutate" && cmd != "test") {
 				fmt.Fprint(a.stderr, usage)
 			}
 			return exitBadArgs

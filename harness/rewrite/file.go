@@ -186,6 +186,8 @@ func (r *fileRewriter) alias(path string) string {
 		a = r.p.prefix + "lang"
 	case HarnessPath:
 		a = r.p.prefix + "harness"
+	case GotestPath:
+		a = r.p.prefix + "gotest"
 	default:
 		for std, d := range dropIns {
 			if d.path == path {

@@ -43,6 +43,15 @@ func Load(dir string, env []string, patterns ...string) ([]*packages.Package, er
 // channels are heddle's); nil means exactly the packages given. It returns
 // the changed files sorted by path.
 func Rewrite(pkgs []*packages.Package, rewritten func(importPath string) bool) ([]File, error) {
+	return RewriteConfig(pkgs, Config{Rewritten: rewritten})
+}
+
+// RewriteConfig is Rewrite with a Config: cfg.Rewritten as Rewrite's
+// rewritten, and cfg.Tests to make the packages' tests run under heddle
+// test. cfg.Source is ignored: the files are read as they are now, and must
+// not have changed since they were loaded.
+func RewriteConfig(pkgs []*packages.Package, cfg Config) ([]File, error) {
+	rewritten := cfg.Rewritten
 	if rewritten == nil {
 		paths := map[string]bool{}
 		for _, p := range pkgs {
@@ -70,7 +79,7 @@ func Rewrite(pkgs []*packages.Package, rewritten func(importPath string) bool) (
 		if all {
 			continue
 		}
-		files, err := Package(Config{Rewritten: rewritten}, p.Fset, p.Types, p.TypesInfo, p.Syntax)
+		files, err := Package(Config{Rewritten: rewritten, Tests: cfg.Tests}, p.Fset, p.Types, p.TypesInfo, p.Syntax)
 		var rerrs Errors
 		switch {
 		case errors.As(err, &rerrs):

@@ -101,6 +101,12 @@ type Config struct {
 	// Source returns the content of a file of the package, as it was when
 	// the package was loaded; nil means os.ReadFile.
 	Source func(path string) ([]byte, error)
+	// Tests makes the package's tests run under heddle test: the body of
+	// every Test function of its _test.go files is wrapped in
+	// gotest.Test (GotestPath), which runs it once per seed as the main
+	// goroutine of a World, and testing's Cleanup, Context, Parallel and
+	// Run go through gotest.Of (see package gotest).
+	Tests bool
 }
 
 // File is one rewritten file.
@@ -119,11 +125,13 @@ type Error struct {
 	Msg string
 }
 
+// Error says where and what: file:line:col: heddle: the message.
 func (e *Error) Error() string { return fmt.Sprintf("%s: heddle: %s", e.Pos, e.Msg) }
 
 // Errors is every Error of a rewrite.
 type Errors []*Error
 
+// Error lists every error, one a line.
 func (es Errors) Error() string {
 	msgs := make([]string, len(es))
 	for i, e := range es {

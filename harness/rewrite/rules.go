@@ -19,6 +19,13 @@ func (r *fileRewriter) walk() {
 			r.chanType(n)
 		case *ast.SelectorExpr:
 			r.dropInSelector(n)
+			if r.p.cfg.Tests {
+				r.testingMethod(n)
+			}
+		case *ast.FuncDecl:
+			if r.p.cfg.Tests {
+				r.testFunc(n)
+			}
 		case *ast.Ident:
 			r.dropInIdent(n)
 		case *ast.GoStmt:

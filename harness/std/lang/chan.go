@@ -21,10 +21,13 @@
 // (Export) where a rewritten channel leaves for such code. Inside a World a
 // Go channel is outside the scheduler's view: operations on it poll it at
 // scheduling points, so that a channel closed by another goroutine of the
-// World (a standard context derived from a World's context) is seen, but a
-// channel that only something outside the World would fill is waited for
-// until the run's step limit (and so is an unbuffered Go channel on which two
-// goroutines of the World would have to meet: both poll, neither blocks).
+// World (a standard context derived from a World's context) is seen. Once
+// nothing inside the World can move (harness.Idle), the poller waits for
+// the channel in real time, for code outside the World to fill it; after a
+// second of that it waits with no limit, and if nothing comes the World's
+// watchdog fails the run as Stuck, naming the line that waits. Two
+// goroutines of the World never meet on an unbuffered Go channel: both
+// poll, neither blocks, and the run ends that way.
 // The Done channel of a context made by heddle's
 // drop-in package context is the World's own: receiving from it and
 // selecting on it are scheduled like any World channel.

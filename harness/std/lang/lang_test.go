@@ -3,6 +3,8 @@ package lang_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -204,5 +206,94 @@ func TestNilChannelDeadlocks(t *testing.T) {
 func TestSize(t *testing.T) {
 	if lang.Size(int8(3)) != 3 || lang.Size(uint64(7)) != 7 {
 		t.Error("Size")
+	}
+}
+
+// A Go channel that only code outside the World fills (a goroutine of a
+// package that is not rewritten, real I/O) is waited for in real time once
+// nothing in the World can move: the value arrives, in a receive, a send and
+// a select, whatever the wall-clock time it takes.
+func TestGoChannelFilledFromOutside(t *testing.T) {
+	for seed := int64(0); seed < 5; seed++ {
+		var got []int
+		res := harness.Run(harness.Options{Seed: seed}, func() {
+			in, out, sel := make(chan int), make(chan int), make(chan int)
+			go func() { // outside the World, as a library's goroutine
+				time.Sleep(20 * time.Millisecond)
+				in <- 1
+				out <- <-out + 1 // takes the World's 1, gives 2 back
+				time.Sleep(20 * time.Millisecond)
+				sel <- 3
+			}()
+			got = append(got, lang.On(lang.Wrap(in)).Recv())
+			lang.On(lang.Wrap(out)).Send(1)
+			got = append(got, lang.On(lang.Wrap(out)).Recv())
+			world := lang.Make[lang.Chan[int]](0)
+			r := lang.On(lang.Wrap(sel)).RecvCase()
+			if i := lang.Select(false, lang.On(world).RecvCase(), r); i == 1 {
+				got = append(got, r.V)
+			}
+		})
+		if err := res.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != "[1 2 3]" {
+			t.Errorf("seed %d: got %v, want [1 2 3]", seed, got)
+		}
+	}
+}
+
+// TestGoChannelNobodyFillsChild is run by TestGoChannelNobodyFills.
+func TestGoChannelNobodyFillsChild(t *testing.T) {
+	if os.Getenv("HEDDLE_OUTSIDE_CHILD") == "" {
+		t.Skip("run by TestGoChannelNobodyFills")
+	}
+	res := harness.Run(harness.Options{Watchdog: 300 * time.Millisecond}, func() {
+		never := make(chan int)
+		lang.On(lang.Wrap(never)).Recv() // the receive that waits
+	})
+	for _, f := range res.Failures {
+		t.Logf("FAILURE %s: %s", f.Kind, f.Message)
+	}
+}
+
+// A Go channel that nothing fills ends the run as Stuck, naming the line that
+// waits, after a second of waiting and the watchdog: never a hang, and
+// never a run to the step limit.
+func TestGoChannelNobodyFills(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGoChannelNobodyFillsChild$", "-test.count=1", "-test.v", "-test.timeout=1m")
+	cmd.Env = append(os.Environ(), "HEDDLE_OUTSIDE_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	want := "FAILURE Stuck: goroutine 1 blocked [select] waiting for a channel that only code outside " +
+		"heddle's control can fill (a channel of a package that is not rewritten) (lang/lang_test.go:"
+	if !strings.Contains(string(out), want) {
+		t.Errorf("output does not contain %q:\n%s", want, out)
+	}
+}
+
+// Trace sites are the program's lines, past heddle's drop-ins: a rewritten
+// channel operation or atomic load is traced where the program made it.
+func TestTraceSitesAreTheProgram(t *testing.T) {
+	res := harness.Run(harness.Options{Trace: true}, func() {
+		c := lang.Make[lang.Chan[int]](1)
+		lang.On(c).Send(1) // traced here
+		lang.On(c).Recv()  // and here
+	})
+	var sites []string
+	for _, e := range res.Trace {
+		if e.Kind == harness.EvRun {
+			sites = append(sites, e.Site())
+		}
+	}
+	for _, s := range sites {
+		if !strings.HasPrefix(s, "lang/lang_test.go:") {
+			t.Errorf("trace site %s is not the program's (all: %v)", s, sites)
+		}
+	}
+	if len(sites) != 2 {
+		t.Errorf("got sites %v, want the send's and the receive's", sites)
 	}
 }

@@ -1,6 +1,8 @@
 package lang
 
 import (
+	"time"
+
 	"github.com/heddle-go/heddle/harness"
 	"github.com/heddle-go/heddle/harness/std/internal/det"
 )
@@ -29,14 +31,24 @@ func (o Ops[T]) Send(v T) {
 			s <- v
 			return
 		}
-		for {
-			harness.Yield()
+		waitOutside(func(d time.Duration) bool {
+			if d == 0 {
+				select {
+				case s <- v:
+					return true
+				default:
+					return false
+				}
+			}
+			timeout, stop := after(d)
+			defer stop()
 			select {
 			case s <- v:
-				return
-			default:
+				return true
+			case <-timeout:
+				return false
 			}
-		}
+		})
 	}
 }
 
@@ -78,14 +90,27 @@ func (o Ops[T]) RecvOK() (T, bool) {
 		var zero T
 		return zero, false
 	}
-	for {
-		harness.Yield()
-		select {
-		case v, ok := <-r:
-			return v, ok
-		default:
+	var v T
+	var ok bool
+	waitOutside(func(d time.Duration) bool {
+		if d == 0 {
+			select {
+			case v, ok = <-r:
+				return true
+			default:
+				return false
+			}
 		}
-	}
+		timeout, stop := after(d)
+		defer stop()
+		select {
+		case v, ok = <-r:
+			return true
+		case <-timeout:
+			return false
+		}
+	})
+	return v, ok
 }
 
 // recvNil blocks forever, as a receive from a nil channel does.
@@ -164,4 +189,64 @@ func (k *core[T]) recvChan() <-chan T {
 		return k.recv
 	}
 	panic(chanError("heddle: receive from a send-only channel"))
+}
+
+// Waiting for code outside the World. Inside a deterministic World a Go
+// channel (one of a package that is not rewritten) is outside the
+// scheduler's view: an operation on it is tried at every scheduling point
+// (a poll), so that a channel another goroutine of the World closes or fills
+// is seen. Once the World is idle (harness.Idle: every runnable goroutine
+// polls and no timer can fire), nothing inside it can make the operation
+// possible: only code outside it (a standard-library or third-party
+// goroutine, real I/O) can, so each poll then waits for the channel in real
+// time, a little longer each time. After outsideLimit of idleness the
+// goroutine waits with no limit: if nothing outside the World delivers, the
+// World's watchdog ends the run as Stuck, naming the wait and the program's
+// line, instead of a hang or a run to the step limit.
+
+// outsideLimit is how long a World may stay idle, polling a Go channel,
+// before the poller waits for it with no limit.
+const outsideLimit = time.Second
+
+// maxOutsidePause bounds one real-time wait between two polls of an idle
+// World.
+const maxOutsidePause = 10 * time.Millisecond
+
+// waitOutside performs an operation on Go channels inside a deterministic
+// World. op tries it and reports whether it happened: at once if it can
+// (d == 0), waiting at most d of real time (d > 0), or with no limit (d < 0).
+func waitOutside(op func(d time.Duration) bool) {
+	var idleSince time.Time
+	pause := 50 * time.Microsecond
+	for {
+		harness.Poll()
+		if op(0) {
+			return
+		}
+		if !harness.Idle() {
+			idleSince = time.Time{}
+			continue
+		}
+		if idleSince.IsZero() {
+			idleSince = time.Now()
+		}
+		if time.Since(idleSince) >= outsideLimit {
+			op(-1)
+			return
+		}
+		if op(pause) {
+			return
+		}
+		pause = min(2*pause, maxOutsidePause)
+	}
+}
+
+// after returns a channel that delivers after d of real time (nil, which
+// never delivers, for d < 0) and the function that releases its timer.
+func after(d time.Duration) (<-chan time.Time, func()) {
+	if d < 0 {
+		return nil, func() {}
+	}
+	t := time.NewTimer(d)
+	return t.C, func() { t.Stop() }
 }

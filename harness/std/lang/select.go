@@ -2,6 +2,7 @@ package lang
 
 import (
 	"reflect"
+	"time"
 
 	"github.com/heddle-go/heddle/harness"
 	"github.com/heddle-go/heddle/harness/std/internal/det"
@@ -130,7 +131,8 @@ const worldChanOutside = chanError("heddle: a channel of a deterministic World u
 // of the drop-in's contexts, are waited for by the runtime (harness.Select).
 // A Go channel among the cases is polled: the World's cases are tried, then
 // the Go channels (from a position the seed draws), at every scheduling
-// point until one is ready.
+// point until one is ready; once the World is idle, the Go channels are
+// waited for in real time (see waitOutside).
 func Select(hasDefault bool, cases ...Case) int {
 	if !det.Active() {
 		return selectGo(hasDefault, cases)
@@ -156,6 +158,8 @@ func Select(hasDefault bool, cases ...Case) int {
 		return -1
 	}
 	hcs = append(hcs, harness.Default())
+	var idleSince time.Time
+	pause := 50 * time.Microsecond
 	for {
 		if j := harness.Select(hcs...); j < len(index) {
 			return index[j]
@@ -172,7 +176,44 @@ func Select(hasDefault bool, cases ...Case) int {
 		if hasDefault {
 			return -1
 		}
+		// See waitOutside: once the World is idle, only code outside it
+		// can make a Go channel ready.
+		if !harness.Idle() {
+			idleSince = time.Time{}
+			continue
+		}
+		if idleSince.IsZero() {
+			idleSince = time.Now()
+		}
+		d := pause
+		if time.Since(idleSince) >= outsideLimit {
+			d = -1
+		}
+		if i, ok := waitGoCases(cases, polled, d); ok {
+			return i
+		}
+		pause = min(2*pause, maxOutsidePause)
 	}
+}
+
+// waitGoCases waits, in real time, up to d (d < 0: with no limit) for one of
+// the Go channels among cases (their indexes: polled) and performs it.
+func waitGoCases(cases []Case, polled []int, d time.Duration) (int, bool) {
+	scs := make([]reflect.SelectCase, len(polled), len(polled)+1)
+	for n, i := range polled {
+		scs[n] = cases[i].goCase()
+	}
+	timeout, stop := after(d)
+	defer stop()
+	if timeout != nil {
+		scs = append(scs, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timeout)})
+	}
+	n, v, ok := reflect.Select(scs)
+	if n == len(polled) {
+		return 0, false
+	}
+	cases[polled[n]].received(v, ok)
+	return polled[n], true
 }
 
 // selectGo is Select over Go channels.

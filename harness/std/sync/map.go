@@ -65,15 +65,15 @@ func (m *Map) Swap(key, value any) (previous any, loaded bool) {
 // CompareAndSwap swaps the old and new values for key if the value stored is
 // equal to old, and reports whether it did. old must be comparable.
 func (m *Map) CompareAndSwap(key, old, new any) (swapped bool) {
-	det.Progress()
-	return m.m.CompareAndSwap(key, old, new)
+	det.Poll()
+	return det.Swapped(m.m.CompareAndSwap(key, old, new))
 }
 
 // CompareAndDelete deletes the entry for key if its value is equal to old,
 // and reports whether it did. old must be comparable.
 func (m *Map) CompareAndDelete(key, old any) (deleted bool) {
-	det.Progress()
-	return m.m.CompareAndDelete(key, old)
+	det.Poll()
+	return det.Swapped(m.m.CompareAndDelete(key, old))
 }
 
 // Range calls f for each key and value present in the map, until f returns

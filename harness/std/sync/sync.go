@@ -23,23 +23,12 @@ import (
 // recoverable panic, where Go's runtime throws a fatal error).
 type Mutex = harness.Mutex
 
-// RWMutex is sync.RWMutex on the harness (harness.RWMutex, whose methods
-// Lock, Unlock, RLock and RUnlock it promotes): a blocked Lock keeps new
+// RWMutex is sync.RWMutex on the harness (harness.RWMutex): Lock, Unlock,
+// RLock, RUnlock, TryLock, TryRLock and RLocker. A blocked Lock keeps new
 // readers out, an Unlock happens before the next Lock or RLock, an RUnlock
-// before the next Lock. TryLock and TryRLock are not there yet: they need the
-// runtime to offer them.
-type RWMutex struct {
-	harness.RWMutex
-}
-
-// RLocker returns a Locker whose Lock and Unlock call rw.RLock and
-// rw.RUnlock, as sync.RWMutex.RLocker does.
-func (rw *RWMutex) RLocker() stdsync.Locker { return rlocker{rw} }
-
-type rlocker struct{ rw *RWMutex }
-
-func (r rlocker) Lock()   { r.rw.RLock() }
-func (r rlocker) Unlock() { r.rw.RUnlock() }
+// before the next Lock; a failed TryLock or TryRLock is a poll (see
+// harness.Poll).
+type RWMutex = harness.RWMutex
 
 // WaitGroup is sync.WaitGroup on the harness (harness.WaitGroup): Add, Done,
 // Wait and Go, each Done happening before the Wait it releases returns.

@@ -1,5 +1,6 @@
 // Package det tells heddle's drop-in packages whether a deterministic World
-// is running, and marks the contexts of such a World that they can select on.
+// is running, gives them its scheduling points, and marks the contexts of
+// such a World that they can select on.
 package det
 
 import (
@@ -10,17 +11,9 @@ import (
 
 // Active reports whether a deterministic World is running in this process:
 // then the drop-ins use the World's primitives, and otherwise (no World, or a
-// World in Real mode) the standard library's own.
-//
-// The runtime does not say it directly; its clock does. Inside a
-// deterministic World harness.Now is virtual time, computed from a calendar
-// date, and carries no monotonic clock reading; otherwise it is time.Now,
-// which always carries one. Stripping the monotonic reading (Round(0))
-// therefore changes the time exactly when no deterministic World runs.
-func Active() bool {
-	t := harness.Now()
-	return t == t.Round(0)
-}
+// World in Real mode) the standard library's own. It is
+// harness.DeterministicWorld.
+func Active() bool { return harness.DeterministicWorld() }
 
 // Key is the context value key under which a context of the drop-in package
 // context that belongs to a deterministic World returns itself. Its Done
@@ -36,21 +29,33 @@ func Selectable(ctx context.Context) bool {
 }
 
 // Poll is the scheduling point of an operation that looks at shared state
-// without changing it (an atomic load, a sync.Map lookup): inside a
-// deterministic World another goroutine may run here; elsewhere it does
-// nothing. It is harness.Yield until the runtime has a point that tells
-// polling from progress.
+// without changing it (an atomic load, a sync.Map lookup, a CompareAndSwap
+// before it is known to succeed): inside a deterministic World another
+// goroutine may run here, and a goroutine that keeps polling is spinning
+// (harness.Poll); elsewhere it does nothing.
 func Poll() {
 	if Active() {
-		harness.Yield()
+		harness.Poll()
 	}
 }
 
 // Progress is the scheduling point of an operation that changes shared state
 // (an atomic store or add, a sync.Map store): inside a deterministic World
-// another goroutine may run here; elsewhere it does nothing.
+// another goroutine may run here (harness.Progress); elsewhere it does
+// nothing.
 func Progress() {
 	if Active() {
-		harness.Yield()
+		harness.Progress()
 	}
+}
+
+// Swapped returns ok, the result of a CompareAndSwap that Poll preceded, and
+// when it is true records the progress it made (harness.NoteProgress) without
+// a second scheduling point: a spin loop that retries a CompareAndSwap spins
+// only while it fails.
+func Swapped(ok bool) bool {
+	if ok && Active() {
+		harness.NoteProgress()
+	}
+	return ok
 }

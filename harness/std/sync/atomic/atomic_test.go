@@ -1,6 +1,7 @@
 package atomic_test
 
 import (
+	"slices"
 	"testing"
 	"unsafe"
 
@@ -166,5 +167,32 @@ func TestAtomicIsAnEdge(t *testing.T) {
 				t.Errorf("seed %d: data %d", seed, data)
 			}
 		})
+	}
+}
+
+// A CompareAndSwap is a poll, and one that swapped is progress: a goroutine
+// whose CompareAndSwaps keep failing spins (alone, its World is idle), one
+// whose CompareAndSwap succeeded does not.
+func TestCompareAndSwapProgress(t *testing.T) {
+	var idle []bool
+	res := harness.Run(harness.Options{}, func() {
+		var x atomic.Int64
+		x.CompareAndSwap(1, 2)
+		x.CompareAndSwap(1, 2)
+		idle = append(idle, harness.Idle())
+		x.CompareAndSwap(0, 1)
+		idle = append(idle, harness.Idle())
+		var p int32
+		atomic.CompareAndSwapInt32(&p, 1, 2)
+		atomic.CompareAndSwapInt32(&p, 1, 2)
+		idle = append(idle, harness.Idle())
+		atomic.CompareAndSwapInt32(&p, 0, 1)
+		idle = append(idle, harness.Idle())
+	})
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, false, true, false}; !slices.Equal(idle, want) {
+		t.Errorf("idle after failed, swapped, failed, swapped: %v, want %v", idle, want)
 	}
 }

@@ -9,9 +9,12 @@
 // is in addition a scheduling point, just before it: another goroutine may
 // run between two atomic operations, and a goroutine that spins on an atomic
 // flag lets the goroutine that will set it run, instead of holding the World
-// forever. Loads (and CompareAndSwap, which spin loops retry) are polls,
-// the other operations progress: see harness.Yield. Outside a World there is
-// no scheduling point and the cost is one check of whether a World runs.
+// forever. Loads are polls and the other operations progress (see
+// harness.Poll and harness.Progress); a CompareAndSwap is a poll, and counts
+// as progress once it succeeded (harness.NoteProgress, no second scheduling
+// point), so a loop that retries a failing one spins while one that swapped
+// does not. Outside a World there is no scheduling point and the cost is one
+// check of whether a World runs.
 package atomic
 
 import (
@@ -131,7 +134,7 @@ func OrUintptr(addr *uintptr, mask uintptr) (old uintptr) {
 // a scheduling point (a poll) first.
 func CompareAndSwapInt32(addr *int32, old, new int32) (swapped bool) {
 	det.Poll()
-	return atomic.CompareAndSwapInt32(addr, old, new)
+	return det.Swapped(atomic.CompareAndSwapInt32(addr, old, new))
 }
 
 // LoadInt32 atomically loads *addr, as atomic.LoadInt32; inside a World it is a
@@ -160,7 +163,7 @@ func SwapInt32(addr *int32, new int32) (old int32) {
 // a scheduling point (a poll) first.
 func CompareAndSwapInt64(addr *int64, old, new int64) (swapped bool) {
 	det.Poll()
-	return atomic.CompareAndSwapInt64(addr, old, new)
+	return det.Swapped(atomic.CompareAndSwapInt64(addr, old, new))
 }
 
 // LoadInt64 atomically loads *addr, as atomic.LoadInt64; inside a World it is a
@@ -189,7 +192,7 @@ func SwapInt64(addr *int64, new int64) (old int64) {
 // a scheduling point (a poll) first.
 func CompareAndSwapUint32(addr *uint32, old, new uint32) (swapped bool) {
 	det.Poll()
-	return atomic.CompareAndSwapUint32(addr, old, new)
+	return det.Swapped(atomic.CompareAndSwapUint32(addr, old, new))
 }
 
 // LoadUint32 atomically loads *addr, as atomic.LoadUint32; inside a World it is a
@@ -218,7 +221,7 @@ func SwapUint32(addr *uint32, new uint32) (old uint32) {
 // a scheduling point (a poll) first.
 func CompareAndSwapUint64(addr *uint64, old, new uint64) (swapped bool) {
 	det.Poll()
-	return atomic.CompareAndSwapUint64(addr, old, new)
+	return det.Swapped(atomic.CompareAndSwapUint64(addr, old, new))
 }
 
 // LoadUint64 atomically loads *addr, as atomic.LoadUint64; inside a World it is a
@@ -247,7 +250,7 @@ func SwapUint64(addr *uint64, new uint64) (old uint64) {
 // a scheduling point (a poll) first.
 func CompareAndSwapUintptr(addr *uintptr, old, new uintptr) (swapped bool) {
 	det.Poll()
-	return atomic.CompareAndSwapUintptr(addr, old, new)
+	return det.Swapped(atomic.CompareAndSwapUintptr(addr, old, new))
 }
 
 // LoadUintptr atomically loads *addr, as atomic.LoadUintptr; inside a World it is a
@@ -276,7 +279,7 @@ func SwapUintptr(addr *uintptr, new uintptr) (old uintptr) {
 // a scheduling point (a poll) first.
 func CompareAndSwapPointer(addr *unsafe.Pointer, old, new unsafe.Pointer) (swapped bool) {
 	det.Poll()
-	return atomic.CompareAndSwapPointer(addr, old, new)
+	return det.Swapped(atomic.CompareAndSwapPointer(addr, old, new))
 }
 
 // LoadPointer atomically loads *addr, as atomic.LoadPointer; inside a World it is a

@@ -35,7 +35,7 @@ func (x *Int32) Swap(new int32) (old int32) {
 // whether it did.
 func (x *Int32) CompareAndSwap(old, new int32) (swapped bool) {
 	det.Poll()
-	return x.v.CompareAndSwap(old, new)
+	return det.Swapped(x.v.CompareAndSwap(old, new))
 }
 
 // Add atomically adds delta and returns the new value.
@@ -85,7 +85,7 @@ func (x *Int64) Swap(new int64) (old int64) {
 // whether it did.
 func (x *Int64) CompareAndSwap(old, new int64) (swapped bool) {
 	det.Poll()
-	return x.v.CompareAndSwap(old, new)
+	return det.Swapped(x.v.CompareAndSwap(old, new))
 }
 
 // Add atomically adds delta and returns the new value.
@@ -135,7 +135,7 @@ func (x *Uint32) Swap(new uint32) (old uint32) {
 // whether it did.
 func (x *Uint32) CompareAndSwap(old, new uint32) (swapped bool) {
 	det.Poll()
-	return x.v.CompareAndSwap(old, new)
+	return det.Swapped(x.v.CompareAndSwap(old, new))
 }
 
 // Add atomically adds delta and returns the new value.
@@ -185,7 +185,7 @@ func (x *Uint64) Swap(new uint64) (old uint64) {
 // whether it did.
 func (x *Uint64) CompareAndSwap(old, new uint64) (swapped bool) {
 	det.Poll()
-	return x.v.CompareAndSwap(old, new)
+	return det.Swapped(x.v.CompareAndSwap(old, new))
 }
 
 // Add atomically adds delta and returns the new value.
@@ -235,7 +235,7 @@ func (x *Uintptr) Swap(new uintptr) (old uintptr) {
 // whether it did.
 func (x *Uintptr) CompareAndSwap(old, new uintptr) (swapped bool) {
 	det.Poll()
-	return x.v.CompareAndSwap(old, new)
+	return det.Swapped(x.v.CompareAndSwap(old, new))
 }
 
 // Add atomically adds delta and returns the new value.
@@ -284,7 +284,7 @@ func (x *Bool) Swap(new bool) (old bool) {
 // whether it did.
 func (x *Bool) CompareAndSwap(old, new bool) (swapped bool) {
 	det.Poll()
-	return x.v.CompareAndSwap(old, new)
+	return det.Swapped(x.v.CompareAndSwap(old, new))
 }
 
 // Pointer is an atomic pointer to a T, as atomic.Pointer, whose every operation is a scheduling point inside a
@@ -315,7 +315,7 @@ func (x *Pointer[T]) Swap(new *T) (old *T) {
 // whether it did.
 func (x *Pointer[T]) CompareAndSwap(old, new *T) (swapped bool) {
 	det.Poll()
-	return x.v.CompareAndSwap(old, new)
+	return det.Swapped(x.v.CompareAndSwap(old, new))
 }
 
 // Value is an atomically loaded and stored value of one consistent type, as atomic.Value (a Store of nil, or of a type that differs from the first Store's, panics), whose every operation is a scheduling point inside a
@@ -346,5 +346,5 @@ func (x *Value) Swap(new any) (old any) {
 // whether it did.
 func (x *Value) CompareAndSwap(old, new any) (swapped bool) {
 	det.Poll()
-	return x.v.CompareAndSwap(old, new)
+	return det.Swapped(x.v.CompareAndSwap(old, new))
 }
