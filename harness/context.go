@@ -223,6 +223,7 @@ func Done(c context.Context) SelectCase { return &doneCase{ctx: c} }
 type doneCase struct {
 	ctx context.Context
 	hc  *ctx
+	sel *selectState // the select it waits in, once enqueued
 }
 
 //go:norace
@@ -248,6 +249,7 @@ func (d *doneCase) commit(*world) { raceAcquire(unsafe.Pointer(&d.hc.sync)) }
 //go:norace
 func (d *doneCase) enqueue(_ *world, g *goroutine, sel *selectState, index int) {
 	if hc := d.world(); hc != nil {
+		d.sel = sel
 		hc.waiters = append(hc.waiters, ctxWaiter{g: g, sel: sel, index: index})
 	}
 }
@@ -262,3 +264,23 @@ func (d *doneCase) selectCase() reflect.SelectCase {
 func (d *doneCase) received(reflect.Value, bool) {}
 
 func (d *doneCase) polled() {}
+
+// withdraw removes the case's waiter once another case of its select fired.
+//
+//go:norace
+func (d *doneCase) withdraw() {
+	hc := d.hc
+	if hc == nil {
+		return
+	}
+	for i, wt := range hc.waiters {
+		if wt.sel == d.sel {
+			for j := i; j < len(hc.waiters)-1; j++ {
+				hc.waiters[j] = hc.waiters[j+1]
+			}
+			hc.waiters[len(hc.waiters)-1] = ctxWaiter{}
+			hc.waiters = hc.waiters[:len(hc.waiters)-1]
+			return
+		}
+	}
+}
