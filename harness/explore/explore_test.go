@@ -303,3 +303,34 @@ func TestRaceThatDoesNotReplayIsNotSaved(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, saved)
 }
+
+// TestFailingScheduleOnly checks that a run asked for its schedule only if
+// it fails (as a sweep asks) sends none when it passes, and the whole
+// schedule, the same as without the flag, when it fails.
+func TestFailingScheduleOnly(t *testing.T) {
+	program := func(deadlock bool) Variant {
+		return Variant{Check: func(opts harness.Options, plan faults.Plan) (*harness.Result, []checkers.Violation) {
+			return harness.Run(opts, func() {
+				ch := harness.NewChan[int](0)
+				for i := 0; i < 3; i++ {
+					harness.Go(func() { ch.Send(i) })
+				}
+				for i := 0; i < 3; i++ {
+					ch.Recv()
+				}
+				if deadlock {
+					ch.Recv()
+				}
+			}), nil
+		}}
+	}
+	pass := RunOnce(program(false), RunSpec{Seed: 2, FailingScheduleOnly: true})
+	require.False(t, pass.Failed())
+	require.Empty(t, pass.Schedule)
+	require.NotEmpty(t, RunOnce(program(false), RunSpec{Seed: 2}).Schedule)
+
+	fail := RunOnce(program(true), RunSpec{Seed: 2, FailingScheduleOnly: true})
+	require.True(t, fail.Failed())
+	require.NotEmpty(t, fail.Schedule)
+	require.Equal(t, RunOnce(program(true), RunSpec{Seed: 2}).Schedule, fail.Schedule)
+}
