@@ -158,3 +158,26 @@ func BenchmarkPingPongRatio(b *testing.B) {
 	b.ReportMetric(float64(heddle)/float64(native), "ratio")
 	b.ReportMetric(float64(res.Steps)/float64(b.N), "steps/roundtrip")
 }
+
+// BenchmarkSpawn measures the life of a goroutine of a World: one op is a
+// goroutine started with Go that returns at once, its real goroutine kept
+// until the run ends and then unwound, as every run does.
+func BenchmarkSpawn(b *testing.B) {
+	const perRun = 100
+	cpu0 := cpuTime()
+	runs := 0
+	for n := 0; n < b.N; n += perRun {
+		res := Run(Options{Seed: int64(n)}, func() {
+			var wg WaitGroup
+			for i := 0; i < perRun; i++ {
+				wg.Go(func() {})
+			}
+			wg.Wait()
+		})
+		if res.Failed() {
+			b.Fatal(res.Err())
+		}
+		runs++
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(runs*perRun), "cpu-ns/goroutine")
+}

@@ -131,6 +131,28 @@ func (c *ctx) cancelFrom(err error) {
 	}
 	c.w.enter()
 	c.cancel(err)
+	// As a standard context does, a context cancelled on its own leaves
+	// its parent's list of children: a long-lived parent (a server's)
+	// would otherwise keep every request's context until it ends.
+	if p := worldContext(c.parent); p != nil {
+		p.removeChild(c)
+	}
+}
+
+// removeChild takes child off c's children, keeping their order.
+//
+//go:norace
+func (c *ctx) removeChild(child *ctx) {
+	for i, x := range c.children {
+		if x == child {
+			for j := i; j < len(c.children)-1; j++ {
+				c.children[j] = c.children[j+1]
+			}
+			c.children[len(c.children)-1] = nil
+			c.children = c.children[:len(c.children)-1]
+			return
+		}
+	}
 }
 
 //go:norace
