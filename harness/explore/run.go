@@ -37,9 +37,9 @@ type RunSpec struct {
 	Faults *string `json:"faults,omitempty"`
 	// FailingScheduleOnly leaves Outcome.Schedule empty when the run
 	// passed. A sweep needs the schedules of failing runs only, and a
-	// schedule is thousands of choices: encoding one in the worker and
-	// decoding it in the parent, both built with -race, cost the sweep a
-	// fifth of its CPU time.
+	// schedule is thousands of choices: encoding each in the worker and
+	// decoding it in the parent, both built with -race, was close to a
+	// third of a sweep's CPU time.
 	FailingScheduleOnly bool `json:"failing_schedule_only,omitempty"`
 }
 
