@@ -3,8 +3,10 @@ package explore
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -333,4 +335,17 @@ func TestFailingScheduleOnly(t *testing.T) {
 	require.True(t, fail.Failed())
 	require.NotEmpty(t, fail.Schedule)
 	require.Equal(t, RunOnce(program(true), RunSpec{Seed: 2}).Schedule, fail.Schedule)
+}
+
+// TestServeWorkerGCPercent checks that a worker raises GOGC to
+// workerGCPercent unless the environment sets GOGC.
+func TestServeWorkerGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	require.NoError(t, ServeWorker(Variant{}, strings.NewReader(""), io.Discard))
+	require.Equal(t, workerGCPercent, debug.SetGCPercent(100))
+
+	t.Setenv("GOGC", "100")
+	require.NoError(t, ServeWorker(Variant{}, strings.NewReader(""), io.Discard))
+	require.Equal(t, 100, debug.SetGCPercent(100))
 }
