@@ -139,5 +139,6 @@
 // would name the wrong go statement, and failure pages map race reports to
 // goroutines by it. Wait queues are kept short: a select, a network wait
 // and a cancelled context take their waiters and children off whatever did
-// not wake them. In a sweep, workers send the schedule of failing runs only.
+// not wake them. In a sweep, workers send the schedule of failing runs
+// only, and collect garbage at GOGC=400 (package explore).
 package harness
