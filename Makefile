@@ -51,9 +51,26 @@ xsync:
 bench-unmodified:
 	$(GO) test -run '^$$' -bench 'Unmodified|PerSeed' -benchtime 1x -timeout 60m -v ./harness/gotest/driver/
 
-## bench: the runtime and checker benchmarks (compare runs with benchstat).
+## bench: seeds per second of every case's fixed variant in process, and the
+## cost of a scheduling step, without and with -race (the race/plain ratio of
+## CPU ns/step per case at the end); the ping-pong switch against Go's (ratio
+## heddle/native, steps per round trip) in both builds; then the checker
+## benchmarks. A few minutes. BENCH_COUNT=6 repeats each for benchstat.
+BENCH_COUNT ?= 1
+BENCH_OUT ?= $(or $(TMPDIR),/tmp)/heddle-bench
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./harness/ ./checkers/
+	@mkdir -p $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench 'FixedSeed' -benchtime 2s -count $(BENCH_COUNT) ./scenarios/catalog/ > $(BENCH_OUT)/cases.txt; \
+		status=$$?; cat $(BENCH_OUT)/cases.txt; exit $$status
+	$(GO) test -race -run '^$$' -bench 'FixedSeed' -benchtime 2s -count $(BENCH_COUNT) ./scenarios/catalog/ > $(BENCH_OUT)/cases-race.txt; \
+		status=$$?; cat $(BENCH_OUT)/cases-race.txt; exit $$status
+	@echo "CPU ns a step with -race / without, per case (CPU time: steadier than wall time on a shared machine):"
+	@awk 'FNR==1{f++} /^BenchmarkFixedSeed/{for(i=3;i<NF;i++) if($$(i+1)=="cpu-ns/step"){n[f,$$1]+=$$i; c[f,$$1]++; names[$$1]=1}} \
+		END{for(k in names) printf "  %-45s %6.0f / %6.0f = %.1fx\n", k, n[2,k]/c[2,k], n[1,k]/c[1,k], (n[2,k]/c[2,k])/(n[1,k]/c[1,k])}' \
+		$(BENCH_OUT)/cases.txt $(BENCH_OUT)/cases-race.txt | sort
+	$(GO) test -run '^$$' -bench 'PingPong|RunSmallProgram' -count $(BENCH_COUNT) ./harness/
+	$(GO) test -race -run '^$$' -bench 'PingPong|RunSmallProgram' -count $(BENCH_COUNT) ./harness/
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./checkers/
 
 ## lint: gofmt, go vet and a pinned staticcheck.
 lint:

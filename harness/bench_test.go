@@ -96,6 +96,7 @@ func BenchmarkRunSmallProgramToken(b *testing.B) { runSmallProgram(b, true) }
 
 func runSmallProgram(b *testing.B, token bool) {
 	steps := 0
+	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		res := runHandoff(token, Options{Seed: int64(i)}, smallProgram)
 		if res.Failed() {
@@ -103,6 +104,80 @@ func runSmallProgram(b *testing.B, token bool) {
 		}
 		steps += res.Steps
 	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(steps), "cpu-ns/step")
 	b.ReportMetric(float64(steps)/float64(b.N), "steps/run")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
+}
+
+// BenchmarkPingPongRatio measures heddle's switch against Go's in one run
+// (the figure the target is set on): one op is a round trip over
+// unbuffered channels, first between two plain goroutines over Go channels,
+// then between two goroutines of a World over Chans (the handoff the build
+// uses: the token under -race, coroutines without). It reports both costs
+// a switch, their ratio (heddle/native) and the scheduling steps a round
+// trip takes (two switches happen in one).
+func BenchmarkPingPongRatio(b *testing.B) {
+	ping, pong := make(chan int), make(chan int)
+	go func() {
+		for v := range ping {
+			pong <- v
+		}
+	}()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		ping <- i
+		<-pong
+	}
+	native := time.Since(start)
+	close(ping)
+	var heddle time.Duration
+	res := Run(Options{MaxSteps: 10 * (b.N + 10)}, func() {
+		ping, pong := NewChan[int](0), NewChan[int](0)
+		Go(func() {
+			for {
+				v, ok := ping.Recv()
+				if !ok {
+					return
+				}
+				pong.Send(v)
+			}
+		})
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			ping.Send(i)
+			pong.Recv()
+		}
+		heddle = time.Since(start)
+		ping.Close()
+	})
+	if res.Failed() {
+		b.Fatal(res.Err())
+	}
+	b.ReportMetric(float64(native.Nanoseconds())/float64(2*b.N), "native-ns/switch")
+	b.ReportMetric(float64(heddle.Nanoseconds())/float64(2*b.N), "heddle-ns/switch")
+	b.ReportMetric(float64(heddle)/float64(native), "ratio")
+	b.ReportMetric(float64(res.Steps)/float64(b.N), "steps/roundtrip")
+}
+
+// BenchmarkSpawn measures the life of a goroutine of a World: one op is a
+// goroutine started with Go that returns at once, its real goroutine kept
+// until the run ends and then unwound, as every run does.
+func BenchmarkSpawn(b *testing.B) {
+	const perRun = 100
+	cpu0 := cpuTime()
+	runs := 0
+	for n := 0; n < b.N; n += perRun {
+		res := Run(Options{Seed: int64(n)}, func() {
+			var wg WaitGroup
+			for i := 0; i < perRun; i++ {
+				wg.Go(func() {})
+			}
+			wg.Wait()
+		})
+		if res.Failed() {
+			b.Fatal(res.Err())
+		}
+		runs++
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(runs*perRun), "cpu-ns/goroutine")
 }

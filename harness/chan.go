@@ -565,6 +565,9 @@ type SelectCase interface {
 	// polled is called for every case when the select is evaluated
 	// (a send case reads its channel, as Go's select does).
 	polled()
+	// withdraw removes the case's waiter from its channel once another
+	// case of its select fired.
+	withdraw()
 }
 
 // RecvCase returns a Select case that receives from c into *v and reports
@@ -622,6 +625,13 @@ func (r *recvCase[T]) finish(*world) {
 
 func (r *recvCase[T]) polled() {}
 
+//go:norace
+func (r *recvCase[T]) withdraw() {
+	if r.wt != nil {
+		r.c.recvq = removeWaiter(r.c.recvq, r.wt)
+	}
+}
+
 func (r *recvCase[T]) selectCase() reflect.SelectCase {
 	return reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(r.c.recvChan())}
 }
@@ -674,11 +684,34 @@ func (s *sendCase[T]) polled() {
 	}
 }
 
+//go:norace
+func (s *sendCase[T]) withdraw() {
+	if s.wt != nil {
+		s.c.sendq = removeWaiter(s.c.sendq, s.wt)
+	}
+}
+
 func (s *sendCase[T]) selectCase() reflect.SelectCase {
 	return reflect.SelectCase{Dir: reflect.SelectSend, Chan: reflect.ValueOf(s.c.sendChan()), Send: reflect.ValueOf(&s.v).Elem()}
 }
 
 func (s *sendCase[T]) received(reflect.Value, bool) {}
+
+// removeWaiter removes wt from q, if it is there, keeping the order.
+//
+//go:norace
+func removeWaiter[T any](q []*chanWaiter[T], wt *chanWaiter[T]) []*chanWaiter[T] {
+	for i, x := range q {
+		if x == wt {
+			for j := i; j < len(q)-1; j++ { // no copy(): see world.go
+				q[j] = q[j+1]
+			}
+			q[len(q)-1] = nil
+			return q[:len(q)-1]
+		}
+	}
+	return q
+}
 
 // hasWaiter reports whether q holds a waiter that can still be completed.
 //
@@ -702,6 +735,7 @@ func (defaultCase) commit(*world)                                 {}
 func (defaultCase) enqueue(*world, *goroutine, *selectState, int) {}
 func (defaultCase) finish(*world)                                 {}
 func (defaultCase) polled()                                       {}
+func (defaultCase) withdraw()                                     {}
 func (defaultCase) selectCase() reflect.SelectCase {
 	return reflect.SelectCase{Dir: reflect.SelectDefault}
 }
@@ -758,6 +792,14 @@ func (w *world) selectDet(cases []SelectCase, pc uintptr) int {
 		c.enqueue(w, g, sel, i)
 	}
 	w.block(g, "select", pc)
+	// As Go's select does, take the goroutine's other waiters off their
+	// channels: a select in a loop would otherwise leave one behind on
+	// every channel it did not get, each time.
+	for i, c := range cases {
+		if i != sel.index {
+			c.withdraw()
+		}
+	}
 	cases[sel.index].finish(w)
 	return sel.index
 }

@@ -131,6 +131,28 @@ func (c *ctx) cancelFrom(err error) {
 	}
 	c.w.enter()
 	c.cancel(err)
+	// As a standard context does, a context cancelled on its own leaves
+	// its parent's list of children: a long-lived parent (a server's)
+	// would otherwise keep every request's context until it ends.
+	if p := worldContext(c.parent); p != nil {
+		p.removeChild(c)
+	}
+}
+
+// removeChild takes child off c's children, keeping their order.
+//
+//go:norace
+func (c *ctx) removeChild(child *ctx) {
+	for i, x := range c.children {
+		if x == child {
+			for j := i; j < len(c.children)-1; j++ {
+				c.children[j] = c.children[j+1]
+			}
+			c.children[len(c.children)-1] = nil
+			c.children = c.children[:len(c.children)-1]
+			return
+		}
+	}
 }
 
 //go:norace
@@ -223,6 +245,7 @@ func Done(c context.Context) SelectCase { return &doneCase{ctx: c} }
 type doneCase struct {
 	ctx context.Context
 	hc  *ctx
+	sel *selectState // the select it waits in, once enqueued
 }
 
 //go:norace
@@ -248,6 +271,7 @@ func (d *doneCase) commit(*world) { raceAcquire(unsafe.Pointer(&d.hc.sync)) }
 //go:norace
 func (d *doneCase) enqueue(_ *world, g *goroutine, sel *selectState, index int) {
 	if hc := d.world(); hc != nil {
+		d.sel = sel
 		hc.waiters = append(hc.waiters, ctxWaiter{g: g, sel: sel, index: index})
 	}
 }
@@ -262,3 +286,23 @@ func (d *doneCase) selectCase() reflect.SelectCase {
 func (d *doneCase) received(reflect.Value, bool) {}
 
 func (d *doneCase) polled() {}
+
+// withdraw removes the case's waiter once another case of its select fired.
+//
+//go:norace
+func (d *doneCase) withdraw() {
+	hc := d.hc
+	if hc == nil {
+		return
+	}
+	for i, wt := range hc.waiters {
+		if wt.sel == d.sel {
+			for j := i; j < len(hc.waiters)-1; j++ {
+				hc.waiters[j] = hc.waiters[j+1]
+			}
+			hc.waiters[len(hc.waiters)-1] = ctxWaiter{}
+			hc.waiters = hc.waiters[:len(hc.waiters)-1]
+			return
+		}
+	}
+}

@@ -618,6 +618,22 @@ func (s *signal) broadcast(nt *network) {
 	s.waiters = s.waiters[:0]
 }
 
+// remove takes the waiter of sel off s, keeping the others' order.
+//
+//go:norace
+func (s *signal) remove(sel *selectState) {
+	for i, wt := range s.waiters {
+		if wt.sel == sel {
+			for j := i; j < len(s.waiters)-1; j++ {
+				s.waiters[j] = s.waiters[j+1]
+			}
+			s.waiters[len(s.waiters)-1] = netWaiter{}
+			s.waiters = s.waiters[:len(s.waiters)-1]
+			return
+		}
+	}
+}
+
 // wait blocks until s is broadcast, the network clock reaches until (if
 // until >= 0) or ctx is done; it returns ctx.Err() in the last case. In real
 // mode mu is held on entry and on return, and released while waiting.
@@ -671,6 +687,13 @@ func (w *world) netWait(g *goroutine, s *signal, until time.Duration, ctx contex
 	}
 	if t != nil {
 		w.removeTimer(t)
+	}
+	// Leave no waiter behind on what did not wake it (see selectDet).
+	if sel.index != 1 {
+		d.withdraw()
+	}
+	if sel.index != 0 {
+		s.remove(sel)
 	}
 	if sel.index == 1 {
 		d.finish(w)

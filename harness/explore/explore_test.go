@@ -3,8 +3,10 @@ package explore
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -302,4 +304,48 @@ func TestRaceThatDoesNotReplayIsNotSaved(t *testing.T) {
 	saved, err := LoadSaved(dir, "flaky", "buggy")
 	require.NoError(t, err)
 	require.Empty(t, saved)
+}
+
+// TestFailingScheduleOnly checks that a run asked for its schedule only if
+// it fails (as a sweep asks) sends none when it passes, and the whole
+// schedule, the same as without the flag, when it fails.
+func TestFailingScheduleOnly(t *testing.T) {
+	program := func(deadlock bool) Variant {
+		return Variant{Check: func(opts harness.Options, plan faults.Plan) (*harness.Result, []checkers.Violation) {
+			return harness.Run(opts, func() {
+				ch := harness.NewChan[int](0)
+				for i := 0; i < 3; i++ {
+					harness.Go(func() { ch.Send(i) })
+				}
+				for i := 0; i < 3; i++ {
+					ch.Recv()
+				}
+				if deadlock {
+					ch.Recv()
+				}
+			}), nil
+		}}
+	}
+	pass := RunOnce(program(false), RunSpec{Seed: 2, FailingScheduleOnly: true})
+	require.False(t, pass.Failed())
+	require.Empty(t, pass.Schedule)
+	require.NotEmpty(t, RunOnce(program(false), RunSpec{Seed: 2}).Schedule)
+
+	fail := RunOnce(program(true), RunSpec{Seed: 2, FailingScheduleOnly: true})
+	require.True(t, fail.Failed())
+	require.NotEmpty(t, fail.Schedule)
+	require.Equal(t, RunOnce(program(true), RunSpec{Seed: 2}).Schedule, fail.Schedule)
+}
+
+// TestServeWorkerGCPercent checks that a worker raises GOGC to
+// workerGCPercent unless the environment sets GOGC.
+func TestServeWorkerGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	require.NoError(t, ServeWorker(Variant{}, strings.NewReader(""), io.Discard))
+	require.Equal(t, workerGCPercent, debug.SetGCPercent(100))
+
+	t.Setenv("GOGC", "100")
+	require.NoError(t, ServeWorker(Variant{}, strings.NewReader(""), io.Discard))
+	require.Equal(t, 100, debug.SetGCPercent(100))
 }

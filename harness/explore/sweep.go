@@ -116,6 +116,7 @@ func Sweep(ctx context.Context, opts SweepOptions) SweepResult {
 				}
 				spec := opts.Spec
 				spec.Seed = opts.Seeds[pos]
+				spec.FailingScheduleOnly = true // only a failing run's is kept
 				out, err := runner.Do(ctx, spec)
 				mu.Lock()
 				switch {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -38,13 +39,25 @@ const (
 	workerPoisoned = "heddle-worker: poisoned"
 	// raceExitStatus is the race detector's exit status (GORACE exitcode).
 	raceExitStatus = 66
+	// workerGCPercent is a worker's GOGC (see ServeWorker).
+	workerGCPercent = 400
 )
 
 // ServeWorker is the worker side: it runs every RunSpec read from r against
 // v and writes the protocol lines to w (which must be unbuffered, like
 // os.Stdout, so that the begin line is out before the run starts). It
 // returns at the end of r, or after a run that left the process unusable.
+//
+// Unless GOGC says otherwise, the worker collects garbage at 400% instead of
+// 100%: its live memory is small and each run allocates and drops its own,
+// so fewer collections (and, under -race, less of the race detector's work
+// on the memory they free) took 8-13% off the CPU of replica and
+// routingtable seeds under -race, for about half as much memory again (150
+// MB instead of 100 a worker).
 func ServeWorker(v Variant, r io.Reader, w io.Writer) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(workerGCPercent)
+	}
 	br := bufio.NewReaderSize(r, 1<<16)
 	for {
 		line, err := br.ReadString('\n')
