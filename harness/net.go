@@ -1226,58 +1226,95 @@ func (nt *network) dial(from *Node, ctx context.Context, addr string, pc uintptr
 	var ce *endpoint
 	var ready time.Duration
 	if !hang && l != nil {
-		from.pruneConns()
-		to.pruneConns()
-		c := &conn{nt: nt}
-		ce = &c.ends[0]
-		se := &c.ends[1]
-		*ce = endpoint{c: c, side: 0, node: from, local: from.Addr(from.freePort()), remote: addr}
-		*se = endpoint{c: c, side: 1, node: to, local: addr, remote: ce.local}
-		raceRelease(unsafe.Pointer(&c.sync))
-		se.acceptAt = now + nt.delay(&fwd)
-		ready = se.acceptAt + nt.delay(&back)
-		from.conns = append(from.conns, ce)
-		to.conns = append(to.conns, se)
-		l.lock()
-		i := len(l.backlog)
-		for i > 0 && l.backlog[i-1].acceptAt > se.acceptAt {
-			i--
-		}
-		l.backlog = append(l.backlog, nil)
-		for j := len(l.backlog) - 1; j > i; j-- {
-			l.backlog[j] = l.backlog[j-1]
-		}
-		l.backlog[i] = se
-		l.sig.broadcast(nt)
-		l.unlock()
+		ce, ready = nt.connect(from, to, l, addr, &fwd, &back, now)
 	} else if !hang {
 		ready = now + nt.delay(&fwd) + nt.delay(&back)
 	}
 	nt.unlock()
 
-	if hang {
-		var s signal
-		var mu sync.Mutex
-		mu.Lock()
-		err := nt.wait(g, &s, &mu, -1, ctx, "net dial", pc)
-		mu.Unlock()
-		if err == nil {
-			err = ctx.Err()
-		}
-		return nil, err
+	switch {
+	case hang:
+		return nil, nt.dialHang(g, ctx, pc)
+	case ce == nil:
+		return nil, nt.dialRefused(g, ctx, addr, ready, pc)
 	}
-	if ce == nil {
-		var s signal
-		var mu sync.Mutex
-		mu.Lock()
-		defer mu.Unlock()
-		for nt.now() < ready {
-			if err := nt.wait(g, &s, &mu, ready, ctx, "net dial", pc); err != nil {
-				return nil, err
-			}
-		}
-		return nil, fmt.Errorf("harness: dial %s: %w", addr, ErrConnRefused)
+	return nt.awaitDialed(g, ctx, ce, addr, ready, pc)
+}
+
+// connect opens a connection from node from to listener l of node to
+// (under the network's lock): both endpoints, the server's queued in l's
+// backlog in order of arrival. It returns the client's endpoint and the
+// virtual time at which the handshake completes.
+//
+//go:norace
+func (nt *network) connect(from, to *Node, l *listener, addr string, fwd, back *Link, now time.Duration) (*endpoint, time.Duration) {
+	from.pruneConns()
+	to.pruneConns()
+	c := &conn{nt: nt}
+	ce := &c.ends[0]
+	se := &c.ends[1]
+	*ce = endpoint{c: c, side: 0, node: from, local: from.Addr(from.freePort()), remote: addr}
+	*se = endpoint{c: c, side: 1, node: to, local: addr, remote: ce.local}
+	raceRelease(unsafe.Pointer(&c.sync))
+	se.acceptAt = now + nt.delay(fwd)
+	ready := se.acceptAt + nt.delay(back)
+	from.conns = append(from.conns, ce)
+	to.conns = append(to.conns, se)
+	l.lock()
+	i := len(l.backlog)
+	for i > 0 && l.backlog[i-1].acceptAt > se.acceptAt {
+		i--
 	}
+	l.backlog = append(l.backlog, nil)
+	for j := len(l.backlog) - 1; j > i; j-- {
+		l.backlog[j] = l.backlog[j-1]
+	}
+	l.backlog[i] = se
+	l.sig.broadcast(nt)
+	l.unlock()
+	return ce, ready
+}
+
+// dialHang waits, for a dial into a partition or a black hole, until ctx
+// ends, and returns ctx's error.
+//
+//go:norace
+func (nt *network) dialHang(g *goroutine, ctx context.Context, pc uintptr) error {
+	var s signal
+	var mu sync.Mutex
+	mu.Lock()
+	err := nt.wait(g, &s, &mu, -1, ctx, "net dial", pc)
+	mu.Unlock()
+	if err == nil {
+		err = ctx.Err()
+	}
+	return err
+}
+
+// dialRefused waits for the refusal of a dial to a port nobody listens on
+// to come back (a round trip, until ready) and returns ErrConnRefused, or
+// ctx's error if it ends first.
+//
+//go:norace
+func (nt *network) dialRefused(g *goroutine, ctx context.Context, addr string, ready time.Duration, pc uintptr) error {
+	var s signal
+	var mu sync.Mutex
+	mu.Lock()
+	defer mu.Unlock()
+	for nt.now() < ready {
+		if err := nt.wait(g, &s, &mu, ready, ctx, "net dial", pc); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("harness: dial %s: %w", addr, ErrConnRefused)
+}
+
+// awaitDialed waits until the handshake of ce completes at ready, failing
+// if the connection dies or is reset first or ctx ends (then the client's
+// end is closed).
+//
+//go:norace
+func (nt *network) awaitDialed(g *goroutine, ctx context.Context, ce *endpoint, addr string, ready time.Duration, pc uintptr) (*endpoint, error) {
 	c := ce.c
 	c.lock()
 	defer c.unlock()
