@@ -318,8 +318,40 @@ func stmts(list []ast.Stmt) []ast.Node {
 // terminating statement. select {} becomes a loop around harness.Select(),
 // which blocks forever (in a World, where the runtime sees it).
 func (r *fileRewriter) selectStmt(n *ast.SelectStmt) {
-	var comms []*ast.CommClause
-	hasDefault := false
+	comms, hasDefault := r.selectComms(n)
+	r.rules[n] = func() {
+		if len(n.Body.List) == 0 {
+			r.w.glue("for { " + r.alias(HarnessPath) + ".Select() }")
+			return
+		}
+		r.selects++
+		cases := r.selectCases(comms)
+		r.w.glue("switch ")
+		if len(comms) > 0 {
+			r.selectInit(comms, cases)
+		}
+		r.w.gluef("%s.Select(%t", r.lang(), hasDefault)
+		for _, cc := range comms {
+			r.w.glue(", " + cases[cc].name)
+		}
+		r.w.glue(") {")
+		r.selectBody(n, cases, hasDefault)
+	}
+}
+
+// selectCase is a communication clause of a select statement as the
+// rewrite names it: its index among lang.Select's cases and the variable
+// that holds its case in the switch's init statement.
+type selectCase struct {
+	index int
+	name  string
+}
+
+// selectComms returns a select statement's communication clauses, in
+// source order, and whether it has a default clause. It marks each
+// clause's send or receive as handled here, so that the send and receive
+// rules leave it alone, and notes that its channel needs lang.On.
+func (r *fileRewriter) selectComms(n *ast.SelectStmt) (comms []*ast.CommClause, hasDefault bool) {
 	for _, s := range n.Body.List {
 		cc := s.(*ast.CommClause)
 		if cc.Comm == nil {
@@ -341,79 +373,94 @@ func (r *fileRewriter) selectStmt(n *ast.SelectStmt) {
 			r.needLang(u.X)
 		}
 	}
-	r.rules[n] = func() {
-		if len(n.Body.List) == 0 {
-			r.w.glue("for { " + r.alias(HarnessPath) + ".Select() }")
-			return
-		}
-		r.selects++
-		names := make(map[*ast.CommClause]string, len(comms))
-		index := make(map[*ast.CommClause]int, len(comms))
-		r.w.glue("switch ")
-		if len(comms) > 0 {
-			for i, cc := range comms {
-				names[cc] = fmt.Sprintf("%ss%d_%d", r.p.prefix, r.selects, i)
-				index[cc] = i
-				if i > 0 {
-					r.w.glue(", ")
-				}
-				r.w.glue(names[cc])
-			}
-			r.w.glue(" := ")
-			for i, cc := range comms {
-				if i > 0 {
-					r.w.glue(", ")
-				}
-				switch c := cc.Comm.(type) {
-				case *ast.SendStmt:
-					r.on(c.Chan)
-					r.w.glue(".SendCase(")
-					r.render(c.Value)
-					r.w.glue(")")
-				case *ast.ExprStmt:
-					r.on(ast.Unparen(c.X).(*ast.UnaryExpr).X)
-					r.w.glue(".RecvCase()")
-				case *ast.AssignStmt:
-					r.on(ast.Unparen(c.Rhs[0]).(*ast.UnaryExpr).X)
-					r.w.glue(".RecvCase()")
-				}
-			}
-			r.w.glue("; ")
-		}
-		r.w.gluef("%s.Select(%t", r.lang(), hasDefault)
-		for _, cc := range comms {
-			r.w.glue(", " + names[cc])
-		}
-		r.w.glue(") {")
-		pos := n.Body.Lbrace + 1
-		for _, s := range n.Body.List {
-			cc := s.(*ast.CommClause)
-			r.w.copy(pos, cc.Case)
-			if cc.Comm == nil {
-				r.w.copy(cc.Case, cc.Colon+1)
-			} else {
-				r.w.gluef("case %d:", index[cc])
-				if a, ok := cc.Comm.(*ast.AssignStmt); ok {
-					r.w.glue(" ")
-					r.render(a.Lhs[0])
-					vals := names[cc] + ".V"
-					if len(a.Lhs) == 2 {
-						r.w.glue(", ")
-						r.render(a.Lhs[1])
-						vals += ", " + names[cc] + ".OK"
-					}
-					r.w.glue(" " + a.Tok.String() + " " + vals + ";")
-				}
-			}
-			r.renderList(cc.Colon+1, cc.End(), stmts(cc.Body))
-			pos = cc.End()
-		}
-		r.w.copy(pos, n.Body.Rbrace)
-		if !hasDefault {
-			r.w.glue("; default: panic(\"heddle: select chose no case\")")
-		}
-		r.w.copy(n.Body.Rbrace, n.Body.Rbrace+1)
+	return comms, hasDefault
+}
+
+// selectCases names the cases of the select being rendered (the r.selects'th
+// of the file), with the package's fresh prefix so that the names cannot
+// collide with the program's.
+func (r *fileRewriter) selectCases(comms []*ast.CommClause) map[*ast.CommClause]selectCase {
+	cases := make(map[*ast.CommClause]selectCase, len(comms))
+	for i, cc := range comms {
+		cases[cc] = selectCase{index: i, name: fmt.Sprintf("%ss%d_%d", r.p.prefix, r.selects, i)}
 	}
+	return cases
+}
+
+// selectInit writes the switch's init statement, s0, s1 := On(a).RecvCase(),
+// On(b).SendCase(v): the cases' channels and sent values are evaluated
+// there, once and in source order, as Go evaluates a select's.
+func (r *fileRewriter) selectInit(comms []*ast.CommClause, cases map[*ast.CommClause]selectCase) {
+	for i, cc := range comms {
+		if i > 0 {
+			r.w.glue(", ")
+		}
+		r.w.glue(cases[cc].name)
+	}
+	r.w.glue(" := ")
+	for i, cc := range comms {
+		if i > 0 {
+			r.w.glue(", ")
+		}
+		switch c := cc.Comm.(type) {
+		case *ast.SendStmt:
+			r.on(c.Chan)
+			r.w.glue(".SendCase(")
+			r.render(c.Value)
+			r.w.glue(")")
+		case *ast.ExprStmt:
+			r.on(ast.Unparen(c.X).(*ast.UnaryExpr).X)
+			r.w.glue(".RecvCase()")
+		case *ast.AssignStmt:
+			r.on(ast.Unparen(c.Rhs[0]).(*ast.UnaryExpr).X)
+			r.w.glue(".RecvCase()")
+		}
+	}
+	r.w.glue("; ")
+}
+
+// selectBody writes the switch's clauses from the select's, the source
+// between them copied so that the lines stay where they were, and the
+// panicking default that keeps a select without one a terminating
+// statement.
+func (r *fileRewriter) selectBody(n *ast.SelectStmt, cases map[*ast.CommClause]selectCase, hasDefault bool) {
+	pos := n.Body.Lbrace + 1
+	for _, s := range n.Body.List {
+		cc := s.(*ast.CommClause)
+		r.w.copy(pos, cc.Case)
+		if cc.Comm == nil {
+			r.w.copy(cc.Case, cc.Colon+1)
+		} else {
+			r.selectClauseHead(cc, cases[cc])
+		}
+		r.renderList(cc.Colon+1, cc.End(), stmts(cc.Body))
+		pos = cc.End()
+	}
+	r.w.copy(pos, n.Body.Rbrace)
+	if !hasDefault {
+		r.w.glue("; default: panic(\"heddle: select chose no case\")")
+	}
+	r.w.copy(n.Body.Rbrace, n.Body.Rbrace+1)
+}
+
+// selectClauseHead writes a communication clause's case line, case i:,
+// and for a receive that assigns (x, ok := <-a) the assignment from the
+// chosen case's value and ok.
+func (r *fileRewriter) selectClauseHead(cc *ast.CommClause, c selectCase) {
+	r.w.gluef("case %d:", c.index)
+	a, ok := cc.Comm.(*ast.AssignStmt)
+	if !ok {
+		return
+	}
+	r.w.glue(" ")
+	r.render(a.Lhs[0])
+	vals := c.name + ".V"
+	if len(a.Lhs) == 2 {
+		r.w.glue(", ")
+		r.render(a.Lhs[1])
+		vals += ", " + c.name + ".OK"
+	}
+	r.w.glue(" " + a.Tok.String() + " " + vals + ";")
 }
 
 // goStmt: go f(x, y) -> { fn, a0, a1 := f, x, y; harness.Go(func() { fn(a0, a1) }) }.
@@ -423,7 +470,6 @@ func (r *fileRewriter) selectStmt(n *ast.SelectStmt) {
 // in the call, so that untyped constants and type inference work as written.
 func (r *fileRewriter) goStmt(n *ast.GoStmt) {
 	call := n.Call
-	info := r.p.info
 	fun := ast.Unparen(call.Fun)
 	captureFun := !r.staticFunc(fun)
 	if lit, ok := fun.(*ast.FuncLit); ok && len(call.Args) == 0 && lit.Type.Params.NumFields() == 0 && lit.Type.Results == nil {
@@ -434,81 +480,120 @@ func (r *fileRewriter) goStmt(n *ast.GoStmt) {
 		}
 		return
 	}
-	r.rules[n] = func() {
-		type capture struct {
-			name string
-			e    ast.Expr
-			conv string
-		}
-		var caps []capture
-		fn := ""
-		if captureFun {
-			fn = r.tmp("fn")
-			caps = append(caps, capture{name: fn, e: call.Fun})
-		}
-		argNames := make([]string, len(call.Args))
-		for i, a := range call.Args {
-			if tv := info.Types[a]; tv.Value != nil || tv.IsNil() {
-				continue // a constant: left in the call
-			}
-			argNames[i] = r.tmp("a")
-			caps = append(caps, capture{name: argNames[i], e: a, conv: r.untypedConversion(a)})
-		}
-		if len(caps) > 0 {
-			r.w.glue("{ ")
-			for i, c := range caps {
-				if i > 0 {
-					r.w.glue(", ")
-				}
-				r.w.glue(c.name)
-			}
-			r.w.glue(" := ")
-			for i, c := range caps {
-				if i > 0 {
-					r.w.glue(", ")
-				}
-				if c.conv != "" {
-					r.w.glue(c.conv + "(")
-				}
-				r.render(c.e)
-				if c.conv != "" {
-					r.w.glue(")")
-				}
-			}
-			r.w.glue("; ")
-		}
-		r.w.glue(r.alias(HarnessPath) + ".Go(func() { ")
-		if _, isClose := r.rules[call]; isClose && len(call.Args) == 1 {
-			// go close(c): the only channel builtin a go statement may call.
-			r.w.glue(r.lang() + ".On(" + argNames[0] + ").Close() })")
-			if len(caps) > 0 {
-				r.w.glue(" }")
-			}
-			return
-		}
-		if captureFun {
-			r.w.glue(fn)
-		} else {
-			r.render(call.Fun)
-		}
-		r.w.glue("(")
-		for i, a := range call.Args {
-			if i > 0 {
-				r.w.glue(", ")
-			}
-			if argNames[i] == "" {
-				r.render(a)
-			} else {
-				r.w.glue(argNames[i])
-			}
-		}
-		if call.Ellipsis.IsValid() {
-			r.w.glue("...")
-		}
+	r.rules[n] = func() { r.goCall(call, captureFun) }
+}
+
+// goCapture is one value a go statement evaluates before its goroutine
+// starts: the variable that holds it, the expression, and the conversion
+// (or "") that keeps an untyped argument's type.
+type goCapture struct {
+	name string
+	e    ast.Expr
+	conv string
+}
+
+// goCaptures is what a go statement's call captures: all its captures in
+// the order Go evaluates them, the function value's variable ("" when the
+// function is named statically), and each argument's variable ("" for a
+// constant left in the call).
+type goCaptures struct {
+	all  []goCapture
+	fn   string
+	args []string
+}
+
+// goCall writes a go statement whose call needs its function value or
+// arguments evaluated at the statement: the captures in a block around
+// harness.Go, and the call, from the captured variables, in the goroutine.
+func (r *fileRewriter) goCall(call *ast.CallExpr, captureFun bool) {
+	c := r.captureGoCall(call, captureFun)
+	if len(c.all) > 0 {
+		r.writeGoCaptures(c.all)
+	}
+	r.w.glue(r.alias(HarnessPath) + ".Go(func() { ")
+	if _, isClose := r.rules[call]; isClose && len(call.Args) == 1 {
+		// go close(c): the only channel builtin a go statement may call.
+		r.w.glue(r.lang() + ".On(" + c.args[0] + ").Close() })")
+	} else {
+		r.writeGoroutineCall(call, c)
 		r.w.glue(") })")
-		if len(caps) > 0 {
-			r.w.glue(" }")
+	}
+	if len(c.all) > 0 {
+		r.w.glue(" }")
+	}
+}
+
+// captureGoCall names the values a go statement's call captures: the
+// function value unless it is named statically, then every argument that is
+// not a constant (a constant is left in the call, where its untyped type
+// still works).
+func (r *fileRewriter) captureGoCall(call *ast.CallExpr, captureFun bool) goCaptures {
+	var c goCaptures
+	if captureFun {
+		c.fn = r.tmp("fn")
+		c.all = append(c.all, goCapture{name: c.fn, e: call.Fun})
+	}
+	c.args = make([]string, len(call.Args))
+	for i, a := range call.Args {
+		if tv := r.p.info.Types[a]; tv.Value != nil || tv.IsNil() {
+			continue // a constant: left in the call
 		}
+		c.args[i] = r.tmp("a")
+		c.all = append(c.all, goCapture{name: c.args[i], e: a, conv: r.untypedConversion(a)})
+	}
+	return c
+}
+
+// writeGoCaptures opens the block around a go statement and evaluates its
+// captures there: { fn, a0 := f, x; (converted where an untyped argument
+// needs its type kept).
+func (r *fileRewriter) writeGoCaptures(caps []goCapture) {
+	r.w.glue("{ ")
+	for i, c := range caps {
+		if i > 0 {
+			r.w.glue(", ")
+		}
+		r.w.glue(c.name)
+	}
+	r.w.glue(" := ")
+	for i, c := range caps {
+		if i > 0 {
+			r.w.glue(", ")
+		}
+		if c.conv != "" {
+			r.w.glue(c.conv + "(")
+		}
+		r.render(c.e)
+		if c.conv != "" {
+			r.w.glue(")")
+		}
+	}
+	r.w.glue("; ")
+}
+
+// writeGoroutineCall writes the call the goroutine makes, without its
+// closing parenthesis (the caller adds it): fn(a0, 1, a2... with the
+// captured variables where there are some, and the statically named
+// function and the constant arguments as written.
+func (r *fileRewriter) writeGoroutineCall(call *ast.CallExpr, c goCaptures) {
+	if c.fn != "" {
+		r.w.glue(c.fn)
+	} else {
+		r.render(call.Fun)
+	}
+	r.w.glue("(")
+	for i, a := range call.Args {
+		if i > 0 {
+			r.w.glue(", ")
+		}
+		if c.args[i] == "" {
+			r.render(a)
+		} else {
+			r.w.glue(c.args[i])
+		}
+	}
+	if call.Ellipsis.IsValid() {
+		r.w.glue("...")
 	}
 }
 

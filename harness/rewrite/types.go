@@ -21,17 +21,13 @@ func (r *fileRewriter) typeString(t types.Type, foreign bool) (string, error) {
 	return b.String(), nil
 }
 
+// writeType writes t to b as typeString describes. It dispatches on the
+// kind of type; the composite kinds that need more than a line or two have
+// their own writers below, so that each reads on its own.
 func (r *fileRewriter) writeType(b *strings.Builder, t types.Type, foreign bool) error {
 	switch t := t.(type) {
 	case *types.Basic:
-		if t.Kind() == types.UnsafePointer {
-			b.WriteString(r.alias("unsafe") + ".Pointer")
-			return nil
-		}
-		if t.Info()&types.IsUntyped != 0 {
-			return fmt.Errorf("untyped %s has no name", t)
-		}
-		b.WriteString(t.Name())
+		return r.writeBasic(b, t)
 	case *types.Alias:
 		return r.writeNamed(b, t.Obj(), t.TypeArgs(), foreign)
 	case *types.Named:
@@ -56,96 +52,152 @@ func (r *fileRewriter) writeType(b *strings.Builder, t types.Type, foreign bool)
 		return r.writeType(b, t.Elem(), foreign)
 	case *types.Chan:
 		if !foreign {
-			b.WriteString(r.lang() + ".Chan[")
-			if err := r.writeType(b, t.Elem(), false); err != nil {
-				return err
-			}
-			b.WriteString("]")
-			return nil
+			return r.writeLangChan(b, t)
 		}
-		switch t.Dir() {
-		case types.SendRecv:
-			b.WriteString("chan ")
-		case types.SendOnly:
-			b.WriteString("chan<- ")
-		case types.RecvOnly:
-			b.WriteString("<-chan ")
-		}
-		if c, ok := t.Elem().(*types.Chan); ok && c.Dir() == types.RecvOnly && t.Dir() != types.RecvOnly {
-			b.WriteString("(")
-			defer b.WriteString(")")
-		}
-		return r.writeType(b, t.Elem(), true)
+		return r.writeGoChan(b, t)
 	case *types.Signature:
 		b.WriteString("func")
 		return r.writeSignature(b, t, foreign)
 	case *types.Struct:
-		b.WriteString("struct{")
-		for i := range t.NumFields() {
-			if i > 0 {
-				b.WriteString("; ")
-			}
-			f := t.Field(i)
-			if !f.Exported() && f.Pkg() != r.p.pkg {
-				return fmt.Errorf("field %s of another package cannot be named", f.Name())
-			}
-			if !f.Embedded() {
-				b.WriteString(f.Name() + " ")
-			}
-			if err := r.writeType(b, f.Type(), foreign); err != nil {
-				return err
-			}
-			if tag := t.Tag(i); tag != "" {
-				b.WriteString(" " + strconv.Quote(tag))
-			}
-		}
-		b.WriteString("}")
+		return r.writeStruct(b, t, foreign)
 	case *types.Interface:
-		if t.NumMethods() == 0 && t.NumEmbeddeds() == 0 {
-			b.WriteString("interface{}")
-			return nil
-		}
-		b.WriteString("interface{")
-		for i := range t.NumExplicitMethods() {
-			if i > 0 {
-				b.WriteString("; ")
-			}
-			m := t.ExplicitMethod(i)
-			if !m.Exported() && m.Pkg() != r.p.pkg {
-				return fmt.Errorf("method %s of another package cannot be named", m.Name())
-			}
-			b.WriteString(m.Name())
-			if err := r.writeSignature(b, m.Type().(*types.Signature), foreign); err != nil {
-				return err
-			}
-		}
-		for i := range t.NumEmbeddeds() {
-			if i > 0 || t.NumExplicitMethods() > 0 {
-				b.WriteString("; ")
-			}
-			if err := r.writeType(b, t.EmbeddedType(i), foreign); err != nil {
-				return err
-			}
-		}
-		b.WriteString("}")
+		return r.writeInterface(b, t, foreign)
 	case *types.Union:
-		for i := range t.Len() {
-			if i > 0 {
-				b.WriteString(" | ")
-			}
-			if t.Term(i).Tilde() {
-				b.WriteString("~")
-			}
-			if err := r.writeType(b, t.Term(i).Type(), foreign); err != nil {
-				return err
-			}
-		}
+		return r.writeUnion(b, t, foreign)
 	default:
 		return fmt.Errorf("type %s cannot be written", t)
 	}
 	return nil
 }
 
+// writeBasic writes a predeclared type by its name, and unsafe.Pointer
+// through the unsafe import the rewrite adds. An untyped constant's type
+// has no name to write, so it is an error.
+func (r *fileRewriter) writeBasic(b *strings.Builder, t *types.Basic) error {
+	if t.Kind() == types.UnsafePointer {
+		b.WriteString(r.alias("unsafe") + ".Pointer")
+		return nil
+	}
+	if t.Info()&types.IsUntyped != 0 {
+		return fmt.Errorf("untyped %s has no name", t)
+	}
+	b.WriteString(t.Name())
+	return nil
+}
+
+// writeLangChan writes a channel type of rewritten code as lang.Chan[T]:
+// the rewrite's channels are the runtime's, whatever their direction.
+func (r *fileRewriter) writeLangChan(b *strings.Builder, t *types.Chan) error {
+	b.WriteString(r.lang() + ".Chan[")
+	if err := r.writeType(b, t.Elem(), false); err != nil {
+		return err
+	}
+	b.WriteString("]")
+	return nil
+}
+
+// writeGoChan writes a channel type of foreign code as a Go channel type,
+// with its direction. A receive-only element of a channel that is not
+// receive-only is parenthesized: chan <-chan T would read as chan<- chan T.
+func (r *fileRewriter) writeGoChan(b *strings.Builder, t *types.Chan) error {
+	switch t.Dir() {
+	case types.SendRecv:
+		b.WriteString("chan ")
+	case types.SendOnly:
+		b.WriteString("chan<- ")
+	case types.RecvOnly:
+		b.WriteString("<-chan ")
+	}
+	if c, ok := t.Elem().(*types.Chan); ok && c.Dir() == types.RecvOnly && t.Dir() != types.RecvOnly {
+		b.WriteString("(")
+		defer b.WriteString(")")
+	}
+	return r.writeType(b, t.Elem(), true)
+}
+
+// writeStruct writes a struct type literal on one line, fields separated
+// by semicolons, tags quoted. An unexported field of another package cannot
+// be named outside it, so such a struct is an error.
+func (r *fileRewriter) writeStruct(b *strings.Builder, t *types.Struct, foreign bool) error {
+	b.WriteString("struct{")
+	for i := range t.NumFields() {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		f := t.Field(i)
+		if !f.Exported() && f.Pkg() != r.p.pkg {
+			return fmt.Errorf("field %s of another package cannot be named", f.Name())
+		}
+		if !f.Embedded() {
+			b.WriteString(f.Name() + " ")
+		}
+		if err := r.writeType(b, f.Type(), foreign); err != nil {
+			return err
+		}
+		if tag := t.Tag(i); tag != "" {
+			b.WriteString(" " + strconv.Quote(tag))
+		}
+	}
+	b.WriteString("}")
+	return nil
+}
+
+// writeInterface writes an interface type literal on one line: its
+// explicit methods, then its embedded types. An unexported method of
+// another package cannot be named outside it, so such an interface is an
+// error.
+func (r *fileRewriter) writeInterface(b *strings.Builder, t *types.Interface, foreign bool) error {
+	if t.NumMethods() == 0 && t.NumEmbeddeds() == 0 {
+		b.WriteString("interface{}")
+		return nil
+	}
+	b.WriteString("interface{")
+	for i := range t.NumExplicitMethods() {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		m := t.ExplicitMethod(i)
+		if !m.Exported() && m.Pkg() != r.p.pkg {
+			return fmt.Errorf("method %s of another package cannot be named", m.Name())
+		}
+		b.WriteString(m.Name())
+		if err := r.writeSignature(b, m.Type().(*types.Signature), foreign); err != nil {
+			return err
+		}
+	}
+	for i := range t.NumEmbeddeds() {
+		if i > 0 || t.NumExplicitMethods() > 0 {
+			b.WriteString("; ")
+		}
+		if err := r.writeType(b, t.EmbeddedType(i), foreign); err != nil {
+			return err
+		}
+	}
+	b.WriteString("}")
+	return nil
+}
+
+// writeUnion writes a constraint's union of terms (~int | string), as it
+// appears embedded in an interface.
+func (r *fileRewriter) writeUnion(b *strings.Builder, t *types.Union, foreign bool) error {
+	for i := range t.Len() {
+		if i > 0 {
+			b.WriteString(" | ")
+		}
+		if t.Term(i).Tilde() {
+			b.WriteString("~")
+		}
+		if err := r.writeType(b, t.Term(i).Type(), foreign); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeNamed writes a named type or alias with its type arguments: a
+// drop-in in place of a standard concurrency type, a type of this package
+// by its bare name, one of another package through the import the rewrite
+// adds. An unexported type of another package cannot be named, an error.
 func (r *fileRewriter) writeNamed(b *strings.Builder, obj *types.TypeName, args *types.TypeList, foreign bool) error {
 	switch {
 	case obj.Pkg() == nil: // error, comparable, any
@@ -175,6 +227,8 @@ func (r *fileRewriter) writeNamed(b *strings.Builder, obj *types.TypeName, args 
 	return nil
 }
 
+// writeSignature writes a function type's parameters and results (after
+// "func" or a method's name), the last parameter of a variadic one as ...T.
 func (r *fileRewriter) writeSignature(b *strings.Builder, sig *types.Signature, foreign bool) error {
 	tuple := func(t *types.Tuple, variadic bool) error {
 		b.WriteString("(")

@@ -141,21 +141,57 @@ type childResult struct {
 	restartFrom int64
 }
 
-// runChild runs the test binary for one test.
+// runChild runs the test binary for one test: it hands the child its spec
+// in a file, reads the records and output the child prints as they come,
+// and turns them, and how the process ended, into a childResult.
 func (d *driver) runChild(ctx context.Context, bin string, p listed, test string, spec gotest.Spec) childResult {
-	var res childResult
-	specFile, err := os.CreateTemp(filepath.Dir(bin), "spec-*.json")
+	specPath, err := writeSpec(filepath.Dir(bin), spec)
 	if err != nil {
-		res.failures = append(res.failures, d.harnessFailure(p, test, fmt.Sprintf("heddle test: %v", err)))
-		return res
+		return childResult{failures: []Failure{d.harnessFailure(p, test, err.Error())}}
 	}
-	defer os.Remove(specFile.Name())
-	if err := json.NewEncoder(specFile).Encode(spec); err != nil {
-		specFile.Close()
-		res.failures = append(res.failures, d.harnessFailure(p, test, fmt.Sprintf("heddle test: writing the spec: %v", err)))
-		return res
+	defer os.Remove(specPath)
+	cmd := exec.CommandContext(ctx, bin, d.childArgs(test)...)
+	cmd.Dir = p.Dir
+	cmd.Env = append(append([]string(nil), d.env...), gotest.SpecEnv+"="+specPath)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		msg := fmt.Sprintf("heddle test: starting the test binary: %v", err)
+		return childResult{failures: []Failure{d.harnessFailure(p, test, msg)}}
 	}
-	specFile.Close()
+	waited := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		pw.Close()
+		waited <- err
+	}()
+	out := childOutput{d: d, p: p, spec: spec}
+	out.read(pr)
+	io.Copy(io.Discard, pr)
+	return out.finish(test, <-waited)
+}
+
+// writeSpec writes the child's spec, as JSON, to a new file in dir and
+// returns its path (the caller removes it): the child reads its sweep from
+// there, named by gotest.SpecEnv.
+func writeSpec(dir string, spec gotest.Spec) (string, error) {
+	f, err := os.CreateTemp(dir, "spec-*.json")
+	if err != nil {
+		return "", fmt.Errorf("heddle test: %w", err)
+	}
+	if err := json.NewEncoder(f).Encode(spec); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", fmt.Errorf("heddle test: writing the spec: %w", err)
+	}
+	f.Close()
+	return f.Name(), nil
+}
+
+// childArgs returns the test binary's flags for one test: the filters
+// that select it (and the user's subtests), the timeout, and -v and -count
+// when the user asked for them.
+func (d *driver) childArgs(test string) []string {
 	run, skip := d.childFilters(test)
 	args := []string{"-test.run=" + run, "-test.timeout=" + d.opts.Timeout.String(), "-test.paniconexit0"}
 	if skip != "" {
@@ -167,109 +203,134 @@ func (d *driver) runChild(ctx context.Context, bin string, p listed, test string
 	if d.opts.TestCount > 1 {
 		args = append(args, fmt.Sprintf("-test.count=%d", d.opts.TestCount))
 	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = p.Dir
-	cmd.Env = append(append([]string(nil), d.env...), gotest.SpecEnv+"="+specFile.Name())
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		res.failures = append(res.failures, d.harnessFailure(p, test, fmt.Sprintf("heddle test: starting the test binary: %v", err)))
-		return res
-	}
-	waited := make(chan error, 1)
-	go func() {
-		err := cmd.Wait()
-		pw.Close()
-		waited <- err
-	}()
+	return args
+}
 
-	var lines []string // the child's output, records left out
-	type open struct {
-		rec  gotest.Record
-		from int
-	}
-	var cur *open
-	done := false
-	sc := bufio.NewScanner(pr)
+// childOutput follows one child process's output: the records of its runs,
+// which it counts and turns into failures, and the test's own lines, kept
+// so that a failing run's output (the lines between its begin and end
+// records) can be attached to its failure.
+type childOutput struct {
+	d     *driver
+	p     listed
+	spec  gotest.Spec
+	res   childResult
+	lines []string // the child's output, records left out
+	cur   *openRun // the run begun and not yet ended, or nil
+	done  bool     // the child reported that its sweep was over
+}
+
+// openRun is a run that the child began: its begin record and where its
+// output starts in childOutput.lines.
+type openRun struct {
+	rec  gotest.Record
+	from int
+}
+
+// read consumes the child's output, line by line, until the pipe closes.
+func (o *childOutput) read(r io.Reader) {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<30)
 	for sc.Scan() {
 		line := sc.Text()
 		rec, isRec, err := gotest.ParseRecord(line)
-		if !isRec {
-			if line == "" && len(lines) > 0 && lines[len(lines)-1] == "" {
-				continue
-			}
-			lines = append(lines, line)
-			if d.opts.Verbose && line != "" {
-				d.outMu.Lock()
-				fmt.Fprintln(d.out, line)
-				d.outMu.Unlock()
-			}
-			continue
-		}
-		if err != nil {
-			lines = append(lines, err.Error())
-			continue
-		}
-		switch rec.Type {
-		case gotest.RecBegin:
-			cur = &open{rec: rec, from: len(lines)}
-		case gotest.RecEnd:
-			res.runs++
-			if strings.HasPrefix(rec.Run, "seed=") {
-				res.seeds++
-			}
-			if rec.Skipped {
-				res.skipped = true
-			}
-			if !rec.Passed && !rec.Skipped {
-				from := len(lines)
-				if cur != nil {
-					from = cur.from
-				}
-				res.failures = append(res.failures, failureOf(p, rec, trimRaceReport(strings.Join(lines[from:], "\n"))))
-			}
-			cur = nil
-		case gotest.RecCalibrated:
-			res.steps = rec.Steps
-		case gotest.RecRestart:
-			res.restart, res.restartFrom = true, nextSeed(rec, spec)
-		case gotest.RecDone:
-			done = true
+		switch {
+		case !isRec:
+			o.plain(line)
+		case err != nil:
+			o.lines = append(o.lines, err.Error())
+		default:
+			o.record(rec)
 		}
 	}
-	io.Copy(io.Discard, pr)
-	exitErr := <-waited
-	all := strings.Join(lines, "\n")
+}
+
+// plain keeps a line of the test's own output (a run of blank lines as
+// one), echoing it with -v.
+func (o *childOutput) plain(line string) {
+	if line == "" && len(o.lines) > 0 && o.lines[len(o.lines)-1] == "" {
+		return
+	}
+	o.lines = append(o.lines, line)
+	if o.d.opts.Verbose && line != "" {
+		o.d.outMu.Lock()
+		fmt.Fprintln(o.d.out, line)
+		o.d.outMu.Unlock()
+	}
+}
+
+// record takes in one of the child's records.
+func (o *childOutput) record(rec gotest.Record) {
+	switch rec.Type {
+	case gotest.RecBegin:
+		o.cur = &openRun{rec: rec, from: len(o.lines)}
+	case gotest.RecEnd:
+		o.endRun(rec)
+	case gotest.RecCalibrated:
+		o.res.steps = rec.Steps
+	case gotest.RecRestart:
+		o.res.restart, o.res.restartFrom = true, nextSeed(rec, o.spec)
+	case gotest.RecDone:
+		o.done = true
+	}
+}
+
+// endRun counts a run that ended and, if it failed, keeps its failure with
+// the output printed since its begin record.
+func (o *childOutput) endRun(rec gotest.Record) {
+	o.res.runs++
+	if strings.HasPrefix(rec.Run, "seed=") {
+		o.res.seeds++
+	}
+	if rec.Skipped {
+		o.res.skipped = true
+	}
+	if !rec.Passed && !rec.Skipped {
+		from := len(o.lines)
+		if o.cur != nil {
+			from = o.cur.from
+		}
+		output := trimRaceReport(strings.Join(o.lines[from:], "\n"))
+		o.res.failures = append(o.res.failures, failureOf(o.p, rec, output))
+	}
+	o.cur = nil
+}
+
+// finish completes the result once the child has exited with exitErr: it
+// adds each failing run's subtest log, and a failure for a process that
+// died during a run (which a new process resumes after) or ended before
+// its sweep was done.
+func (o *childOutput) finish(test string, exitErr error) childResult {
+	all := strings.Join(o.lines, "\n")
 	// The test's own output for each failing run: testing prints a
 	// subtest's log under its "--- FAIL" line when the test ends.
-	for i := range res.failures {
-		f := &res.failures[i]
+	for i := range o.res.failures {
+		f := &o.res.failures[i]
 		if block := subtestBlock(all, test+"/"+f.Run); strings.Contains(block, "\n") {
 			f.Output = strings.TrimSpace(f.Output + "\n" + block)
 		}
 	}
 	switch {
-	case cur != nil:
+	case o.cur != nil:
 		// The process died during a run.
-		f := crashFailure(p, cur.rec, strings.Join(lines[cur.from:], "\n"), exitErr)
-		res.failures = append(res.failures, f)
-		res.runs++
-		if strings.HasPrefix(cur.rec.Run, "seed=") {
-			res.seeds++
+		f := crashFailure(o.p, o.cur.rec, strings.Join(o.lines[o.cur.from:], "\n"), exitErr)
+		o.res.failures = append(o.res.failures, f)
+		o.res.runs++
+		if strings.HasPrefix(o.cur.rec.Run, "seed=") {
+			o.res.seeds++
 		}
-		res.restart, res.restartFrom = true, nextSeed(cur.rec, spec)
-	case !done:
+		o.res.restart, o.res.restartFrom = true, nextSeed(o.cur.rec, o.spec)
+	case !o.done:
 		msg := "the test binary ended before the test ran"
 		if exitErr != nil {
 			msg += fmt.Sprintf(" (%v)", exitErr)
 		}
-		f := d.harnessFailure(p, test, msg)
+		f := o.d.harnessFailure(o.p, test, msg)
 		f.Output = tail(all, 60)
-		res.failures = append(res.failures, f)
-		res.restart = false
+		o.res.failures = append(o.res.failures, f)
+		o.res.restart = false
 	}
-	return res
+	return o.res
 }
 
 // nextSeed is the seed a new process starts from after rec's run: the next
