@@ -65,52 +65,70 @@ func (t *faultTracker) close(idx, at int) {
 
 // note looks at a note at event i and reports whether it is about a fault.
 func (t *faultTracker) note(i int, e Event) bool {
-	d := e.Detail
-	if m := crashedNote.FindStringSubmatch(d); m != nil {
-		node, mode := m[1], m[2]
-		label := "crash " + node + " (" + mode + ")"
-		if n := t.nemesis[node]; n != "" {
-			label = n + " (" + mode + ")"
-			delete(t.nemesis, node)
-		}
-		if _, ok := t.crash[node]; !ok {
-			t.crash[node] = t.open(band{Kind: "crash", Label: label, From: i, To: -1, Nodes: []string{node}, At: e.Time})
-		}
-		for l, ln := range t.a.m.Lanes {
-			if ln.Node == node && t.firstEvent[l] >= 0 && t.firstEvent[l] <= i && !t.a.dead[l] {
-				t.killed = append(t.killed, l)
-			}
-		}
+	if m := crashedNote.FindStringSubmatch(e.Detail); m != nil {
+		t.crashed(i, e, m[1], m[2])
 		return true
 	}
-	if m := startedNote.FindStringSubmatch(d); m != nil {
-		node := m[1]
-		if inc, _ := strconv.Atoi(m[2]); inc <= 1 {
-			return false // a node's first start is no fault
-		}
-		if idx, ok := t.crash[node]; ok {
-			t.close(idx, i)
-			delete(t.crash, node)
-		}
-		label := "restart " + node
-		if n := t.nemesis[node]; n != "" {
-			label = n
-			delete(t.nemesis, node)
-		}
-		t.open(band{Kind: "restart", Label: label + " (incarnation " + m[2] + ")", From: i, To: i + 1,
-			Nodes: []string{node}, At: e.Time, Until: e.Time})
-		return true
+	if m := startedNote.FindStringSubmatch(e.Detail); m != nil {
+		return t.started(i, e, m[1], m[2])
 	}
-	rest, ok := strings.CutPrefix(d, nemesisPrefix)
+	rest, ok := strings.CutPrefix(e.Detail, nemesisPrefix)
 	if !ok {
 		return false
 	}
+	t.nemesisNote(i, e, rest)
+	return true
+}
+
+// crashed opens the crash band of node (unless one is open) at the
+// runtime's note of its crash, and lists the node's lanes it killed.
+func (t *faultTracker) crashed(i int, e Event, node, mode string) {
+	label := "crash " + node + " (" + mode + ")"
+	if n := t.nemesis[node]; n != "" {
+		label = n + " (" + mode + ")"
+		delete(t.nemesis, node)
+	}
+	if _, ok := t.crash[node]; !ok {
+		t.crash[node] = t.open(band{Kind: "crash", Label: label, From: i, To: -1, Nodes: []string{node}, At: e.Time})
+	}
+	for l, ln := range t.a.m.Lanes {
+		if ln.Node == node && t.firstEvent[l] >= 0 && t.firstEvent[l] <= i && !t.a.dead[l] {
+			t.killed = append(t.killed, l)
+		}
+	}
+}
+
+// started closes node's crash band at the runtime's note of a restart
+// (incarnation inc) and marks the restart; a first start is no fault.
+func (t *faultTracker) started(i int, e Event, node, inc string) bool {
+	if n, _ := strconv.Atoi(inc); n <= 1 {
+		return false
+	}
+	if idx, ok := t.crash[node]; ok {
+		t.close(idx, i)
+		delete(t.crash, node)
+	}
+	label := "restart " + node
+	if n := t.nemesis[node]; n != "" {
+		label = n
+		delete(t.nemesis, node)
+	}
+	t.open(band{Kind: "restart", Label: label + " (incarnation " + inc + ")", From: i, To: i + 1,
+		Nodes: []string{node}, At: e.Time, Until: e.Time})
+	return true
+}
+
+// nemesisNote marks a fault the plan applied (rest is its note after the
+// prefix: the fault, and ": error" if it failed): link faults open a band
+// until a heal, crashes wait for the runtime's own note, the rest are
+// instants.
+func (t *faultTracker) nemesisNote(i int, e Event, rest string) {
 	text, errText, _ := strings.Cut(rest, ": ")
 	plan, err := faults.ParsePlan("+0s " + text)
 	if err != nil || len(plan) != 1 {
 		// A nemesis of the case's own making: an instant across every lane.
 		t.open(band{Kind: "nemesis", Label: rest, From: i, To: i + 1, At: e.Time, Until: e.Time})
-		return true
+		return
 	}
 	f := plan[0].Fault
 	b := band{Kind: string(f.Kind), Label: f.String(), From: i, To: -1, Error: errText, At: e.Time}
@@ -119,7 +137,7 @@ func (t *faultTracker) note(i int, e Event) bool {
 		if errText == "" {
 			// The runtime's own note follows and opens the band.
 			t.nemesis[f.Node] = f.String()
-			return true
+			return
 		}
 		b.Nodes, b.To, b.Until = []string{f.Node}, i+1, e.Time
 	case faults.KindIsolate:
@@ -143,7 +161,6 @@ func (t *faultTracker) note(i int, e Event) bool {
 	if b.To < 0 {
 		t.links = append(t.links, idx)
 	}
-	return true
 }
 
 // nodesNamed returns the words that name a node of the run.
