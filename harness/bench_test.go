@@ -38,25 +38,7 @@ func BenchmarkPingPong(b *testing.B) {
 // coroutine handoff (the same under -race: always the token).
 func pingPong(b *testing.B, token bool) {
 	var elapsed time.Duration
-	res := runHandoff(token, Options{MaxSteps: 10 * (b.N + 10)}, func() {
-		ping, pong := NewChan[int](0), NewChan[int](0)
-		Go(func() {
-			for {
-				v, ok := ping.Recv()
-				if !ok {
-					return
-				}
-				pong.Send(v)
-			}
-		})
-		start := time.Now()
-		for i := 0; i < b.N; i++ {
-			ping.Send(i)
-			pong.Recv()
-		}
-		elapsed = time.Since(start)
-		ping.Close()
-	})
+	res := runHandoff(token, Options{MaxSteps: 10 * (b.N + 10)}, pingPongProgram(b.N, &elapsed))
 	if res.Failed() {
 		b.Fatal(res.Err())
 	}
@@ -131,25 +113,7 @@ func BenchmarkPingPongRatio(b *testing.B) {
 	native := time.Since(start)
 	close(ping)
 	var heddle time.Duration
-	res := Run(Options{MaxSteps: 10 * (b.N + 10)}, func() {
-		ping, pong := NewChan[int](0), NewChan[int](0)
-		Go(func() {
-			for {
-				v, ok := ping.Recv()
-				if !ok {
-					return
-				}
-				pong.Send(v)
-			}
-		})
-		start := time.Now()
-		for i := 0; i < b.N; i++ {
-			ping.Send(i)
-			pong.Recv()
-		}
-		heddle = time.Since(start)
-		ping.Close()
-	})
+	res := Run(Options{MaxSteps: 10 * (b.N + 10)}, pingPongProgram(b.N, &heddle))
 	if res.Failed() {
 		b.Fatal(res.Err())
 	}
@@ -180,4 +144,28 @@ func BenchmarkSpawn(b *testing.B) {
 		runs++
 	}
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(runs*perRun), "cpu-ns/goroutine")
+}
+
+// pingPongProgram is a World's main: n round trips over two unbuffered
+// channels with an echoing goroutine; the time they took goes to *elapsed.
+func pingPongProgram(n int, elapsed *time.Duration) func() {
+	return func() {
+		ping, pong := NewChan[int](0), NewChan[int](0)
+		Go(func() {
+			for {
+				v, ok := ping.Recv()
+				if !ok {
+					return
+				}
+				pong.Send(v)
+			}
+		})
+		start := time.Now()
+		for i := 0; i < n; i++ {
+			ping.Send(i)
+			pong.Recv()
+		}
+		*elapsed = time.Since(start)
+		ping.Close()
+	}
 }
