@@ -335,13 +335,24 @@ func (r *run) open(i int, opts sys.Options) *sys.Client {
 }
 
 func (r *run) closeClient(c *sys.Client, i int) {
-	if seedRand(r.seed, 300+uint64(i)).IntN(3) == 0 {
+	switch seedRand(r.seed, 300+uint64(i)).IntN(3) {
+	case 0:
 		// Close twice at once: both return once the client is closed.
 		var wg harness.WaitGroup
 		wg.Go(c.Close)
 		c.Close()
 		wg.Wait()
-	} else {
+	case 1:
+		// Stats read while Close closes the sessions.
+		var wg harness.WaitGroup
+		wg.Go(func() {
+			if st := c.Stats(); st.SessionsClosed > st.Sessions {
+				r.Violate(checkers.Invariant, "Stats read while the client closes: client %d: %d sessions closed of %d made", i+1, st.SessionsClosed, st.Sessions)
+			}
+		})
+		c.Close()
+		wg.Wait()
+	default:
 		c.Close()
 	}
 	st := c.Stats()
