@@ -82,6 +82,13 @@ func (r *run) auditOnce(op string, p int) {
 	rec.mu.Unlock()
 
 	sp := rec.begin(op, partitionObject(p), "auditor")
+	// The read itself comes a little later, so that the system's
+	// goroutines run between the recorder's lock and the read: a read the
+	// recorder's lock does not order after the system's last write is one
+	// the race detector can judge.
+	if harness.IntN(2) == 0 {
+		harness.Sleep(time.Duration(1 + harness.IntN(int(r.cfg.System.LoadDelay))))
+	}
 	var got int64
 	var read *auditRead
 	switch op {

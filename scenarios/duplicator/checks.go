@@ -312,6 +312,13 @@ func (r *run) checkFinal() []checkers.Violation {
 				"the remote cluster's last decree of partition %d is %d at the end: it must cover every decree delivered (up to %d) and no decree beyond the private log",
 				p, f.seen[p], rec.deliveredMax[p]))
 		}
+		// A duplication reports a confirmed decree once it is on the Disk,
+		// which a later incarnation starts from: the Disk never holds less.
+		if f.confirmed[p] < rec.confirmedMax[p] {
+			vs = append(vs, checkers.Violationf(checkers.Invariant,
+				"partition %d's confirmed decree on the Disk is %d at the end, but the duplication reported %d confirmed: it reported a decree it had not persisted",
+				p, f.confirmed[p], rec.confirmedMax[p]))
+		}
 	}
 	for _, a := range rec.audits {
 		log := f.logs[a.p]

@@ -42,11 +42,13 @@ func recordedRun() *run {
 	rec.shipped[[2]int{0, 1}] = []int64{2, 3}
 	rec.lasts[[2]int{0, 1}] = []int64{1, 2, 3}
 	rec.confirmed[0] = []int64{0, 3}
+	rec.confirmedMax[0] = 3
 	rec.acked = []ackedWrite{{client: "c1", key: "a", value: "v", p: 0, decree: 2}, {client: "c1", key: "b", value: "v", p: 0, decree: 3}}
 	r := &run{cfg: cfg, rec: rec, quiet: []time.Duration{sec(3)}}
 	r.final = finalState{
 		logs:         [][]sys.Mutation{{empty, write(2, "a"), write(3, "b")}},
 		seen:         []int64{3},
+		confirmed:    []int64{3},
 		remoteValues: map[string]remoteValue{"a": {"v", true}, "b": {"v", true}},
 		primaryInc:   1, remoteInc: 1,
 		primaryHeld: map[sys.Resource]int{sys.ResListener: 1, sys.ResGroupCheck: 1, sys.ResDuplication: 1,
@@ -119,6 +121,7 @@ func TestChecks(t *testing.T) {
 			r.rec.audits = []auditRead{{op: "Disk.ReadFrom", p: 0, from: 2, got: []sys.Mutation{write(2, "a")}}}
 		}, "", ""},
 		{"remote has another value", func(r *run) { r.final.remoteValues["a"] = remoteValue{"zz", true} }, checkers.Invariant, "remote cluster's value of a"},
+		{"confirmed decree not persisted", func(r *run) { r.final.confirmed[0] = 2 }, checkers.Invariant, "reported a decree it had not persisted"},
 		{"remote's last decree behind", func(r *run) { r.final.seen[0] = 2 }, checkers.Invariant, "last decree of partition 0"},
 		{"a client connection left open", func(r *run) { r.final.primaryHeld[sys.ResClientConn] = 1 }, harness.Leak, "client connection"},
 		{"a client's hang-up lost on a cut link", func(r *run) {

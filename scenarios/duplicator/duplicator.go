@@ -171,6 +171,7 @@ type run struct {
 type finalState struct {
 	logs         [][]sys.Mutation // per partition: the private log
 	seen         []int64          // per partition: the remote's last decree
+	confirmed    []int64          // per partition: the confirmed decree on the Disk
 	remoteValues map[string]remoteValue
 	primaryInc   int
 	remoteInc    int
@@ -330,6 +331,7 @@ func (r *run) readFinal() {
 	for p := range r.cfg.System.Partitions {
 		f.logs = append(f.logs, r.disk.Log(p))
 		f.seen = append(f.seen, r.store.Seen(p))
+		f.confirmed = append(f.confirmed, r.disk.Confirmed(p))
 	}
 	f.remoteValues = map[string]remoteValue{}
 	r.rec.mu.Lock()

@@ -73,7 +73,10 @@ type Config struct {
 	// connections to meta), "skip-close" (a client is never closed),
 	// "no-lease" (replica servers serve without meta's lease),
 	// "eager-join" (meta makes a rejoining replica server a secondary
-	// before it is synced).
+	// before it is synced), "hold-listener" (a server keeps a listener
+	// open until just after it returned), "stats-back" (a read of a
+	// client's Stats counts a session fewer than the read before),
+	// "leak-timer" (a client's goroutine arms a ticker it never stops).
 	fault string
 }
 

@@ -241,7 +241,7 @@ func (g *planGen) next() (faults.Fault, bool) {
 	lose := g.budget > 0
 	add(actCrashPrimary, 5, lose)
 	add(actBlackHole, 2, lose)
-	add(actRestart, 1, lose)
+	add(actRestart, 3, lose)
 	add(actCut, 2, lose && !g.cut)
 	add(actIsolate, 1, lose && !g.cut)
 	add(actCutClients, 1, true)

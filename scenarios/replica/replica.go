@@ -28,6 +28,7 @@ package replica
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/faults"
@@ -77,14 +78,32 @@ func recoveryMatch(v checkers.Violation) bool {
 // (ConfigFor, changed by tweak if not nil) with the given fault plan and
 // returns the run's result and every violation its checks found.
 func Check(v sys.Variant, tweak func(*Config)) func(harness.Options, faults.Plan) (*harness.Result, []checkers.Violation) {
-	return scenarios.Check(func(opts harness.Options, plan faults.Plan) (scenarios.Workload, error) {
-		cfg := ConfigFor(opts.Seed)
-		if tweak != nil {
-			tweak(&cfg)
+	return func(opts harness.Options, plan faults.Plan) (*harness.Result, []checkers.Violation) {
+		var w *run
+		check := scenarios.Check(func(opts harness.Options, plan faults.Plan) (scenarios.Workload, error) {
+			cfg := ConfigFor(opts.Seed)
+			if tweak != nil {
+				tweak(&cfg)
+			}
+			if err := checkPlan(plan, cfg); err != nil {
+				return nil, fmt.Errorf("fault plan: %w", err)
+			}
+			w = newRun(v, cfg, plan, opts.Seed)
+			return w, nil
+		})
+		res, vs := check(opts, plan)
+		if w != nil && w.Completed() && !res.Failed() {
+			if late := res.Elapsed - w.mainEnd; late > clockSlack {
+				vs = append(vs, checkers.Violationf(harness.Leak,
+					"the clock ran on for %v after every server shut down and every client closed (the workload ended at %v): a timer or ticker was left armed, or a context deadline never cancelled", late, w.mainEnd))
+			}
 		}
-		if err := checkPlan(plan, cfg); err != nil {
-			return nil, fmt.Errorf("fault plan: %w", err)
-		}
-		return newRun(v, cfg, plan, opts.Seed), nil
-	})
+		return res, vs
+	}
 }
+
+// clockSlack is how long the World may go on after Main returned: messages
+// still in flight (a few link latencies), nothing more. The World's clock
+// stops when no timer is pending, so a clock that runs on longer means a
+// timer that nothing stopped.
+const clockSlack = 10 * time.Millisecond

@@ -151,8 +151,11 @@ func teethCases() []teethCase {
 			c.Grace, c.Beacon, c.Check, c.Lease, c.OpTimeout = 500*time.Millisecond, 125*time.Millisecond, 100*time.Millisecond, 375*time.Millisecond, 2*time.Second
 			c.RetryBackoff, c.MaxRetryBackoff = 10*time.Millisecond, 200*time.Millisecond
 		}, crashKey}, // a write retried after a crash
-		{"leak-conn", "resources: ", harness.Leak, nil, nil}, // admin's connections never closed
-		{"skip-close", "", harness.Leak, nil, nil},           // a client never closed
+		{"leak-conn", "resources: ", harness.Leak, nil, nil},                               // admin's connections never closed
+		{"skip-close", "", harness.Leak, nil, nil},                                         // a client never closed
+		{"hold-listener", "server returned with resources open: ", harness.Leak, nil, nil}, // a server returns before what it opened is closed
+		{"leak-timer", "the clock ran on for ", harness.Leak, nil, nil},                    // a ticker never stopped
+		{"stats-back", "Stats read while the client runs: ", checkers.Invariant, nil, nil}, // a client's counters go back
 		{"no-lease", "replica-fixed-seed", checkers.NotLinearizable, func(c *Config) {
 			hot(c)
 			c.Partitions, c.Mix, c.ReplicationTimeout = 1, [4]int{3, 2, 0, 0}, 2*time.Second

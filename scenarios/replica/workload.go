@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -29,6 +30,8 @@ type run struct {
 	variant sys.Variant
 	plan    faults.Plan
 	name    string // the run's name in reports
+	// mainEnd is when Main returned, for the clock check.
+	mainEnd time.Duration
 	names   []string
 	addrs   []string // the replica servers' node names and addresses
 	meta    string   // meta's address
@@ -127,6 +130,7 @@ func (r *run) Main() {
 	}
 	done.Recv()
 	r.shutdown(nodes)
+	r.mainEnd = r.Since()
 	r.Complete()
 }
 
@@ -179,7 +183,31 @@ func (r *run) serve(body func(ctx context.Context, n *harness.Node, h harness.Ho
 		r.Mu.Lock()
 		r.servers[n.Name()] = s
 		r.Mu.Unlock()
-		body(ctx, n, r.host(n, false))
+		h := r.host(n, false)
+		var held harness.Listener
+		if r.cfg.fault == "hold-listener" {
+			held, _ = h.Listen(1) // a listener the server "forgets" until it returned
+		}
+		body(ctx, n, h)
+		r.checkReturned(n.Name(), s.inc)
+		if held != nil {
+			held.Close()
+		}
+	}
+}
+
+// checkReturned checks that a server that returned (shut down, or failed
+// to start) holds nothing any more: each server waits for its goroutines
+// before it returns, and they close what they opened.
+func (r *run) checkReturned(node string, inc int) {
+	var open []string
+	for _, op := range r.ledger.Operations() {
+		if res := op.Input.(resource); res.Node == node && res.Inc == inc && !op.Returned() {
+			open = append(open, fmt.Sprintf("%s, opened at %v", res.What, op.CallTime))
+		}
+	}
+	if len(open) > 0 {
+		r.Violate(harness.Leak, "server returned with resources open: %s (incarnation %d) returned from serving with %d connection(s) or listener(s) it opened still open: it returned before the goroutines that hold them:%s", node, inc, len(open), linesOf(open))
 	}
 }
 
@@ -250,6 +278,9 @@ func (r *run) client(n *harness.Node, i int) {
 		DialInterval: cfg.or0(cfg.DialInterval), RetryBackoff: cfg.or0(cfg.RetryBackoff), MaxRetryBackoff: cfg.or0(cfg.MaxRetryBackoff),
 		OnRefresh:         func(time.Time) { harness.Select(r.refreshing.SendCase(i), harness.Default()) },
 		UnsafeRetryWrites: cfg.fault == "blind-retry"}
+	if cfg.fault == "leak-timer" && i == 0 {
+		harness.NewTicker(time.Second) // never stopped
+	}
 	c := r.open(i, opts)
 	if c == nil {
 		return
@@ -304,7 +335,26 @@ func (r *run) open(i int, opts sys.Options) *sys.Client {
 }
 
 func (r *run) closeClient(c *sys.Client, i int) {
-	c.Close()
+	switch seedRand(r.seed, 300+uint64(i)).IntN(3) {
+	case 0:
+		// Close twice at once: both return once the client is closed.
+		var wg harness.WaitGroup
+		wg.Go(c.Close)
+		c.Close()
+		wg.Wait()
+	case 1:
+		// Stats read while Close closes the sessions.
+		var wg harness.WaitGroup
+		wg.Go(func() {
+			if st := c.Stats(); st.SessionsClosed > st.Sessions {
+				r.Violate(checkers.Invariant, "Stats read while the client closes: client %d: %d sessions closed of %d made", i+1, st.SessionsClosed, st.Sessions)
+			}
+		})
+		c.Close()
+		wg.Wait()
+	default:
+		c.Close()
+	}
 	st := c.Stats()
 	r.Mu.Lock()
 	r.stats[i] = st
@@ -330,6 +380,10 @@ func (r *run) caller(c *sys.Client, cl, id int) {
 	// that the linearizability check must place.
 	seq, unsure := 0, false
 	idle := 0 // rounds skipped in a row
+	// Stats is read beside the calls, from a generator of its own (the
+	// caller's draws stay as they are); each read must extend the last.
+	looks := seedRand(r.seed, 200+uint64(id))
+	var last sys.Stats
 	for round := 1; ; round++ {
 		calls := r.active(round) && rng.Float64() < cfg.Busy
 		if !calls && idle < 3 {
@@ -374,9 +428,36 @@ func (r *run) caller(c *sys.Client, cl, id int) {
 			look := r.routes.Call(id, routeSeen{Client: cl})
 			look.Return(c.Config())
 		}
+		if looks.IntN(3) == 0 {
+			last = r.checkStats(cl, last, c.Stats())
+		}
 		out := r.call(c, id, in)
 		unsure = out.Err != "" && (unsure || (in.Op != opGet && !out.NotApplied))
 	}
+}
+
+// checkStats checks a read of client cl's Stats against the one its caller
+// read before: the counters never go back, the refreshes already listed
+// stay as they were, and no more sessions are closed than were made. It
+// returns the new read.
+func (r *run) checkStats(cl int, last, st sys.Stats) sys.Stats {
+	if r.cfg.fault == "stats-back" && last.Sessions > 0 {
+		st.Sessions = last.Sessions - 1 // as if a session were uncounted
+	}
+	var bad []string
+	if st.Sessions < last.Sessions || st.SessionsClosed < last.SessionsClosed || st.MaxPending < last.MaxPending {
+		bad = append(bad, fmt.Sprintf("a counter went back: %+v, then %+v", last, st))
+	}
+	if st.SessionsClosed > st.Sessions {
+		bad = append(bad, fmt.Sprintf("%d sessions closed of %d made", st.SessionsClosed, st.Sessions))
+	}
+	if len(st.Refreshes) < len(last.Refreshes) || !slices.Equal(st.Refreshes[:len(last.Refreshes)], last.Refreshes) {
+		bad = append(bad, fmt.Sprintf("the refreshes listed changed: %v, then %v", last.Refreshes, st.Refreshes))
+	}
+	for _, b := range bad {
+		r.Violate(checkers.Invariant, "Stats read while the client runs: client %d: %s", cl+1, b)
+	}
+	return st
 }
 
 // active reports whether round is an active round: the same answer for

@@ -186,6 +186,11 @@ func (r *run) checkStarts() []checkers.Violation {
 		bound = time.Millisecond
 	}
 	for _, inc := range r.incs {
+		if inc.aborted && inc.started && inc.shutDone && inc.endAt > inc.shutAt+abortSlack {
+			// Shutdown cancels everything Start waits on: a Start it
+			// aborted returns with it, not after a join retry's sleep.
+			vs = append(vs, checkers.Violationf(checkers.Timeliness, "%s: Shutdown returned at %v while Start ran, but Start returned only at %v (%v later): it kept waiting once the member was shut down", inc, inc.shutAt, inc.endAt, inc.endAt-inc.shutAt))
+		}
 		if inc.aborted || inc.disturbed || !inc.started {
 			continue
 		}
@@ -204,6 +209,11 @@ func (r *run) checkStarts() []checkers.Violation {
 	}
 	return vs
 }
+
+// abortSlack is how long a Start may still run once the Shutdown that
+// aborted it returned: its calls see the cancelled context at once, so a
+// few wake-ups' work.
+const abortSlack = 5 * time.Millisecond
 
 // checkLookups checks every lookup's answer against the table of the
 // version it names: a coordinator pushed that version, and its table gives

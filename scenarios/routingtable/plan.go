@@ -63,7 +63,7 @@ func planFor(seed int64, cfg Config) faults.Plan {
 	var p faults.Plan
 	var cursor time.Duration
 	for range pick(rng, []int{0, 1, 2, 3}, []int{2, 4, 3, 2}) {
-		kind := pick(rng, []string{"crash", "leave", "push-crash", "hole-rejoin"}, []int{4, 3, 3, 1})
+		kind := pick(rng, []string{"crash", "leave", "push-crash", "hole-rejoin"}, []int{4, 4, 3, 1})
 		at, target := m.aim(rng, pick(rng, []string{"join", "coordinator", "any"}, []int{2, 2, 1}), cursor)
 		if target < 0 || !m.canTakeOut(target, at) {
 			continue
@@ -143,7 +143,7 @@ func (m *planModel) aim(rng *rand.Rand, how string, cursor time.Duration) (time.
 			return at, -1
 		}
 		i := joining[rng.IntN(len(joining))]
-		if rng.IntN(3) == 0 { // the very moment it starts
+		if rng.IntN(2) == 0 { // the very moment it starts: Start against the fault's first step
 			return m.sh.startAt[i], i
 		}
 		return m.sh.startAt[i] + between(rng, 0, 20*time.Millisecond), i
@@ -203,7 +203,10 @@ func (m *planModel) episode(rng *rand.Rand, kind string, i int, at time.Duration
 		p = append(p, faults.Step{At: r, Fault: faults.Act(actRejoin, name)})
 		up(r)
 		if rng.IntN(10) < 3 { // the rejoin is aborted, then made again
-			l := r + between(rng, 0, 20*time.Millisecond)
+			l := r // at the very moment the rejoin starts, or a little later
+			if rng.IntN(2) == 0 {
+				l += between(rng, 0, 20*time.Millisecond)
+			}
 			r2 := l + between(rng, 10*time.Millisecond, time.Second)
 			p = append(p, faults.Step{At: l, Fault: faults.Act(actLeave, name)}, faults.Step{At: r2, Fault: faults.Act(actRejoin, name)})
 			down(l)

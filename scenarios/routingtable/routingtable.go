@@ -76,7 +76,9 @@ type Config struct {
 	// (the final checks take members that left for live ones),
 	// "stray-recv" (a goroutine of the first member's node still waits on
 	// one of its connections after its Shutdown), "early-check" (the check
-	// that a leave was announced runs before Shutdown returns).
+	// that a leave was announced runs before Shutdown returns),
+	// "slow-abort" (a Start that failed is taken to return a second late),
+	// "closed-answers" (a lookup on a closed client is taken to succeed).
 	fault string
 }
 

@@ -190,6 +190,8 @@ func TestChecksHaveTeeth(t *testing.T) {
 		{"forget-leave", checkers.Invariant, "did not settle"},
 		{"stray-recv", harness.Leak, "still in network calls after Shutdown returned"},
 		{"early-check", checkers.Invariant, "its leave was not announced"},
+		{"slow-abort", checkers.Timeliness, "it kept waiting once the member was shut down"},
+		{"closed-answers", checkers.Invariant, "after it was closed"},
 	} {
 		t.Run(c.fault, func(t *testing.T) {
 			cfg := DefaultConfig

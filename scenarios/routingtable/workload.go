@@ -46,6 +46,7 @@ type incarnation struct {
 	leaving   bool // the workload called Shutdown
 	leftAt    time.Duration
 	shutDone  bool // Shutdown returned
+	shutAt    time.Duration
 	aborted   bool // Shutdown was called before Start returned
 	lost      bool // its node crashed (set when Main ends)
 	// lastVersion is the newest table version seen applied by checkView.
@@ -258,6 +259,9 @@ func (r *run) incarnate(i int, nd *harness.Node, inc *incarnation) {
 	op := r.ops.Call(0, opInput{Op: "start", Object: memberName(i)})
 	err := in.Start()
 	op.Return(nil)
+	if err != nil && r.cfg.fault == "slow-abort" {
+		harness.Sleep(time.Second) // as if Start returned a second late
+	}
 	after := r.disturbance()
 	r.mu.Lock()
 	inc.started, inc.endAt, inc.err = true, r.Since(), err
@@ -437,7 +441,7 @@ func (r *run) shutdown(inc *incarnation, final bool) {
 		r.violate(checkers.Timeliness, "%s: Shutdown did not finish within %v: %v", inc, shutdownBound, err)
 	}
 	r.mu.Lock()
-	inc.shutDone = true
+	inc.shutDone, inc.shutAt = true, r.Since()
 	started := inc.started
 	r.mu.Unlock()
 	// Once Shutdown returned, the member serves nothing: its listener and
@@ -781,6 +785,7 @@ func (r *run) lookups1(cl *sys.Client, name string, plan clientPlan, own, early 
 		}
 		if closed != nil {
 			closed.Recv()
+			r.lookupClosed(cl, name, plan.member[j], plan.part[j])
 		}
 	}
 	if own && !early {
@@ -833,6 +838,22 @@ func (r *run) badLookup(cl *sys.Client, name string, i, part int) {
 	cop.Return(nil)
 	if err == nil {
 		r.violate(checkers.Invariant, "%s answered a lookup of partition %d, of %d partitions: owner %v", memberName(i), part, r.sh.cfg.partitions, res.Owner)
+	}
+}
+
+// lookupClosed looks up a partition on a client that was closed: the
+// lookup must fail, at once (no connection is dialed for it).
+func (r *run) lookupClosed(cl *sys.Client, name string, i, part int) {
+	ctx, cancel := harness.WithTimeout(context.Background(), r.sh.lookupTimeout)
+	defer cancel()
+	op := r.ops.Call(0, opInput{Op: "lookup", Object: name})
+	res, err := cl.Lookup(ctx, r.peers[i], part)
+	op.Return(nil)
+	if r.cfg.fault == "closed-answers" {
+		err = nil // as if the closed client had answered
+	}
+	if err == nil {
+		r.violate(checkers.Invariant, "%s answered a lookup of partition %d from %s after it was closed: owner %v", name, part, memberName(i), res.Owner)
 	}
 }
 
