@@ -228,6 +228,7 @@ func TestBrokenWorkloads(t *testing.T) {
 	}{
 		{"clients never hang up", func(r *run) { r.keepConns = true }, "client connection"},
 		{"ship connections never close", func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return keepOpen{h} } }, "ship connection"},
+		{"the accept loop ignores a graceful stop", func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return deafListener{h} } }, "graceful stop"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			seed, v := scenarios.FirstCaught(t, broken(tc.change), Faults, 100, nil)
@@ -255,3 +256,21 @@ func (k keepOpen) Dial(ctx context.Context, addr string) (harness.Conn, error) {
 type neverClosed struct{ harness.Conn }
 
 func (neverClosed) Close() error { return nil }
+
+// deafListener is a network whose listeners' Accept does not watch its
+// context: a graceful stop never ends the accept loop.
+type deafListener struct{ harness.Host }
+
+func (d deafListener) Listen(port int) (harness.Listener, error) {
+	l, err := d.Host.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	return deafAccept{l}, nil
+}
+
+type deafAccept struct{ harness.Listener }
+
+func (d deafAccept) Accept(ctx context.Context) (harness.Conn, error) {
+	return d.Listener.Accept(context.WithoutCancel(ctx))
+}

@@ -165,6 +165,8 @@ type run struct {
 	// hang up; primaryHost, when set, wraps the primary's network.
 	keepConns   bool
 	primaryHost func(harness.Host) harness.Host
+	// cancelPrimary cancels the context the live primary serves under.
+	cancelPrimary context.CancelFunc
 }
 
 // finalState is what Main reads of the system once the run is over.
@@ -203,11 +205,19 @@ func (r *run) Main() {
 	r.store = sys.NewRemoteStore()
 	obs := r.rec.observer()
 	r.remote = harness.NewNode("remote", sys.Remote(cfg, r.store, obs))
-	primaryMain := sys.Primary(r.v, cfg, r.disk, obs)
-	if r.primaryHost != nil {
-		primaryMain = func(n *harness.Node) {
-			_ = sys.ServePrimary(n.Context(), r.primaryHost(n), n.Incarnation(), r.v, cfg, r.disk, obs)
+	// The primary serves under a context the run can cancel: at the end
+	// the run stops it gracefully (see stopPrimary).
+	primaryMain := func(n *harness.Node) {
+		ctx, cancel := harness.WithCancel(n.Context())
+		defer cancel()
+		r.Mu.Lock()
+		r.cancelPrimary = cancel
+		r.Mu.Unlock()
+		var host harness.Host = n
+		if r.primaryHost != nil {
+			host = r.primaryHost(n)
 		}
+		_ = sys.ServePrimary(ctx, host, n.Incarnation(), r.v, cfg, r.disk, obs)
 	}
 	r.primary = harness.NewNode("primary", primaryMain)
 	r.nodes = []*harness.Node{r.remote, r.primary}
@@ -244,8 +254,48 @@ func (r *run) Main() {
 	r.recover()
 	r.finalWait()
 	r.readFinal()
+	r.stopPrimary()
 	r.Complete()
 }
+
+// stopPrimary cancels the live primary's context, as a graceful shutdown
+// does, and waits until every goroutine, listener and connection of that
+// incarnation has ended; what is still held after gracefulStopWait is a
+// Leak. (A crash ends a node's goroutines wherever they are; a graceful
+// stop takes the paths on which they see their context done.)
+func (r *run) stopPrimary() {
+	r.Mu.Lock()
+	cancel := r.cancelPrimary
+	r.Mu.Unlock()
+	if cancel == nil || !r.primary.Alive() {
+		return
+	}
+	inc := r.primary.Incarnation()
+	cancel()
+	start := harness.Now()
+	for {
+		held := r.rec.holding(sys.RolePrimary, inc)
+		var left []string
+		for res, n := range held {
+			if n != 0 {
+				left = append(left, fmt.Sprintf("%d %s(s)", n, res))
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if harness.Since(start) > gracefulStopWait {
+			slices.Sort(left)
+			r.Violate(harness.Leak, "graceful stop: %v after the primary's context was cancelled, incarnation %d still holds:%s", gracefulStopWait, inc, scenarios.Lines(left))
+			return
+		}
+		harness.Sleep(time.Millisecond)
+	}
+}
+
+// gracefulStopWait bounds how long the primary's goroutines may take to end
+// once its context is cancelled: every wait of theirs watches it.
+const gracefulStopWait = time.Second
 
 // stop crashes every node: their goroutines end with the run.
 //

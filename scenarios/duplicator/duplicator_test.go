@@ -142,7 +142,8 @@ func TestSavedSchedule(t *testing.T) {
 		require.NotEmpty(t, saved, "no saved schedule under testdata/heddle/duplicator/%s", name)
 		v := mustVariant(t, name)
 		for _, s := range saved {
-			out := explore.RunOnce(v, explore.RunSpec{Seed: s.Seed, Replay: true, Schedule: s.Schedule, Faults: s.Faults})
+			out := explore.RunOnce(v, explore.RunSpec{Seed: s.Seed, Replay: true, Strict: true, Schedule: s.Schedule, Faults: s.Faults})
+			require.False(t, out.Has(harness.Diverged), "%s: %v", s.Path, out.Violations)
 			_, ok := v.FoundIn(out.Violations, checkers.Timeliness)
 			require.True(t, ok, "%s: %v", s.Path, out.Violations)
 		}

@@ -280,7 +280,7 @@ func TestSavedSchedule(t *testing.T) {
 	buggy := mustVariant(t, "buggy")
 	for _, s := range saved {
 		require.Contains(t, []harness.Kind{harness.DataRace, checkers.Invariant}, s.Kind, s.Path)
-		out := explore.RunOnce(buggy, explore.RunSpec{Seed: s.Seed, Replay: true, Schedule: s.Schedule, Faults: s.Faults})
+		out := explore.RunOnce(buggy, explore.RunSpec{Seed: s.Seed, Replay: true, Strict: true, Schedule: s.Schedule, Faults: s.Faults})
 		x, ok := buggy.FoundIn(out.Violations, checkers.Invariant)
 		require.True(t, ok, "%s: %v", s.Path, out.Violations)
 		require.Contains(t, x.Message, "has ownedPartitionCount 0")
