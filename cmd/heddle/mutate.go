@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"go/token"
 	"io"
@@ -139,9 +140,8 @@ type opCount struct {
 	Survived  int `json:"survived"`
 }
 
-func (a *app) mutate(args []string) (int, error) {
-	var f mutateFlags
-	fs := a.newFlagSet("mutate", "case [flags]")
+// register defines mutate's flags on fs, storing their values in f.
+func (f *mutateFlags) register(fs *flag.FlagSet, defaultParallel int) {
 	fs.Var(&f.seeds, "seeds", "seeds to run against each mutant: N (0..N-1) or A:B (A..B-1) (default 500)")
 	fs.IntVar(&f.coverSeeds, "cover-seeds", defaultCoverSeeds, "seeds of the coverage sweep that decides which code is on the fixed path; 0: no coverage sweep, every statement outside other variants' code is mutated")
 	fs.StringVar(&f.variant, "variant", "", "the variant run against the mutants (default: the case's variant that carries no bug)")
@@ -151,14 +151,38 @@ func (a *app) mutate(args []string) (int, error) {
 	fs.StringVar(&f.only, "only", "", "comma-separated mutant ids: run only these")
 	fs.BoolVar(&f.list, "list", false, "list the mutants (after the coverage sweep) without running them")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per mutant, then one for the summary, instead of the table")
-	defaultParallel := a.parallel
-	if defaultParallel == 0 {
-		defaultParallel = runtime.NumCPU()
-	}
 	fs.IntVar(&f.parallel, "parallel", defaultParallel, "worker processes per mutant's sweep (default: one per CPU)")
 	fs.StringVar(&f.shard, "shard", "1/1", "run shard k of n of the mutants (mutants k-1, k-1+n, ... in the listed order)")
 	fs.DurationVar(&f.runTimeout, "run-timeout", 30*time.Second, "wall time one seed may take in a worker before it is killed as Stuck (a mutant that spins)")
 	fs.Float64Var(&f.minKill, "min-kill-rate", 0, "exit with status 1 when the kill rate is below this fraction (e.g. 0.9)")
+}
+
+// check validates the numeric flags of mutate.
+func (f *mutateFlags) check() error {
+	if f.parallel < 1 || f.parallel > 256 {
+		return badArgs("bad --parallel %d: want 1 to 256", f.parallel)
+	}
+	if f.coverSeeds < 0 {
+		return badArgs("bad --cover-seeds %d: must not be negative", f.coverSeeds)
+	}
+	if f.runTimeout <= 0 {
+		return badArgs("bad --run-timeout %v: must be positive", f.runTimeout)
+	}
+	if f.minKill < 0 || f.minKill > 1 {
+		return badArgs("bad --min-kill-rate %v: want a fraction in [0, 1]", f.minKill)
+	}
+	return nil
+}
+
+// mutate is "heddle mutate": mutation testing of a case's system.
+func (a *app) mutate(args []string) (int, error) {
+	var f mutateFlags
+	fs := a.newFlagSet("mutate", "case [flags]")
+	defaultParallel := a.parallel
+	if defaultParallel == 0 {
+		defaultParallel = runtime.NumCPU()
+	}
+	f.register(fs, defaultParallel)
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return 0, err
@@ -178,17 +202,8 @@ func (a *app) mutate(args []string) (int, error) {
 	if err != nil {
 		return 0, usageError{err.Error()}
 	}
-	if f.parallel < 1 || f.parallel > 256 {
-		return 0, badArgs("bad --parallel %d: want 1 to 256", f.parallel)
-	}
-	if f.coverSeeds < 0 {
-		return 0, badArgs("bad --cover-seeds %d: must not be negative", f.coverSeeds)
-	}
-	if f.runTimeout <= 0 {
-		return 0, badArgs("bad --run-timeout %v: must be positive", f.runTimeout)
-	}
-	if f.minKill < 0 || f.minKill > 1 {
-		return 0, badArgs("bad --min-kill-rate %v: want a fraction in [0, 1]", f.minKill)
+	if err := f.check(); err != nil {
+		return 0, err
 	}
 	if !f.seeds.set {
 		f.seeds = seedRange{count: defaultMutateSeeds, set: true}
@@ -265,6 +280,9 @@ func (m *mutation) logf(format string, args ...any) {
 	fmt.Fprintf(m.a.stderr, "heddle mutate: %s: "+format+"\n", append([]any{m.c.Name}, args...)...)
 }
 
+// run generates the mutants on the path, runs each against the seeds and
+// reports them; the status is exitFailed when one could not be run or the
+// kill rate is below --min-kill-rate.
 func (m *mutation) run(k, n int) (int, error) {
 	var err error
 	if m.pkg, err = m.mod.importPath(m.dir); err != nil {
@@ -278,22 +296,9 @@ func (m *mutation) run(k, n int) (int, error) {
 	}
 	defer os.RemoveAll(m.tmp)
 
-	regions, err := cover.VariantOnly(m.dir, variantIdent(m.v.Name))
-	if err != nil {
-		return 0, err
-	}
-	keep := func(pos token.Position) bool {
-		return !cover.InRegions(regions, filepath.Base(pos.Filename), pos.Line, pos.Column)
-	}
-	if m.f.coverSeeds > 0 {
-		prof, status, err := m.measureCoverage()
-		if err != nil || status != exitOK {
-			return status, err
-		}
-		// What the sweep ran is on the path, whatever the syntax says.
-		keep = func(pos token.Position) bool {
-			return prof.Covered(m.pkg+"/"+filepath.Base(pos.Filename), pos.Line, pos.Column)
-		}
+	keep, status, err := m.onPath()
+	if err != nil || status != exitOK {
+		return status, err
 	}
 	all, err := mutate.Generate(m.dir, mutate.Options{Operators: m.ops})
 	if err != nil {
@@ -339,7 +344,7 @@ func (m *mutation) run(k, n int) (int, error) {
 	} else if err := writeMutants(m.a.stdout, results, sum); err != nil {
 		return 0, err
 	}
-	status := exitOK
+	status = exitOK
 	if sum.Errors > 0 {
 		status = exitFailed
 		fmt.Fprintf(m.a.stderr, "heddle mutate: %s: %d mutant(s) could not be run\n", m.c.Name, sum.Errors)
@@ -349,6 +354,31 @@ func (m *mutation) run(k, n int) (int, error) {
 		fmt.Fprintf(m.a.stderr, "heddle mutate: %s: kill rate %.1f%% is below --min-kill-rate %.1f%%\n", m.c.Name, 100**sum.KillRate, 100*m.f.minKill)
 	}
 	return status, nil
+}
+
+// onPath returns which positions are on the variant's path: those the
+// coverage sweep ran (with --cover-seeds), or else every one outside the
+// code only other variants run. A status other than exitOK is the
+// coverage sweep's failure.
+func (m *mutation) onPath() (func(token.Position) bool, int, error) {
+	regions, err := cover.VariantOnly(m.dir, variantIdent(m.v.Name))
+	if err != nil {
+		return nil, 0, err
+	}
+	keep := func(pos token.Position) bool {
+		return !cover.InRegions(regions, filepath.Base(pos.Filename), pos.Line, pos.Column)
+	}
+	if m.f.coverSeeds > 0 {
+		prof, status, err := m.measureCoverage()
+		if err != nil || status != exitOK {
+			return nil, status, err
+		}
+		// What the sweep ran is on the path, whatever the syntax says.
+		keep = func(pos token.Position) bool {
+			return prof.Covered(m.pkg+"/"+filepath.Base(pos.Filename), pos.Line, pos.Column)
+		}
+	}
+	return keep, exitOK, nil
 }
 
 // select_ keeps the mutants --only names and the shard's share.
