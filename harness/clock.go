@@ -403,3 +403,16 @@ func (w *world) perturb() {
 		time.Sleep(time.Duration(1+p.intN(20)) * time.Microsecond)
 	}
 }
+
+// pendingTimers counts the scheduled timers armed on node n.
+//
+//go:norace
+func (w *world) pendingTimers(n *Node) int {
+	count := 0
+	for _, t := range w.timers {
+		if t.node == n {
+			count++
+		}
+	}
+	return count
+}

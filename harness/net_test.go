@@ -461,3 +461,46 @@ func BenchmarkNetRoundTrip(b *testing.B) {
 		b.Fatal(res.Err())
 	}
 }
+
+// TestPendingTimers: a node's pending timers are the ones its goroutines
+// armed and nobody stopped, cancelled or let fire; other nodes' do not count,
+// and Real mode says it cannot count them.
+func TestPendingTimers(t *testing.T) {
+	type counts struct{ armed, stopped, other int }
+	var got counts
+	res := Run(Options{Seed: 1}, func() {
+		done := NewChan[struct{}](0)
+		a := NewNode("a", func(n *Node) {
+			tk := NewTicker(time.Second)
+			ctx, cancel := WithTimeout(context.Background(), time.Minute)
+			tm := NewTimer(time.Hour)
+			got.armed, _ = n.PendingTimers()
+			tk.Stop()
+			cancel()
+			tm.Stop()
+			_ = ctx
+			got.stopped, _ = n.PendingTimers()
+			done.Send(struct{}{})
+		})
+		b := NewNode("b", func(n *Node) {
+			NewTicker(time.Second) // never stopped: b's, not a's
+			done.Send(struct{}{})
+		})
+		require.NoError(t, b.Start())
+		done.Recv()
+		require.NoError(t, a.Start())
+		done.Recv()
+		got.other, _ = a.PendingTimers()
+		require.NoError(t, b.Crash(CrashReset))
+	})
+	require.False(t, res.Failed(), "%v", res.Err())
+	require.Equal(t, counts{armed: 3, stopped: 0, other: 0}, got)
+
+	var counted bool
+	res = Run(Options{Mode: Real}, func() {
+		n := NewNode("r", nil)
+		_, counted = n.PendingTimers()
+	})
+	require.False(t, res.Failed(), "%v", res.Err())
+	require.False(t, counted, "Real mode cannot count timers")
+}

@@ -204,3 +204,16 @@ func (n *Node) runMain() {
 		n.main(n)
 	}
 }
+
+// PendingTimers returns how many timers armed by goroutines of the node are
+// still pending: a Timer, Ticker or AfterFunc not yet fired or stopped, a
+// context deadline not yet reached or cancelled. Once every goroutine of a
+// node has ended after a graceful stop it should be zero; what remains is a
+// ticker nobody stopped or a deadline nobody cancelled. The second result is
+// false in Real mode, where timers are the runtime's and are not counted.
+func (n *Node) PendingTimers() (int, bool) {
+	if n.net.check() != nil || !n.net.det {
+		return 0, false
+	}
+	return n.net.w.pendingTimers(n), true
+}

@@ -229,6 +229,7 @@ func TestBrokenWorkloads(t *testing.T) {
 		{"clients never hang up", func(r *run) { r.keepConns = true }, "client connection"},
 		{"ship connections never close", func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return keepOpen{h} } }, "ship connection"},
 		{"the accept loop ignores a graceful stop", func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return deafListener{h} } }, "graceful stop"},
+		{"a ticker the primary never stops", func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return tickingHost{h} } }, "timer(s) it armed are still pending"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			seed, v := scenarios.FirstCaught(t, broken(tc.change), Faults, 100, nil)
@@ -273,4 +274,13 @@ type deafAccept struct{ harness.Listener }
 
 func (d deafAccept) Accept(ctx context.Context) (harness.Conn, error) {
 	return d.Listener.Accept(context.WithoutCancel(ctx))
+}
+
+// tickingHost is a network whose Listen arms a ticker on the calling node
+// that nobody stops.
+type tickingHost struct{ harness.Host }
+
+func (h tickingHost) Listen(port int) (harness.Listener, error) {
+	harness.NewTicker(time.Hour)
+	return h.Host.Listen(port)
 }

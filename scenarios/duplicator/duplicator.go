@@ -260,9 +260,10 @@ func (r *run) Main() {
 
 // stopPrimary cancels the live primary's context, as a graceful shutdown
 // does, and waits until every goroutine, listener and connection of that
-// incarnation has ended; what is still held after gracefulStopWait is a
-// Leak. (A crash ends a node's goroutines wherever they are; a graceful
-// stop takes the paths on which they see their context done.)
+// incarnation has ended, and then that none of the timers they armed is
+// still pending; what is still held after gracefulStopWait is a Leak. (A
+// crash ends a node's goroutines wherever they are; a graceful stop takes
+// the paths on which they see their context done.)
 func (r *run) stopPrimary() {
 	r.Mu.Lock()
 	cancel := r.cancelPrimary
@@ -282,6 +283,9 @@ func (r *run) stopPrimary() {
 			}
 		}
 		if len(left) == 0 {
+			if armed, ok := r.primary.PendingTimers(); ok && armed > 0 {
+				r.Violate(harness.Leak, "graceful stop: every goroutine of the primary's incarnation %d ended, but %d timer(s) it armed are still pending (a ticker not stopped, a timer or context deadline not cancelled)", inc, armed)
+			}
 			return
 		}
 		if harness.Since(start) > gracefulStopWait {
