@@ -172,18 +172,11 @@ func fromFailure(res *harness.Result, f harness.Failure) Violation {
 	default:
 		fmt.Fprintf(&b, "%s at virtual time %v, step %d: %s", f.Kind, f.Time, f.Step, f.Message)
 	}
-	stack := ""
-	if f.Stack != "" {
-		stack = trimStack(f.Stack)
-	}
-	if f.Kind == harness.Panic {
-		site := f.Site // the runtime names the user's panicking frame
-		if site == "" {
-			site = panicSite(stack)
-		}
-		if site != "" {
-			fmt.Fprintf(&b, " (at %s)", site)
-		}
+	// The runtime trims its own frames from the stack and names the
+	// program's panicking frame in Site.
+	stack := strings.TrimRight(f.Stack, "\n")
+	if f.Kind == harness.Panic && f.Site != "" {
+		fmt.Fprintf(&b, " (at %s)", f.Site)
 	}
 	for _, g := range f.Goroutines {
 		if strings.HasPrefix(g.BlockedAt, "runtime/") {
@@ -197,48 +190,4 @@ func fromFailure(res *harness.Result, f harness.Failure) Violation {
 		b.WriteString(stack)
 	}
 	return Violation{Kind: f.Kind, Message: b.String()}
-}
-
-// trimStack drops from a goroutine stack the frames of the panic machinery
-// and of heddle's scheduler, which say nothing about the program.
-func trimStack(stack string) string {
-	lines := strings.Split(strings.TrimRight(stack, "\n"), "\n")
-	var out []string
-	if len(lines) > 0 && strings.HasPrefix(lines[0], "goroutine ") {
-		out = append(out, lines[0])
-		lines = lines[1:]
-	}
-	for i := 0; i+1 < len(lines); i += 2 {
-		fn, loc := lines[i], lines[i+1]
-		if boringFrame(fn, loc) {
-			continue
-		}
-		out = append(out, fn, loc)
-	}
-	if len(lines)%2 == 1 { // an odd trailing line: keep it
-		out = append(out, lines[len(lines)-1])
-	}
-	return strings.Join(out, "\n")
-}
-
-// panicSite returns file:line of the first frame of a trimmed stack.
-func panicSite(trimmed string) string {
-	lines := strings.Split(trimmed, "\n")
-	for i := 1; i+1 < len(lines); i += 2 {
-		if !strings.HasPrefix(lines[i], "created by ") {
-			return siteOfLine(lines[i+1])
-		}
-	}
-	return ""
-}
-
-func boringFrame(fn, loc string) bool {
-	for _, p := range []string{"runtime/debug.", "runtime.gopanic", "runtime.panic", "panic(", "runtime.goexit",
-		"runtime.mapassign", "runtime.throw", "runtime.sigpanic"} {
-		if strings.HasPrefix(fn, p) {
-			return true
-		}
-	}
-	fn = strings.TrimPrefix(fn, "created by ")
-	return strings.HasPrefix(fn, "github.com/heddle-go/heddle/harness.") && !strings.Contains(loc, "_test.go:")
 }

@@ -517,3 +517,18 @@ func TestContextErrAcquiresCancel(t *testing.T) {
 		require.NoError(t, res.Err())
 	}
 }
+
+// TestTrimStack: a panic's stack keeps the program's frames only (not the
+// runtime's panic machinery, not heddle's scheduler), and its site is the
+// program's innermost frame.
+func TestTrimStack(t *testing.T) {
+	stack := "goroutine 7 [running]:\nruntime/debug.Stack()\n\t/go/src/runtime/debug/stack.go:26 +0x5e\n" +
+		"github.com/heddle-go/heddle/harness.(*goroutine).exited(0xc0)\n\t/h/world.go:497 +0x1\n" +
+		"panic({0x1, 0x2})\n\t/go/src/runtime/panic.go:783 +0x132\n" +
+		"example.com/sys.(*Server).handle(...)\n\t/src/sys/server.go:42 +0x10\n" +
+		"github.com/heddle-go/heddle/harness.(*WaitGroup).Go.func1()\n\t/h/harness/sync.go:309 +0x4a\n" +
+		"created by github.com/heddle-go/heddle/harness.(*World).spawn in goroutine 13\n\t/h/harness/world.go:489 +0x339\n"
+	got, site := trimStack(stack)
+	require.Equal(t, "goroutine 7 [running]:\nexample.com/sys.(*Server).handle(...)\n\t/src/sys/server.go:42 +0x10\n", got)
+	require.Equal(t, "sys/server.go:42", site)
+}
