@@ -51,15 +51,7 @@ func (w *world) goDet(f func(), pc uintptr) {
 // (or a select with a default, or an atomic load: see Poll) while every other
 // runnable goroutine does the same is spinning, and the clock may then move
 // to the next timer; PCT lowers the priority of a goroutine that yields.
-func Yield() {
-	w := activeWorld()
-	if w == nil || w.opts.Mode == Real {
-		w.perturb()
-		runtime.Gosched()
-		return
-	}
-	w.pollNow(w.sitePC())
-}
+func Yield() { poll() }
 
 // Poll is a scheduling point for code that looks at shared state outside
 // this package's primitives without changing it: an atomic load, a
@@ -69,7 +61,11 @@ func Yield() {
 // fire the next timer (a spin on an atomic flag that a timer sets ends).
 // Packages that stand in for sync/atomic call Poll before a load and
 // Progress before a store.
-func Poll() {
+func Poll() { poll() }
+
+// poll is Yield and Poll: a scheduling point that makes no progress, or
+// outside a deterministic World a perturbation and runtime.Gosched.
+func poll() {
 	w := activeWorld()
 	if w == nil || w.opts.Mode == Real {
 		w.perturb()
