@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/heddle-go/heddle/scenarios"
 	sys "github.com/heddle-go/heddle/systems/duplicator"
 )
 
@@ -71,22 +72,6 @@ func ClientNode(i int) string { return fmt.Sprintf("c%d", i+1) }
 // configSalt keeps the configuration's random stream apart from the plan's.
 const configSalt = 0x6475702d636f6e66 // "dup-conf"
 
-// weighted draws one of values, value i with weight weights[i].
-func weighted[T any](rng *rand.Rand, values []T, weights []int) T {
-	total := 0
-	for _, w := range weights {
-		total += w
-	}
-	n := rng.IntN(total)
-	for i, w := range weights {
-		if n < w {
-			return values[i]
-		}
-		n -= w
-	}
-	return values[len(values)-1]
-}
-
 // between draws a duration in [lo, hi].
 func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 	if hi <= lo {
@@ -106,22 +91,22 @@ func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 func ConfigFor(seed int64) Config {
 	rng := rand.New(rand.NewPCG(uint64(seed), configSalt))
 	s := sys.DefaultConfig()
-	s.Partitions = weighted(rng, []int{4, 2, 1, 3}, []int{2, 3, 2, 1})
-	s.GroupCheckInterval = weighted(rng, []time.Duration{100 * time.Second, 10 * time.Second, 2 * time.Second}, []int{3, 2, 1})
-	s.LoadDelay = weighted(rng, []time.Duration{100 * time.Millisecond, 250 * time.Millisecond, 50 * time.Millisecond}, []int{3, 1, 1})
-	s.AckDelay = weighted(rng, []time.Duration{2 * time.Millisecond, 10 * time.Millisecond, 500 * time.Microsecond}, []int{2, 1, 1})
-	s.ShipTimeout = weighted(rng, []time.Duration{100 * time.Second, time.Second, 5 * time.Second}, []int{1, 3, 1})
-	s.ShipRetry = weighted(rng, []time.Duration{time.Second, 100 * time.Millisecond, 300 * time.Millisecond}, []int{2, 2, 1})
-	s.ConfirmInterval = weighted(rng, []time.Duration{10 * time.Second, time.Second, 3 * time.Second}, []int{2, 2, 1})
+	s.Partitions = scenarios.Weighted(rng, []int{4, 2, 1, 3}, []int{2, 3, 2, 1})
+	s.GroupCheckInterval = scenarios.Weighted(rng, []time.Duration{100 * time.Second, 10 * time.Second, 2 * time.Second}, []int{3, 2, 1})
+	s.LoadDelay = scenarios.Weighted(rng, []time.Duration{100 * time.Millisecond, 250 * time.Millisecond, 50 * time.Millisecond}, []int{3, 1, 1})
+	s.AckDelay = scenarios.Weighted(rng, []time.Duration{2 * time.Millisecond, 10 * time.Millisecond, 500 * time.Microsecond}, []int{2, 1, 1})
+	s.ShipTimeout = scenarios.Weighted(rng, []time.Duration{100 * time.Second, time.Second, 5 * time.Second}, []int{1, 3, 1})
+	s.ShipRetry = scenarios.Weighted(rng, []time.Duration{time.Second, 100 * time.Millisecond, 300 * time.Millisecond}, []int{2, 2, 1})
+	s.ConfirmInterval = scenarios.Weighted(rng, []time.Duration{10 * time.Second, time.Second, 3 * time.Second}, []int{2, 2, 1})
 
 	c := Config{
 		System:        s,
-		Clients:       weighted(rng, []int{1, 2, 3}, []int{1, 2, 2}),
-		ClientTimeout: weighted(rng, []time.Duration{time.Second, 300 * time.Millisecond, 3 * time.Second}, []int{2, 1, 1}),
-		RetryDelay:    weighted(rng, []time.Duration{100 * time.Millisecond, 20 * time.Millisecond, 300 * time.Millisecond}, []int{2, 1, 1}),
-		Churn:         weighted(rng, []float64{0, 0.3}, []int{2, 1}),
+		Clients:       scenarios.Weighted(rng, []int{1, 2, 3}, []int{1, 2, 2}),
+		ClientTimeout: scenarios.Weighted(rng, []time.Duration{time.Second, 300 * time.Millisecond, 3 * time.Second}, []int{2, 1, 1}),
+		RetryDelay:    scenarios.Weighted(rng, []time.Duration{100 * time.Millisecond, 20 * time.Millisecond, 300 * time.Millisecond}, []int{2, 1, 1}),
+		Churn:         scenarios.Weighted(rng, []float64{0, 0.3}, []int{2, 1}),
 		CloseTogether: rng.IntN(2) == 0,
-		Auditors:      weighted(rng, []int{0, 1, 2}, []int{1, 2, 2}),
+		Auditors:      scenarios.Weighted(rng, []int{0, 1, 2}, []int{1, 2, 2}),
 		Audits:        1 + rng.IntN(3),
 		// Fixed ships a write within a load poll and a ship's round trip
 		// of its commit (LoadDelay plus a few milliseconds, over 2,000
@@ -142,11 +127,11 @@ func drawBursts(rng *rand.Rand, c Config) []Burst {
 	// Sharing: "one" puts every client on one partition (their writes meet
 	// on one replica), "any" lets each write pick, "own" gives client i the
 	// partition i (mod the number of partitions).
-	sharing := weighted(rng, []string{"one", "any", "own"}, []int{2, 3, 1})
+	sharing := scenarios.Weighted(rng, []string{"one", "any", "own"}, []int{2, 3, 1})
 	shared := rng.IntN(parts)
 	bad := rng.IntN(4) == 0 // some writes go to a partition that does not exist
-	maxGap := weighted(rng, []time.Duration{20 * time.Millisecond, 200 * time.Millisecond, 0}, []int{2, 2, 1})
-	n := weighted(rng, []int{1, 2, 3, 4}, []int{1, 3, 3, 1})
+	maxGap := scenarios.Weighted(rng, []time.Duration{20 * time.Millisecond, 200 * time.Millisecond, 0}, []int{2, 2, 1})
+	n := scenarios.Weighted(rng, []int{1, 2, 3, 4}, []int{1, 3, 3, 1})
 	var bursts []Burst
 	at := between(rng, 0, 300*time.Millisecond)
 	for range n {

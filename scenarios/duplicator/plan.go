@@ -11,6 +11,7 @@ import (
 
 	"github.com/heddle-go/heddle/faults"
 	"github.com/heddle-go/heddle/harness"
+	"github.com/heddle-go/heddle/scenarios"
 	sys "github.com/heddle-go/heddle/systems/duplicator"
 )
 
@@ -96,8 +97,8 @@ type planGen struct {
 // may (a ship cut off while the primary crashes).
 func planFor(seed int64, c Config) faults.Plan {
 	g := &planGen{c: c, rng: rand.New(rand.NewPCG(uint64(seed), planSalt)), free: map[string]time.Duration{}}
-	for range weighted(g.rng, []int{0, 1, 2, 3}, []int{2, 4, 3, 1}) {
-		switch weighted(g.rng, []string{"primary", "startup", "remote", "link", "client"}, []int{4, 1, 2, 3, 2}) {
+	for range scenarios.Weighted(g.rng, []int{0, 1, 2, 3}, []int{2, 4, 3, 1}) {
+		switch scenarios.Weighted(g.rng, []string{"primary", "startup", "remote", "link", "client"}, []int{4, 1, 2, 3, 2}) {
 		case "primary":
 			g.primary()
 		case "startup":
@@ -159,7 +160,7 @@ func (g *planGen) add(at time.Duration, f faults.Fault) {
 
 // down draws how long a crashed node stays down.
 func (g *planGen) down() time.Duration {
-	d := weighted(g.rng, [][2]time.Duration{{10 * time.Millisecond, 300 * time.Millisecond}, {300 * time.Millisecond, 3 * time.Second}}, []int{2, 1})
+	d := scenarios.Weighted(g.rng, [][2]time.Duration{{10 * time.Millisecond, 300 * time.Millisecond}, {300 * time.Millisecond, 3 * time.Second}}, []int{2, 1})
 	return between(g.rng, d[0], d[1]).Truncate(time.Millisecond)
 }
 
@@ -182,7 +183,7 @@ func (g *planGen) primary() {
 	if g.c.System.GroupCheckInterval <= 10*time.Second {
 		aims, weights = append(aims, momentEmpty), append(weights, 1)
 	}
-	aim := weighted(g.rng, aims, weights)
+	aim := scenarios.Weighted(g.rng, aims, weights)
 	var at time.Duration
 	switch aim {
 	case momentQuiet:
@@ -244,11 +245,11 @@ func (g *planGen) link() {
 	}
 	p := float64(3+g.rng.IntN(8)) / 10 // 0.3 .. 1
 	var f faults.Fault
-	switch weighted(g.rng, []string{"partition", "drop", "delay", "duplicate", "reorder"}, []int{3, 1, 1, 1, 1}) {
+	switch scenarios.Weighted(g.rng, []string{"partition", "drop", "delay", "duplicate", "reorder"}, []int{3, 1, 1, 1, 1}) {
 	case "partition":
 		f = faults.Partition("primary", "remote")
 		if g.rng.IntN(3) == 0 {
-			f = weighted(g.rng, []faults.Fault{faults.PartitionOneWay("primary", "remote"), faults.PartitionOneWay("remote", "primary")}, []int{1, 1})
+			f = scenarios.Weighted(g.rng, []faults.Fault{faults.PartitionOneWay("primary", "remote"), faults.PartitionOneWay("remote", "primary")}, []int{1, 1})
 		}
 	case "drop":
 		f = faults.Drop("primary", "remote", p)
@@ -283,7 +284,7 @@ func (g *planGen) client() {
 	// Early in a burst of the client's, so that a write of its is to come.
 	b := bs[g.rng.IntN(len(bs))]
 	at := b.Start + between(g.rng, 0, b.estimate(g.c)/2)
-	kind := weighted(g.rng, []string{"crash", "cut", "hang-up"}, []int{2, 1, 2})
+	kind := scenarios.Weighted(g.rng, []string{"crash", "cut", "hang-up"}, []int{2, 1, 2})
 	target := name
 	if kind == "cut" {
 		target = "links"

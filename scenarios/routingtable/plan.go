@@ -11,6 +11,7 @@ import (
 
 	"github.com/heddle-go/heddle/faults"
 	"github.com/heddle-go/heddle/harness"
+	"github.com/heddle-go/heddle/scenarios"
 )
 
 // The routingtable case's fault plan is a faults.Plan of built-in faults on
@@ -62,9 +63,9 @@ func planFor(seed int64, cfg Config) faults.Plan {
 	m := &planModel{sh: sh}
 	var p faults.Plan
 	var cursor time.Duration
-	for range pick(rng, []int{0, 1, 2, 3}, []int{2, 4, 3, 2}) {
-		kind := pick(rng, []string{"crash", "leave", "push-crash", "hole-rejoin"}, []int{4, 4, 3, 1})
-		at, target := m.aim(rng, pick(rng, []string{"join", "coordinator", "any"}, []int{2, 2, 1}), cursor)
+	for range scenarios.Weighted(rng, []int{0, 1, 2, 3}, []int{2, 4, 3, 2}) {
+		kind := scenarios.Weighted(rng, []string{"crash", "leave", "push-crash", "hole-rejoin"}, []int{4, 4, 3, 1})
+		at, target := m.aim(rng, scenarios.Weighted(rng, []string{"join", "coordinator", "any"}, []int{2, 2, 1}), cursor)
 		if target < 0 || !m.canTakeOut(target, at) {
 			continue
 		}
@@ -178,7 +179,7 @@ func (m *planModel) episode(rng *rand.Rand, kind string, i int, at time.Duration
 	name := memberName(i)
 	down := func(t time.Duration) { m.events = append(m.events, modelEvent{at: t, member: i}) }
 	up := func(t time.Duration) { m.events = append(m.events, modelEvent{at: t, member: i, up: true}) }
-	mode := pick(rng, []string{"reset", "blackhole"}, []int{1, 1})
+	mode := scenarios.Weighted(rng, []string{"reset", "blackhole"}, []int{1, 1})
 	var p faults.Plan
 	switch kind {
 	case "crash":

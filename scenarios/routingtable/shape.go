@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/heddle-go/heddle/scenarios"
 	sys "github.com/heddle-go/heddle/systems/routingtable"
 )
 
@@ -84,22 +85,6 @@ const (
 	planSalt  = 0x6661756c7473   // "faults"
 )
 
-// pick returns one of choices, with the weights given (same length).
-func pick[T any](rng *rand.Rand, choices []T, weights []int) T {
-	total := 0
-	for _, w := range weights {
-		total += w
-	}
-	n := rng.IntN(total)
-	for i, w := range weights {
-		if n < w {
-			return choices[i]
-		}
-		n -= w
-	}
-	return choices[len(choices)-1]
-}
-
 // between returns a duration in [lo, hi), in microseconds.
 func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 	if hi <= lo {
@@ -130,19 +115,19 @@ func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 //     its own while others are still starting).
 func drawConfig(rng *rand.Rand) memberConfig {
 	c := memberConfig{}
-	c.partitions = pick(rng, []int{7, 23, 71, 271}, []int{3, 3, 2, 2})
-	c.replicas = pick(rng, []int{1, 2, 3}, []int{2, 2, 1})
-	c.pushPeriod = pick(rng, []time.Duration{time.Second, 5 * time.Second, time.Minute}, []int{2, 2, 1})
-	c.bootstrap = pick(rng, []time.Duration{5 * time.Second, 10 * time.Second}, []int{1, 2})
-	probe := pick(rng, [][2]time.Duration{{time.Second, 200 * time.Millisecond}, {time.Second, 500 * time.Millisecond}, {5 * time.Second, 3 * time.Second}}, []int{3, 2, 1})
+	c.partitions = scenarios.Weighted(rng, []int{7, 23, 71, 271}, []int{3, 3, 2, 2})
+	c.replicas = scenarios.Weighted(rng, []int{1, 2, 3}, []int{2, 2, 1})
+	c.pushPeriod = scenarios.Weighted(rng, []time.Duration{time.Second, 5 * time.Second, time.Minute}, []int{2, 2, 1})
+	c.bootstrap = scenarios.Weighted(rng, []time.Duration{5 * time.Second, 10 * time.Second}, []int{1, 2})
+	probe := scenarios.Weighted(rng, [][2]time.Duration{{time.Second, 200 * time.Millisecond}, {time.Second, 500 * time.Millisecond}, {5 * time.Second, 3 * time.Second}}, []int{3, 2, 1})
 	c.probeInterval, c.probeTimeout = probe[0], probe[1]
-	c.requestTimeout = pick(rng, []time.Duration{time.Second, 3 * time.Second}, []int{1, 2})
-	join := pick(rng, []int{0, 1}, []int{2, 1})
+	c.requestTimeout = scenarios.Weighted(rng, []time.Duration{time.Second, 3 * time.Second}, []int{1, 2})
+	join := scenarios.Weighted(rng, []int{0, 1}, []int{2, 1})
 	c.joinRetry, c.maxJoinAttempts = time.Second, 10
 	if join == 1 {
 		c.joinRetry, c.maxJoinAttempts = 100*time.Millisecond, 3
 	}
-	c.startSpread = pick(rng, []time.Duration{0, 20 * time.Millisecond, 300 * time.Millisecond, 2 * time.Second}, []int{1, 2, 2, 2})
+	c.startSpread = scenarios.Weighted(rng, []time.Duration{0, 20 * time.Millisecond, 300 * time.Millisecond, 2 * time.Second}, []int{1, 2, 2, 2})
 	c.zeroDefaults = rng.IntN(2) == 0
 	return c
 }
@@ -223,7 +208,7 @@ func shapeOf(seed int64, cfg Config) shape {
 	// Lookups: some right after a member starts (they meet its join, and
 	// in the Fixed variant its barrier), the others anywhere until a
 	// little after the last join.
-	sh.lookupTimeout = pick(rng, []time.Duration{200 * time.Millisecond, time.Second}, []int{1, 2})
+	sh.lookupTimeout = scenarios.Weighted(rng, []time.Duration{200 * time.Millisecond, time.Second}, []int{1, 2})
 	sh.shared = rng.IntN(2) == 0
 	horizon := sh.cfg.lastJoin + 1500*time.Millisecond
 	for range 1 + rng.IntN(2) {
