@@ -275,13 +275,7 @@ func (r *run) stopPrimary() {
 	cancel()
 	start := harness.Now()
 	for {
-		held := r.rec.holding(sys.RolePrimary, inc)
-		var left []string
-		for res, n := range held {
-			if n != 0 {
-				left = append(left, fmt.Sprintf("%d %s(s)", n, res))
-			}
-		}
+		left := stillHeld(r.rec.holding(sys.RolePrimary, inc))
 		if len(left) == 0 {
 			if armed, ok := r.primary.PendingTimers(); ok && armed > 0 {
 				r.Violate(harness.Leak, "graceful stop: every goroutine of the primary's incarnation %d ended, but %d timer(s) it armed are still pending (a ticker not stopped, a timer or context deadline not cancelled)", inc, armed)
@@ -289,7 +283,6 @@ func (r *run) stopPrimary() {
 			return
 		}
 		if harness.Since(start) > gracefulStopWait {
-			slices.Sort(left)
 			r.Violate(harness.Leak, "graceful stop: %v after the primary's context was cancelled, incarnation %d still holds:%s", gracefulStopWait, inc, scenarios.Lines(left))
 			return
 		}
@@ -330,6 +323,19 @@ func (r *run) stop() {
 	}
 }
 
+// stillHeld lists the resources of held that are not released ("2
+// listener(s)"), sorted.
+func stillHeld(held map[sys.Resource]int) []string {
+	var left []string
+	for res, n := range held {
+		if n != 0 {
+			left = append(left, fmt.Sprintf("%d %s(s)", n, res))
+		}
+	}
+	slices.Sort(left)
+	return left
+}
+
 // realStopWait bounds how long, in real mode, the nodes' goroutines may take
 // to end once their nodes crashed.
 const realStopWait = 5 * time.Second
@@ -346,10 +352,8 @@ func (r *run) leftovers() []string {
 	r.rec.mu.Lock()
 	defer r.rec.mu.Unlock()
 	for o, held := range r.rec.resources {
-		for res, n := range held {
-			if n != 0 {
-				left = append(left, fmt.Sprintf("%s incarnation %d: %d %s(s)", o.role, o.inc, n, res))
-			}
+		for _, h := range stillHeld(held) {
+			left = append(left, fmt.Sprintf("%s incarnation %d: %s", o.role, o.inc, h))
 		}
 	}
 	slices.Sort(left)
