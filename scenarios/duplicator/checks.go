@@ -307,17 +307,17 @@ func (r *run) checkFinal() []checkers.Violation {
 				"the private log of partition %d holds %d mutation(s) the primary never committed (first: %v): every logged mutation is committed, at the latest by a new primary's replay",
 				p, len(extra), extra[0]))
 		}
-		if f.seen[p] < rec.deliveredMax[p] || (len(log) > 0 && f.seen[p] > log[len(log)-1].Decree) {
+		if f.seen[p] < f.delivered[p] || (len(log) > 0 && f.seen[p] > log[len(log)-1].Decree) {
 			vs = append(vs, checkers.Violationf(checkers.Invariant,
-				"the remote cluster's last decree of partition %d is %d at the end: it must cover every decree delivered (up to %d) and no decree beyond the private log",
-				p, f.seen[p], rec.deliveredMax[p]))
+				"the remote cluster's last decree of partition %d is %d at the end: it must cover every decree delivered before it was read (up to %d) and no decree beyond the private log",
+				p, f.seen[p], f.delivered[p]))
 		}
 		// A duplication reports a confirmed decree once it is on the Disk,
 		// which a later incarnation starts from: the Disk never holds less.
-		if f.confirmed[p] < rec.confirmedMax[p] {
+		if f.confirmed[p] < f.reportedConfirmed[p] {
 			vs = append(vs, checkers.Violationf(checkers.Invariant,
-				"partition %d's confirmed decree on the Disk is %d at the end, but the duplication reported %d confirmed: it reported a decree it had not persisted",
-				p, f.confirmed[p], rec.confirmedMax[p]))
+				"partition %d's confirmed decree on the Disk is %d at the end, but the duplication reported %d confirmed before it was read: it reported a decree it had not persisted",
+				p, f.confirmed[p], f.reportedConfirmed[p]))
 		}
 	}
 	for _, a := range rec.audits {

@@ -171,14 +171,17 @@ type run struct {
 
 // finalState is what Main reads of the system once the run is over.
 type finalState struct {
-	logs         [][]sys.Mutation // per partition: the private log
-	seen         []int64          // per partition: the remote's last decree
-	confirmed    []int64          // per partition: the confirmed decree on the Disk
-	remoteValues map[string]remoteValue
-	primaryInc   int
-	remoteInc    int
-	primaryHeld  map[sys.Resource]int
-	remoteHeld   map[sys.Resource]int
+	logs      [][]sys.Mutation // per partition: the private log
+	seen      []int64          // per partition: the remote's last decree
+	confirmed []int64          // per partition: the confirmed decree on the Disk
+	// per partition, what the recorder knew just before those reads (the
+	// primary still runs: a later report is not owed to the reads)
+	reportedConfirmed, delivered []int64
+	remoteValues                 map[string]remoteValue
+	primaryInc                   int
+	remoteInc                    int
+	primaryHeld                  map[sys.Resource]int
+	remoteHeld                   map[sys.Resource]int
 }
 
 type remoteValue struct {
@@ -202,6 +205,7 @@ func (r *run) Main() {
 	r.rec = newRecorder(cfg.Partitions)
 	r.rec.spans = r.spans
 	r.disk = sys.NewDisk(cfg.Partitions)
+	r.rec.persisted = r.disk.Confirmed
 	r.store = sys.NewRemoteStore()
 	obs := r.rec.observer()
 	r.remote = harness.NewNode("remote", sys.Remote(cfg, r.store, obs))
@@ -249,6 +253,7 @@ func (r *run) Main() {
 		r.quiet = append(r.quiet, r.Since())
 		r.Mu.Unlock()
 		r.rec.signal(momentQuiet, "")
+		r.checkTimersAtRest(k)
 	}
 	planDone.Recv()
 	r.recover()
@@ -287,6 +292,28 @@ func (r *run) stopPrimary() {
 			return
 		}
 		harness.Sleep(time.Millisecond)
+	}
+}
+
+// timersPerPartition is the most timers the primary holds for one
+// partition when no client call is under way: the duplication's load loop
+// (a load poll, a ship's deadline or a retry wait: one at a time), its
+// confirm loop, and the group check's ticker and the acknowledgement wait
+// of its empty write.
+const timersPerPartition = 4
+
+// checkTimersAtRest checks, once the clients' calls of burst k returned and
+// the calls a client gave up on had time to end, that the primary holds no
+// more timers than its loops do at rest. A context deadline nobody
+// cancelled stays pending until it passes (a ship's, seconds): one left
+// behind by every ship shows here, long before the graceful stop, whose
+// cancel would stop it.
+func (r *run) checkTimersAtRest(k int) {
+	harness.Sleep(2*r.cfg.System.AckDelay + 10*time.Millisecond)
+	armed, ok := r.primary.PendingTimers()
+	if limit := timersPerPartition * r.cfg.System.Partitions; ok && armed > limit {
+		r.Violate(harness.Leak, "after burst %d the primary holds %d pending timers, more than the %d its loops hold at rest (%d a partition): a timer or context deadline armed by a call was not stopped or cancelled when the call ended",
+			k, armed, limit, timersPerPartition)
 	}
 }
 
@@ -386,6 +413,10 @@ func (r *run) readFinal() {
 	r.Mu.Unlock()
 	harness.Sleep(settle)
 	f := &r.final
+	r.rec.mu.Lock()
+	f.reportedConfirmed = slices.Clone(r.rec.confirmedMax)
+	f.delivered = slices.Clone(r.rec.deliveredMax)
+	r.rec.mu.Unlock()
 	for p := range r.cfg.System.Partitions {
 		f.logs = append(f.logs, r.disk.Log(p))
 		f.seen = append(f.seen, r.store.Seen(p))
