@@ -189,16 +189,6 @@ func TestObserverChecks(t *testing.T) {
 		assert.Equal(t, harness.Leak, rec.bad[5].Kind)
 
 		rec.bad = nil
-		rec.persisted = func(int) int64 { return 1 }
-		obs.Progressed(0, 1, sys.Progress{LastDecree: 2, ConfirmedDecree: 1}) // persisted: fine
-		require.Empty(t, rec.bad)
-		obs.Progressed(0, 1, sys.Progress{LastDecree: 2, ConfirmedDecree: 2})
-		require.Len(t, rec.bad, 1)
-		assert.Contains(t, rec.bad[0].Message, "reported confirmed_decree 2")
-		assert.Contains(t, rec.bad[0].Message, "while the Disk held 1")
-		rec.persisted = nil
-
-		rec.bad = nil
 		f := floors{logged: 3, lc: 2, confirmed: 2, delivered: 2}
 		rec.checkRead("Disk.MaxDecreeOnDisk", 0, 2, f, 1)
 		rec.checkRead("Disk.MaxCommitOnDisk", 0, 1, f, 1)

@@ -205,7 +205,6 @@ func (r *run) Main() {
 	r.rec = newRecorder(cfg.Partitions)
 	r.rec.spans = r.spans
 	r.disk = sys.NewDisk(cfg.Partitions)
-	r.rec.persisted = r.disk.Confirmed
 	r.store = sys.NewRemoteStore()
 	obs := r.rec.observer()
 	r.remote = harness.NewNode("remote", sys.Remote(cfg, r.store, obs))

@@ -77,9 +77,6 @@ type recorder struct {
 	waiting map[string][]*harness.Chan[int]
 	// spans, when not nil, records every call for the overlap test.
 	spans *[]span
-	// persisted, when set, reads partition p's confirmed decree on the
-	// Disk (outside r.mu: it takes the Disk's lock, a scheduling point).
-	persisted func(p int) int64
 }
 
 // ackedWrite is a write a client saw succeed.
@@ -200,19 +197,8 @@ func (r *recorder) shipped1(p, inc int, muts []sys.Mutation, last, applied int64
 func (r *recorder) progressed(p, inc int, pr sys.Progress) {
 	var hit *harness.Chan[struct{}]
 	defer func() { poke(hit) }() // after the unlock below
-	onDisk := int64(-1)
-	if r.persisted != nil {
-		onDisk = r.persisted(p)
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// The Disk's confirmed decree only grows, and a decree is reported
-	// confirmed once it is there.
-	if onDisk >= 0 && pr.ConfirmedDecree > onDisk {
-		r.violate(checkers.Invariant,
-			"duplication progress of partition %d (incarnation %d) reported confirmed_decree %d at %v while the Disk held %d: a decree is confirmed once persisted, not before",
-			p, inc, pr.ConfirmedDecree, r.now(), onDisk)
-	}
 	k := [2]int{p, inc}
 	r.lasts[k] = append(r.lasts[k], pr.LastDecree)
 	if n := len(r.confirmed[p]); n == 0 || r.confirmed[p][n-1] != pr.ConfirmedDecree {
