@@ -39,6 +39,14 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // binary.
 var coroutineHandoff = true
 
+// coroutineUnderRace makes -race builds use the coroutine handoff too. Only
+// a test sets it, to show why they must not: iter.Pull's switches are
+// happens-before edges for the race detector (it releases and acquires one
+// address at every switch), so every goroutine of the World would be
+// ordered after every other through the driver and no race would be
+// reported (TestCoroutineHandoffHidesRaces).
+var coroutineUnderRace = false
+
 // startCoroutine makes g's coroutine, which runs f once the driver first
 // resumes it.
 //

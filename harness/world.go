@@ -549,7 +549,7 @@ func newWorld(opts Options) *world {
 	w.strategy.begin(opts.Seed)
 	w.jitter, w.replay = unwrapStrategy(w.strategy)
 	w.hash = newTraceHash()
-	w.coro = coroutineHandoff && !raceEnabled
+	w.coro = coroutineHandoff && (!raceEnabled || coroutineUnderRace)
 	return w
 }
 
