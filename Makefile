@@ -68,8 +68,14 @@ bench:
 	@awk 'FNR==1{f++} /^BenchmarkFixedSeed/{for(i=3;i<NF;i++) if($$(i+1)=="cpu-ns/step"){n[f,$$1]+=$$i; c[f,$$1]++; names[$$1]=1}} \
 		END{for(k in names) printf "  %-45s %6.0f / %6.0f = %.1fx\n", k, n[2,k]/c[2,k], n[1,k]/c[1,k], (n[2,k]/c[2,k])/(n[1,k]/c[1,k])}' \
 		$(BENCH_OUT)/cases.txt $(BENCH_OUT)/cases-race.txt | sort
-	$(GO) test -run '^$$' -bench 'PingPong|RunSmallProgram' -count $(BENCH_COUNT) ./harness/
-	$(GO) test -race -run '^$$' -bench 'PingPong|RunSmallProgram' -count $(BENCH_COUNT) ./harness/
+	$(GO) test -run '^$$' -bench 'PingPong|RunSmallProgram' -count $(BENCH_COUNT) ./harness/ > $(BENCH_OUT)/harness.txt; \
+		status=$$?; cat $(BENCH_OUT)/harness.txt; exit $$status
+	$(GO) test -race -run '^$$' -bench 'PingPong|RunSmallProgram' -count $(BENCH_COUNT) ./harness/ > $(BENCH_OUT)/harness-race.txt; \
+		status=$$?; cat $(BENCH_OUT)/harness-race.txt; exit $$status
+	@echo "ns a switch with -race / without: Go's own channel switch (the floor of a step's ratio: under -race a step hands over like it) and heddle's:"
+	@awk 'FNR==1{f++} /^BenchmarkPingPong\//{for(i=3;i<NF;i++) if($$(i+1)=="ns/switch"){n[f,$$1]+=$$i; c[f,$$1]++; names[$$1]=1}} \
+		END{for(k in names) printf "  %-45s %6.0f / %6.0f = %.1fx\n", k, n[2,k]/c[2,k], n[1,k]/c[1,k], (n[2,k]/c[2,k])/(n[1,k]/c[1,k])}' \
+		$(BENCH_OUT)/harness.txt $(BENCH_OUT)/harness-race.txt | sort
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./checkers/
 
 ## lint: gofmt, go vet and a pinned staticcheck.

@@ -232,6 +232,7 @@ func TestBrokenWorkloads(t *testing.T) {
 		{"ship connections never close", func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return keepOpen{h} } }, "ship connection"},
 		{"the accept loop ignores a graceful stop", func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return deafListener{h} } }, "graceful stop"},
 		{"a ticker the primary never stops", func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return tickingHost{h} } }, "timer(s) it armed are still pending"},
+		{"the listener is never closed", func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return unclosedListener{h} } }, "is still bound"},
 		{"every send leaves a deadline armed", func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return deadlineHost{h} } }, "pending timers, more than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -281,6 +282,22 @@ type deafAccept struct{ harness.Listener }
 func (d deafAccept) Accept(ctx context.Context) (harness.Conn, error) {
 	return d.Listener.Accept(context.WithoutCancel(ctx))
 }
+
+// unclosedListener is a network whose listeners ignore Close (Accept
+// still ends with its context).
+type unclosedListener struct{ harness.Host }
+
+func (u unclosedListener) Listen(port int) (harness.Listener, error) {
+	l, err := u.Host.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	return neverClosedListener{l}, nil
+}
+
+type neverClosedListener struct{ harness.Listener }
+
+func (neverClosedListener) Close() error { return nil }
 
 // tickingHost is a network whose Listen arms a ticker on the calling node
 // that nobody stops.

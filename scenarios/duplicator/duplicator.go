@@ -165,8 +165,9 @@ type run struct {
 	// hang up; primaryHost, when set, wraps the primary's network.
 	keepConns   bool
 	primaryHost func(harness.Host) harness.Host
-	// cancelPrimary cancels the context the live primary serves under.
-	cancelPrimary context.CancelFunc
+	// cancelPrimary and cancelRemote cancel the context the live primary
+	// and the live remote cluster serve under.
+	cancelPrimary, cancelRemote context.CancelFunc
 }
 
 // finalState is what Main reads of the system once the run is over.
@@ -207,9 +208,16 @@ func (r *run) Main() {
 	r.disk = sys.NewDisk(cfg.Partitions)
 	r.store = sys.NewRemoteStore()
 	obs := r.rec.observer()
-	r.remote = harness.NewNode("remote", sys.Remote(cfg, r.store, obs))
-	// The primary serves under a context the run can cancel: at the end
-	// the run stops it gracefully (see stopPrimary).
+	// Both serve under a context the run can cancel: at the end the run
+	// stops them gracefully (see stopGracefully).
+	r.remote = harness.NewNode("remote", func(n *harness.Node) {
+		ctx, cancel := harness.WithCancel(n.Context())
+		defer cancel()
+		r.Mu.Lock()
+		r.cancelRemote = cancel
+		r.Mu.Unlock()
+		_ = sys.ServeRemote(ctx, n, n.Incarnation(), cfg, r.store, obs)
+	})
 	primaryMain := func(n *harness.Node) {
 		ctx, cancel := harness.WithCancel(n.Context())
 		defer cancel()
@@ -258,39 +266,62 @@ func (r *run) Main() {
 	r.recover()
 	r.finalWait()
 	r.readFinal()
-	r.stopPrimary()
+	r.stopGracefully(r.primary, sys.RolePrimary, &r.cancelPrimary)
+	r.stopGracefully(r.remote, sys.RoleRemote, &r.cancelRemote)
 	r.Complete()
 }
 
-// stopPrimary cancels the live primary's context, as a graceful shutdown
-// does, and waits until every goroutine, listener and connection of that
-// incarnation has ended, and then that none of the timers they armed is
-// still pending; what is still held after gracefulStopWait is a Leak. (A
-// crash ends a node's goroutines wherever they are; a graceful stop takes
-// the paths on which they see their context done.)
-func (r *run) stopPrimary() {
+// stopGracefully cancels the context node n's live incarnation serves
+// under, as a graceful shutdown does, and waits until every goroutine,
+// listener and connection of that incarnation has ended; then none of the
+// timers they armed may still be pending, and the node's port must be free
+// for a new server. What is still held after gracefulStopWait is a Leak.
+// (A crash ends a node's goroutines wherever they are; a graceful stop
+// takes the paths on which they see their context done.) The primary stops
+// first, so that the remote cluster's connections end with its own.
+func (r *run) stopGracefully(n *harness.Node, role sys.Role, cancelp *context.CancelFunc) {
 	r.Mu.Lock()
-	cancel := r.cancelPrimary
+	cancel := *cancelp
 	r.Mu.Unlock()
-	if cancel == nil || !r.primary.Alive() {
+	if cancel == nil || !n.Alive() {
 		return
 	}
-	inc := r.primary.Incarnation()
+	inc := n.Incarnation()
 	cancel()
 	start := harness.Now()
 	for {
-		left := stillHeld(r.rec.holding(sys.RolePrimary, inc))
+		left := stillHeld(r.rec.holding(role, inc))
 		if len(left) == 0 {
-			if armed, ok := r.primary.PendingTimers(); ok && armed > 0 {
-				r.Violate(harness.Leak, "graceful stop: every goroutine of the primary's incarnation %d ended, but %d timer(s) it armed are still pending (a ticker not stopped, a timer or context deadline not cancelled)", inc, armed)
-			}
+			r.checkStopped(n, role, inc)
 			return
 		}
 		if harness.Since(start) > gracefulStopWait {
-			r.Violate(harness.Leak, "graceful stop: %v after the primary's context was cancelled, incarnation %d still holds:%s", gracefulStopWait, inc, scenarios.Lines(left))
+			r.Violate(harness.Leak, "graceful stop: %v after the %s's context was cancelled, incarnation %d still holds:%s", gracefulStopWait, role, inc, scenarios.Lines(left))
 			return
 		}
 		harness.Sleep(time.Millisecond)
+	}
+}
+
+// checkStopped checks what a stopped incarnation may leave, once its
+// goroutines ended: no timer pending, and its port free (deterministic
+// mode only: in real mode timers and ports are the machine's).
+func (r *run) checkStopped(n *harness.Node, role sys.Role, inc int) {
+	armed, ok := n.PendingTimers()
+	if !ok {
+		return
+	}
+	if armed > 0 {
+		r.Violate(harness.Leak, "graceful stop: every goroutine of the %s's incarnation %d ended, but %d timer(s) it armed are still pending (a ticker not stopped, a timer or context deadline not cancelled)", role, inc, armed)
+	}
+	l, err := n.Listen(r.cfg.System.Port)
+	switch {
+	case errors.Is(err, harness.ErrAddrInUse):
+		r.Violate(harness.Leak, "graceful stop: every goroutine of the %s's incarnation %d ended, but port %d is still bound: its listener was not closed", role, inc, r.cfg.System.Port)
+	case err != nil:
+		r.Violate(checkers.Invariant, "graceful stop: listen on the stopped %s's port %d: %v", role, r.cfg.System.Port, err)
+	default:
+		l.Close()
 	}
 }
 
@@ -316,7 +347,7 @@ func (r *run) checkTimersAtRest(k int) {
 	}
 }
 
-// gracefulStopWait bounds how long the primary's goroutines may take to end
+// gracefulStopWait bounds how long a node's goroutines may take to end
 // once its context is cancelled: every wait of theirs watches it.
 const gracefulStopWait = time.Second
 

@@ -35,6 +35,8 @@ import (
 //     duplication has not necessarily loaded it;
 //   - shipping: a duplication is about to ship a batch;
 //   - confirmed: a duplication's confirmed decree was just persisted;
+//   - confirm-tick: a confirm interval after that, the instant that
+//     duplication's confirm loop wakes to persist its progress again;
 //   - quiet: a burst's writes have all returned: the last write is
 //     committed, and nothing on disk says so until the next write or empty
 //     write;
@@ -57,11 +59,12 @@ const (
 	momentApplied   moment = "applied"
 	momentShipping  moment = "shipping"
 	momentConfirmed moment = "confirmed"
+	momentTick      moment = "confirm-tick"
 	momentQuiet     moment = "quiet"
 	momentCall      moment = "call"
 )
 
-var moments = []moment{momentLogged, momentEmpty, momentApplied, momentShipping, momentConfirmed, momentQuiet, momentCall}
+var moments = []moment{momentLogged, momentEmpty, momentApplied, momentShipping, momentConfirmed, momentTick, momentQuiet, momentCall}
 
 // planSalt keeps the plan's random stream apart from the configuration's.
 const planSalt = 0x6475702d706c616e // "dup-plan"
@@ -98,7 +101,7 @@ type planGen struct {
 func planFor(seed int64, c Config) faults.Plan {
 	g := &planGen{c: c, rng: rand.New(rand.NewPCG(uint64(seed), planSalt)), free: map[string]time.Duration{}}
 	for range scenarios.Weighted(g.rng, []int{0, 1, 2, 3}, []int{2, 4, 3, 1}) {
-		switch scenarios.Weighted(g.rng, []string{"primary", "startup", "remote", "link", "client"}, []int{4, 1, 2, 3, 2}) {
+		switch scenarios.Weighted(g.rng, []string{"primary", "startup", "remote", "link", "client"}, []int{4, 2, 2, 3, 2}) {
 		case "primary":
 			g.primary()
 		case "startup":
@@ -178,7 +181,7 @@ func (g *planGen) primary() {
 	aims := []moment{momentLogged, momentApplied, momentQuiet, momentShipping, ""}
 	weights := []int{3, 2, 2, 2, 2}
 	if g.c.System.ConfirmInterval <= 3*time.Second {
-		aims, weights = append(aims, momentConfirmed), append(weights, 1)
+		aims, weights = append(aims, momentConfirmed, momentTick), append(weights, 1, 2)
 	}
 	if g.c.System.GroupCheckInterval <= 10*time.Second {
 		aims, weights = append(aims, momentEmpty), append(weights, 1)
@@ -188,7 +191,7 @@ func (g *planGen) primary() {
 	switch aim {
 	case momentQuiet:
 		at = g.burstStart()
-	case momentConfirmed, momentEmpty:
+	case momentConfirmed, momentTick, momentEmpty:
 		at = g.anytime()
 	default:
 		at, _ = g.inBurst(-1)
@@ -385,7 +388,7 @@ func (c Config) awaitBound(m moment) time.Duration {
 	switch m {
 	case momentEmpty:
 		return c.System.GroupCheckInterval + time.Second
-	case momentConfirmed:
+	case momentConfirmed, momentTick:
 		return c.System.ConfirmInterval + time.Second
 	case momentQuiet:
 		var longest time.Duration
@@ -409,11 +412,22 @@ func (r *run) await(ctx context.Context, arg string) error {
 		who = ClientNode(client)
 	}
 	hit := harness.NewChan[struct{}](1)
-	r.rec.arm(m, who, hit)
+	heard := m
+	if m == momentTick {
+		heard = momentConfirmed
+	}
+	r.rec.arm(heard, who, hit)
 	defer r.rec.arm("", "", nil)
 	t := harness.NewTimer(r.scaled(r.cfg.awaitBound(m)))
 	defer t.Stop()
-	if harness.Select(hit.RecvCase(nil, nil), t.C.RecvCase(nil, nil), harness.Done(ctx)) == 1 {
+	switch harness.Select(hit.RecvCase(nil, nil), t.C.RecvCase(nil, nil), harness.Done(ctx)) {
+	case 0:
+		if m == momentTick {
+			// The confirm loop armed its next wait as it confirmed: this
+			// one ends at the same instant.
+			harness.Sleep(r.scaled(r.cfg.System.ConfirmInterval))
+		}
+	case 1:
 		harness.Note("nemesis: await %s: not reached within %v", arg, r.cfg.awaitBound(m))
 	}
 	return nil
