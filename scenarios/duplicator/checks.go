@@ -77,6 +77,10 @@ func (r *run) disruptions() []disruption {
 		switch {
 		case (f.Kind == faults.KindCrash || f.Kind == faults.KindBlackHole) && f.Node == "primary":
 			begin("primary", st.at, 0, f.String())
+		case f.Kind == faults.KindAction && f.Action == actStop && f.Arg == "primary":
+			begin("primary", st.at, 0, f.String())
+		case f.Kind == faults.KindAction && f.Action == actStop && f.Arg == "remote":
+			begin("remote", st.at, s.ShipRetry, f.String())
 		case (f.Kind == faults.KindCrash) && f.Node == "remote":
 			begin("remote", st.at, s.ShipRetry, f.String())
 		case f.Kind == faults.KindBlackHole && f.Node == "remote":

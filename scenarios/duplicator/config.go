@@ -98,6 +98,9 @@ func ConfigFor(seed int64) Config {
 	s.ShipTimeout = scenarios.Weighted(rng, []time.Duration{100 * time.Second, time.Second, 5 * time.Second}, []int{1, 3, 1})
 	s.ShipRetry = scenarios.Weighted(rng, []time.Duration{time.Second, 100 * time.Millisecond, 300 * time.Millisecond}, []int{2, 2, 1})
 	s.ConfirmInterval = scenarios.Weighted(rng, []time.Duration{10 * time.Second, time.Second, 3 * time.Second}, []int{2, 2, 1})
+	// The first group check: at a random phase (-1), or as the primary
+	// starts.
+	s.GroupCheckPhase = scenarios.Weighted(rng, []time.Duration{-1, 0}, []int{3, 1})
 
 	c := Config{
 		System:        s,

@@ -165,9 +165,36 @@ type run struct {
 	// hang up; primaryHost, when set, wraps the primary's network.
 	keepConns   bool
 	primaryHost func(harness.Host) harness.Host
-	// cancelPrimary and cancelRemote cancel the context the live primary
-	// and the live remote cluster serve under.
-	cancelPrimary, cancelRemote context.CancelFunc
+	// cancelPrimary and cancelRemote cancel the context the primary and
+	// the remote cluster serve under, in their latest incarnation to run.
+	cancelPrimary, cancelRemote servingUnder
+}
+
+// servingUnder is the cancel of the context a node's incarnation serves
+// under, and whether its main function returned.
+type servingUnder struct {
+	inc    int
+	cancel context.CancelFunc
+	ended  bool
+}
+
+// serving records, as node n's main function begins, the context its
+// incarnation serves under; done, deferred by the main function, records
+// that it returned (a crash never runs it).
+func (r *run) serving(n *harness.Node, s *servingUnder) (ctx context.Context, done func()) {
+	ctx, cancel := harness.WithCancel(n.Context())
+	inc := n.Incarnation()
+	r.Mu.Lock()
+	*s = servingUnder{inc: inc, cancel: cancel}
+	r.Mu.Unlock()
+	return ctx, func() {
+		cancel()
+		r.Mu.Lock()
+		if s.inc == inc {
+			s.ended = true
+		}
+		r.Mu.Unlock()
+	}
 }
 
 // finalState is what Main reads of the system once the run is over.
@@ -211,19 +238,13 @@ func (r *run) Main() {
 	// Both serve under a context the run can cancel: at the end the run
 	// stops them gracefully (see stopGracefully).
 	r.remote = harness.NewNode("remote", func(n *harness.Node) {
-		ctx, cancel := harness.WithCancel(n.Context())
-		defer cancel()
-		r.Mu.Lock()
-		r.cancelRemote = cancel
-		r.Mu.Unlock()
+		ctx, done := r.serving(n, &r.cancelRemote)
+		defer done()
 		_ = sys.ServeRemote(ctx, n, n.Incarnation(), cfg, r.store, obs)
 	})
 	primaryMain := func(n *harness.Node) {
-		ctx, cancel := harness.WithCancel(n.Context())
-		defer cancel()
-		r.Mu.Lock()
-		r.cancelPrimary = cancel
-		r.Mu.Unlock()
+		ctx, done := r.serving(n, &r.cancelPrimary)
+		defer done()
 		var host harness.Host = n
 		if r.primaryHost != nil {
 			host = r.primaryHost(n)
@@ -279,18 +300,34 @@ func (r *run) Main() {
 // (A crash ends a node's goroutines wherever they are; a graceful stop
 // takes the paths on which they see their context done.) The primary stops
 // first, so that the remote cluster's connections end with its own.
-func (r *run) stopGracefully(n *harness.Node, role sys.Role, cancelp *context.CancelFunc) {
-	r.Mu.Lock()
-	cancel := *cancelp
-	r.Mu.Unlock()
-	if cancel == nil || !n.Alive() {
+func (r *run) stopGracefully(n *harness.Node, role sys.Role, serving *servingUnder) {
+	if !n.Alive() {
 		return
 	}
 	inc := n.Incarnation()
-	cancel()
 	start := harness.Now()
+	// An incarnation that just started may not have run yet.
+	for {
+		r.Mu.Lock()
+		s := *serving
+		r.Mu.Unlock()
+		if s.inc == inc {
+			s.cancel()
+			break
+		}
+		if harness.Since(start) > gracefulStopWait {
+			r.Violate(harness.Leak, "graceful stop: the %s's incarnation %d did not start serving within %v", role, inc, gracefulStopWait)
+			return
+		}
+		harness.Sleep(time.Millisecond)
+	}
 	for {
 		left := stillHeld(r.rec.holding(role, inc))
+		r.Mu.Lock()
+		if !serving.ended {
+			left = append(left, "its main function ("+n.Name()+"'s)")
+		}
+		r.Mu.Unlock()
 		if len(left) == 0 {
 			r.checkStopped(n, role, inc)
 			return

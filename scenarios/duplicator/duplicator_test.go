@@ -187,6 +187,7 @@ func TestWorkload(t *testing.T) {
 		note("ship timeout", s.ShipTimeout)
 		note("ship retry", s.ShipRetry)
 		note("confirm", s.ConfirmInterval)
+		note("group check phase", s.GroupCheckPhase)
 		note("clients", c.Clients)
 		note("bursts", len(c.Bursts))
 		note("auditors", c.Auditors)
@@ -211,7 +212,7 @@ func TestWorkload(t *testing.T) {
 		note("partitions written", fmt.Sprint(len(parts) == 1))
 	}
 	want := map[string]int{"partitions": 4, "group check": 3, "load delay": 3, "ack delay": 3, "ship timeout": 3,
-		"ship retry": 3, "confirm": 3, "clients": 3, "bursts": 4, "auditors": 3, "bad partition": 1, "partitions written": 2}
+		"ship retry": 3, "confirm": 3, "clients": 3, "bursts": 4, "auditors": 3, "bad partition": 1, "partitions written": 2, "group check phase": 2}
 	for k, n := range want {
 		assert.Len(t, seen[k], n, "%s: %v", k, seen[k])
 	}
@@ -319,7 +320,7 @@ func TestPlans(t *testing.T) {
 	}
 	t.Logf("faults over 200 seeds: %v", kinds)
 	for _, k := range []string{"crash primary", "blackhole primary", "restart primary", "crash remote", "blackhole remote",
-		"restart remote", "crash c", "blackhole c", "restart c", "partition", "drop", "delay", "duplicate", "reorder", "heal", "hang-up"} {
+		"restart remote", "crash c", "blackhole c", "restart c", "partition", "drop", "delay", "duplicate", "reorder", "heal", "hang-up", "stop"} {
 		assert.Positive(t, kinds[k], k)
 	}
 	for _, m := range moments {

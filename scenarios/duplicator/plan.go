@@ -44,9 +44,16 @@ import (
 //
 // "hang-up cN" closes client cN's connection, from the plan's goroutine,
 // whatever the client is doing (a write in flight fails).
+//
+// "stop primary" (or remote) stops the node gracefully, as an operator
+// does before an upgrade: its context is cancelled, and every goroutine,
+// listener, connection and timer of the incarnation must end within
+// gracefulStopWait (else a Leak); the node then stays down until the
+// plan's next restart of it.
 const (
 	actAwait  = "await"
 	actHangUp = "hang-up"
+	actStop   = "stop"
 )
 
 // moment is a moment an await step waits for.
@@ -101,9 +108,11 @@ type planGen struct {
 func planFor(seed int64, c Config) faults.Plan {
 	g := &planGen{c: c, rng: rand.New(rand.NewPCG(uint64(seed), planSalt)), free: map[string]time.Duration{}}
 	for range scenarios.Weighted(g.rng, []int{0, 1, 2, 3}, []int{2, 4, 3, 1}) {
-		switch scenarios.Weighted(g.rng, []string{"primary", "startup", "remote", "link", "client"}, []int{4, 2, 2, 3, 2}) {
+		switch scenarios.Weighted(g.rng, []string{"primary", "startup", "stop", "remote", "link", "client"}, []int{4, 2, 2, 2, 3, 2}) {
 		case "primary":
 			g.primary()
+		case "stop":
+			g.stop()
 		case "startup":
 			g.startup()
 		case "remote":
@@ -209,6 +218,18 @@ func (g *planGen) primary() {
 	back := at + g.down()
 	g.add(back, faults.Restart("primary"))
 	g.release("primary", back)
+}
+
+// stop draws a graceful stop of the primary or of the remote cluster
+// during a burst, and the restart after it.
+func (g *planGen) stop() {
+	node := scenarios.Weighted(g.rng, []string{"primary", "remote"}, []int{2, 1})
+	at, _ := g.inBurst(-1)
+	at = g.claim(node, at)
+	g.add(at, faults.Act(actStop, node))
+	back := at + gracefulStopWait + g.down()
+	g.add(back, faults.Restart(node))
+	g.release(node, back)
 }
 
 // startup draws a restart of the primary and a crash during the new
@@ -365,8 +386,12 @@ func checkPlan(p faults.Plan, c Config) error {
 			if _, ok := c.clientIndex(f.Arg); !ok {
 				return fmt.Errorf("step %d (%s): want hang-up c1..c%d", i+1, s, c.Clients)
 			}
+		case f.Kind == faults.KindAction && f.Action == actStop:
+			if f.Arg != "primary" && f.Arg != "remote" {
+				return fmt.Errorf("step %d (%s): want stop primary or stop remote", i+1, s)
+			}
 		case f.Kind == faults.KindAction:
-			return fmt.Errorf("step %d (%s): unknown action; want %s or %s", i+1, s, actAwait, actHangUp)
+			return fmt.Errorf("step %d (%s): unknown action; want %s, %s or %s", i+1, s, actAwait, actHangUp, actStop)
 		default:
 			for _, n := range []string{f.Node, f.From, f.To} {
 				if n != "" && !c.knownNode(n) {
@@ -380,7 +405,20 @@ func checkPlan(p faults.Plan, c Config) error {
 
 // actions returns the handlers of the case's actions, for faults.Run.
 func (r *run) actions() faults.Actions {
-	return faults.Actions{actAwait: r.await, actHangUp: r.hangUp}
+	return faults.Actions{actAwait: r.await, actHangUp: r.hangUp, actStop: r.stopAction}
+}
+
+// stopAction stops the primary or the remote cluster gracefully.
+func (r *run) stopAction(_ context.Context, arg string) error {
+	switch arg {
+	case "primary":
+		r.stopGracefully(r.primary, sys.RolePrimary, &r.cancelPrimary)
+	case "remote":
+		r.stopGracefully(r.remote, sys.RoleRemote, &r.cancelRemote)
+	default:
+		return fmt.Errorf("stop: %q: want primary or remote", arg)
+	}
+	return nil
 }
 
 // awaitBound is how long an await step waits for its moment.
