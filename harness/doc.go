@@ -141,4 +141,15 @@
 // and a cancelled context take their waiters and children off whatever did
 // not wake them. In a sweep, workers send the schedule of failing runs
 // only, and collect garbage at GOGC=400 (package explore).
+//
+// Why a step under -race costs several times a step without it, whatever
+// heddle does: without -race control passes as a coroutine switch
+// (iter.Pull), several times cheaper than waking a parked goroutine; under
+// -race it cannot, because iter.Pull's switches are synchronisation for
+// the race detector and would order every goroutine of the World after
+// every other, hiding every race (TestCoroutineHandoffHidesRaces), so it
+// passes with the token, which wakes a real goroutine. Go's own switch
+// between two goroutines over an unbuffered channel costs about 3 times
+// more under -race than without it (BenchmarkPingPong/native, make bench),
+// and a heddle step under -race is at least such a switch.
 package harness
