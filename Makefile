@@ -53,8 +53,10 @@ bench-unmodified:
 
 ## bench: seeds per second of every case's fixed variant in process, and the
 ## cost of a scheduling step, without and with -race (the race/plain ratio of
-## CPU ns/step per case at the end); the ping-pong switch against Go's (ratio
-## heddle/native, steps per round trip) in both builds; then the checker
+## CPU ns/step per case at the end); the CPU a seed costs heddle against the
+## same seed in real mode (plain Go), both builds; the ping-pong switch
+## against Go's (ratio heddle/native, steps per round trip) in both builds,
+## and Go's own switch with -race against without; then the checker
 ## benchmarks. A few minutes. BENCH_COUNT=6 repeats each for benchstat.
 BENCH_COUNT ?= 1
 BENCH_OUT ?= $(or $(TMPDIR),/tmp)/heddle-bench
@@ -68,6 +70,15 @@ bench:
 	@awk 'FNR==1{f++} /^BenchmarkFixedSeed/{for(i=3;i<NF;i++) if($$(i+1)=="cpu-ns/step"){n[f,$$1]+=$$i; c[f,$$1]++; names[$$1]=1}} \
 		END{for(k in names) printf "  %-45s %6.0f / %6.0f = %.1fx\n", k, n[2,k]/c[2,k], n[1,k]/c[1,k], (n[2,k]/c[2,k])/(n[1,k]/c[1,k])}' \
 		$(BENCH_OUT)/cases.txt $(BENCH_OUT)/cases-race.txt | sort
+	$(GO) test -run '^$$' -bench 'RealSeed' -benchtime 5x -count $(BENCH_COUNT) ./scenarios/catalog/ > $(BENCH_OUT)/real.txt; \
+		status=$$?; cat $(BENCH_OUT)/real.txt; exit $$status
+	$(GO) test -race -run '^$$' -bench 'RealSeed' -benchtime 5x -count $(BENCH_COUNT) ./scenarios/catalog/ > $(BENCH_OUT)/real-race.txt; \
+		status=$$?; cat $(BENCH_OUT)/real-race.txt; exit $$status
+	@echo "CPU ms a seed, heddle (deterministic) against plain Go (real mode), each without / with -race:"
+	@awk 'FNR==1{f++} /^Benchmark(Fixed|Real)Seed/{split($$1,a,"/"); k=a[2]; sub(/-[0-9]+$$/,"",k); \
+		for(i=3;i<NF;i++){ if($$(i+1)=="cpu-seeds/s"){n[f,k]+=1000/$$i; c[f,k]++} if($$(i+1)=="cpu-ns/seed"){n[f,k]+=$$i/1e6; c[f,k]++} } names[k]=1} \
+		END{for(k in names) printf "  %-14s heddle %6.2f / %6.2f   plain Go %6.1f / %6.1f\n", k, n[1,k]/c[1,k], n[2,k]/c[2,k], n[3,k]/c[3,k], n[4,k]/c[4,k]}' \
+		$(BENCH_OUT)/cases.txt $(BENCH_OUT)/cases-race.txt $(BENCH_OUT)/real.txt $(BENCH_OUT)/real-race.txt | sort
 	$(GO) test -run '^$$' -bench 'PingPong|RunSmallProgram' -count $(BENCH_COUNT) ./harness/ > $(BENCH_OUT)/harness.txt; \
 		status=$$?; cat $(BENCH_OUT)/harness.txt; exit $$status
 	$(GO) test -race -run '^$$' -bench 'PingPong|RunSmallProgram' -count $(BENCH_COUNT) ./harness/ > $(BENCH_OUT)/harness-race.txt; \

@@ -46,3 +46,31 @@ func BenchmarkFixedSeed(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRealSeed runs seeds of every case's fixed variant in real mode:
+// the same systems, workloads and checks on Go's own goroutines, with no
+// scheduler of heddle's. Its CPU time a seed with -race against without is
+// what the race detector costs this code in plain Go, the floor of the
+// same ratio for BenchmarkFixedSeed (make bench prints both). Real mode
+// sleeps for real (a tenth of the virtual time), so a seed takes a
+// fraction of a second of wall time; -benchtime 5x is plenty.
+func BenchmarkRealSeed(b *testing.B) {
+	for _, c := range All() {
+		v, err := c.Variant("fixed")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.Name, func(b *testing.B) {
+			failed := 0
+			cpu0 := cpuTime()
+			for i := 0; b.Loop(); i++ {
+				if out := explore.RunOnce(v, explore.RunSpec{Seed: int64(i), Mode: "real"}); out.Failed() {
+					failed++
+				}
+			}
+			cpu := cpuTime() - cpu0
+			b.ReportMetric(float64(failed)/float64(b.N), "failed/seed")
+			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/seed")
+		})
+	}
+}
