@@ -383,6 +383,9 @@ type world struct {
 
 	// raceBase is the race detector's report count when the run began.
 	raceBase int
+
+	// observer runs Observe's functions under -race.
+	observer observer
 }
 
 // strayReport is a goroutine that ran heddle code inside a World without
@@ -524,6 +527,7 @@ func Run(opts Options, main func()) *Result {
 		defer deactivate(w)
 		w.runDeterministic(main)
 	}
+	w.observer.stop()
 	w.checkRaces()
 	return w.result(res)
 }
