@@ -168,11 +168,18 @@ func TestObserverChecks(t *testing.T) {
 	res := harness.Run(harness.Options{}, func() {
 		rec := newRecorder(1)
 		obs := rec.observer()
+		// The observer records on a goroutine of its own: read what it
+		// found under the recorder's lock.
+		found := func() []checkers.Violation {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			return slices.Clone(rec.bad)
+		}
 		m := write(2, "a")
 		obs.Committed(0, sys.Mutation{Decree: 1, Empty: true})
 		obs.Committed(0, m)
 		obs.Committed(0, m) // replayed, same: fine
-		require.Empty(t, rec.bad)
+		require.Empty(t, found())
 		obs.Committed(0, sys.Mutation{Decree: 2, LastCommitted: 1, Key: "a", Value: "2"})
 		obs.Shipped(0, 1, []sys.Mutation{m}, 2, 1)
 		obs.Shipped(0, 1, []sys.Mutation{write(2, "z")}, 2, 2)
@@ -183,12 +190,14 @@ func TestObserverChecks(t *testing.T) {
 		obs.Resource(sys.RolePrimary, 1, sys.ResShipConn, -1)
 		for i, text := range []string{"must never change", "<= last_applied_decree at ship time", "must be the one the primary committed",
 			"must not pass last_decree", "remote cluster never got", "released more ship connections"} {
-			require.Greater(t, len(rec.bad), i, "no violation for %q", text)
-			assert.Contains(t, rec.bad[i].Message, text)
+			require.Greater(t, len(found()), i, "no violation for %q", text)
+			assert.Contains(t, found()[i].Message, text)
 		}
-		assert.Equal(t, harness.Leak, rec.bad[5].Kind)
+		assert.Equal(t, harness.Leak, found()[5].Kind)
 
+		rec.mu.Lock()
 		rec.bad = nil
+		rec.mu.Unlock()
 		f := floors{logged: 3, lc: 2, confirmed: 2, delivered: 2}
 		rec.checkRead("Disk.MaxDecreeOnDisk", 0, 2, f, 1)
 		rec.checkRead("Disk.MaxCommitOnDisk", 0, 1, f, 1)

@@ -449,26 +449,31 @@ func (r *run) await(ctx context.Context, arg string) error {
 	if client >= 0 {
 		who = ClientNode(client)
 	}
-	hit := harness.NewChan[struct{}](1)
 	heard := m
 	if m == momentTick {
 		heard = momentConfirmed
 	}
-	r.rec.arm(heard, who, hit)
-	defer r.rec.arm("", "", nil)
+	gen := r.rec.arm(heard, who)
+	defer r.rec.arm("", "")
 	t := harness.NewTimer(r.scaled(r.cfg.awaitBound(m)))
 	defer t.Stop()
-	switch harness.Select(hit.RecvCase(nil, nil), t.C.RecvCase(nil, nil), harness.Done(ctx)) {
-	case 0:
-		if m == momentTick {
-			// The confirm loop armed its next wait as it confirmed: this
-			// one ends at the same instant.
-			harness.Sleep(r.scaled(r.cfg.System.ConfirmInterval))
+	for {
+		var got int
+		switch harness.Select(r.rec.hits.RecvCase(&got, nil), t.C.RecvCase(nil, nil), harness.Done(ctx)) {
+		case 0:
+			if got != gen {
+				continue // the poke of an earlier await, which timed out
+			}
+			if m == momentTick {
+				// The confirm loop armed its next wait as it confirmed:
+				// this one ends at the same instant.
+				harness.Sleep(r.scaled(r.cfg.System.ConfirmInterval))
+			}
+		case 1:
+			harness.Note("nemesis: await %s: not reached within %v", arg, r.cfg.awaitBound(m))
 		}
-	case 1:
-		harness.Note("nemesis: await %s: not reached within %v", arg, r.cfg.awaitBound(m))
+		return nil
 	}
-	return nil
 }
 
 // hangUp closes a client's connection, if it has one.
@@ -488,12 +493,18 @@ func (r *run) hangUp(_ context.Context, arg string) error {
 	return nil
 }
 
-// arm sets the moment an await step waits for ("" disarms).
-func (r *recorder) arm(m moment, who string, hit *harness.Chan[struct{}]) {
+// arm sets the moment an await step waits for ("" disarms), and returns
+// the number its poke will carry.
+func (r *recorder) arm(m moment, who string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.aim = aimAt{m, who}
-	r.hit = hit
+	r.armed = 0
+	if m != "" {
+		r.arms++
+		r.armed = r.arms
+	}
+	return r.armed
 }
 
 // aimAt is the moment an await step waits for, and the client it concerns.
@@ -503,24 +514,26 @@ type aimAt struct {
 }
 
 // reached disarms an await step waiting for m (from client who), if there
-// is one, and returns the channel to tell it on (nil if none): the caller
-// pokes it once r.mu is released. Under r.mu.
-func (r *recorder) reached(m moment, who string) *harness.Chan[struct{}] {
-	if r.hit == nil || r.aim.m != m || (r.aim.who != "" && r.aim.who != who) {
-		return nil
+// is one, and returns the number to poke it with (0: none): the caller
+// pokes once r.mu is released. Under r.mu.
+func (r *recorder) reached(m moment, who string) int {
+	if r.armed == 0 || r.aim.m != m || (r.aim.who != "" && r.aim.who != who) {
+		return 0
 	}
-	hit := r.hit
-	r.hit = nil
+	hit := r.armed
+	r.armed = 0
 	r.aim = aimAt{}
 	return hit
 }
 
-// poke tells an await step (hit, from reached; nil: none) that its moment
-// came. hit has room for the one message it ever gets: the send never
-// blocks. Not under r.mu: a send is a scheduling point.
-func poke(hit *harness.Chan[struct{}]) {
-	if hit != nil {
-		hit.Send(struct{}{})
+// poke tells the await step armed as hit (from reached; 0: none) that its
+// moment came. Each arming is poked at most once, and an await takes the
+// pokes of earlier ones that timed out before it waits, so hits never has
+// more than two waiting: the send never blocks. Not under r.mu: a send is
+// a scheduling point.
+func (r *recorder) poke(hit int) {
+	if hit != 0 {
+		r.hits.Send(hit)
 	}
 }
 
@@ -529,7 +542,7 @@ func (r *recorder) signal(m moment, who string) {
 	r.mu.Lock()
 	hit := r.reached(m, who)
 	r.mu.Unlock()
-	poke(hit)
+	r.poke(hit)
 }
 
 // step is a fault of the plan as it was carried out: when it struck and

@@ -68,10 +68,13 @@ type recorder struct {
 	acked   []ackedWrite
 	audits  []auditRead
 	bad     []checkers.Violation
-	// aim, when set, is the moment an await step of the plan waits for;
-	// hit hears of it (once).
-	aim aimAt
-	hit *harness.Chan[struct{}]
+	// aim, when armed is not 0, is the moment an await step of the plan
+	// waits for; hits hears of it (once), as armed. arms counts the
+	// armings. hits is made with the recorder, before any goroutine that
+	// pokes it starts.
+	aim         aimAt
+	armed, arms int
+	hits        *harness.Chan[int]
 	// waiting are the auditors waiting for a client's call, by call
 	// ("Dial", "Write", "Close"): each hears of the next one (once).
 	waiting map[string][]*harness.Chan[int]
@@ -92,7 +95,7 @@ func newRecorder(partitions int) *recorder {
 		remote: make([][]stamped, partitions), delivered: make([]map[int64]int, partitions),
 		shipped: map[[2]int][]int64{}, lasts: map[[2]int][]int64{}, confirmed: make([][]int64, partitions),
 		progressChecked: make([]int64, partitions), resources: map[owner]map[sys.Resource]int{}, orphans: map[sys.Role]int{},
-		waiting:   map[string][]*harness.Chan[int]{},
+		waiting: map[string][]*harness.Chan[int]{}, hits: harness.NewChan[int](4),
 		loggedMax: make([]int64, partitions), lcMax: make([]int64, partitions),
 		confirmedMax: make([]int64, partitions), deliveredMax: make([]int64, partitions)}
 	for p := range r.committed {
@@ -114,64 +117,90 @@ func (r *recorder) violate(k harness.Kind, format string, args ...any) {
 	r.bad = append(r.bad, checkers.Violationf(k, format, args...))
 }
 
+// observer returns the Observer the system reports to. Each report is
+// recorded through harness.Observe, so that the recorder's lock orders
+// nothing between the system's goroutines (two accesses of theirs with
+// reports between them still race); the await step a report reached is
+// poked after, on the reporting goroutine (a send is a scheduling point).
 func (r *recorder) observer() *sys.Observer {
+	observed := func(f func() int) { r.poke(harness.ObserveValue(f)) }
 	return &sys.Observer{
 		Logged: func(p, inc int, m sys.Mutation) {
-			r.mu.Lock()
-			r.loggedMax[p] = max(r.loggedMax[p], m.Decree)
-			r.lcMax[p] = max(r.lcMax[p], m.LastCommitted)
-			at := momentLogged
-			if m.Empty {
-				at = momentEmpty
-			}
-			hit := r.reached(at, "")
-			r.mu.Unlock()
-			poke(hit)
+			observed(func() int { return r.logged(p, m) })
 		},
-		Committed:     r.committed1,
-		Shipped:       r.shipped1,
-		Progressed:    r.progressed,
-		RemoteApplied: r.remoteApplied,
+		Committed: func(p int, m sys.Mutation) {
+			observed(func() int { return r.committed1(p, m) })
+		},
+		Shipped: func(p, inc int, muts []sys.Mutation, last, applied int64) {
+			observed(func() int { return r.shipped1(p, inc, muts, last, applied) })
+		},
+		Progressed: func(p, inc int, pr sys.Progress) {
+			observed(func() int { return r.progressed(p, inc, pr) })
+		},
+		RemoteApplied: func(p int, m sys.Mutation) {
+			harness.Observe(func() { r.remoteApplied(p, m) })
+		},
 		Resource: func(role sys.Role, inc int, res sys.Resource, delta int) {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			o := owner{role, inc}
-			if r.resources[o] == nil {
-				r.resources[o] = map[sys.Resource]int{}
-			}
-			r.resources[o][res] += delta
-			if role == sys.RolePrimary && res == sys.ResShipConn && delta < 0 && cutOff("primary", "remote") {
-				r.orphans[sys.RoleRemote]++
-			}
-			if r.resources[o][res] < 0 {
-				r.violate(harness.Leak, "%s incarnation %d released more %ss than it opened", role, inc, res)
-			}
+			harness.Observe(func() { r.resource(role, inc, res, delta) })
 		},
 	}
 }
 
-func (r *recorder) committed1(p int, m sys.Mutation) {
+// logged records a mutation appended to a private log, and returns the
+// await step to poke.
+func (r *recorder) logged(p int, m sys.Mutation) int {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.loggedMax[p] = max(r.loggedMax[p], m.Decree)
+	r.lcMax[p] = max(r.lcMax[p], m.LastCommitted)
+	at := momentLogged
+	if m.Empty {
+		at = momentEmpty
+	}
+	return r.reached(at, "")
+}
+
+// resource records that incarnation inc of role opened (delta +1) or
+// released (-1) a resource.
+func (r *recorder) resource(role sys.Role, inc int, res sys.Resource, delta int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := owner{role, inc}
+	if r.resources[o] == nil {
+		r.resources[o] = map[sys.Resource]int{}
+	}
+	r.resources[o][res] += delta
+	if role == sys.RolePrimary && res == sys.ResShipConn && delta < 0 && cutOff("primary", "remote") {
+		r.orphans[sys.RoleRemote]++
+	}
+	if r.resources[o][res] < 0 {
+		r.violate(harness.Leak, "%s incarnation %d released more %ss than it opened", role, inc, res)
+	}
+}
+
+// committed1 records a commit, and returns the await step to poke.
+func (r *recorder) committed1(p int, m sys.Mutation) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if old, ok := r.committed[p][m.Decree]; ok {
 		if old.m != m {
 			r.violate(checkers.Invariant,
 				"the committed history of partition %d must never change: decree %d was %v, a restarted primary committed %v",
 				p, m.Decree, old.m, m)
 		}
-		r.mu.Unlock()
-		return
+		return 0
 	}
 	r.committed[p][m.Decree] = stamped{m, r.now(), r.next()}
-	var hit *harness.Chan[struct{}]
-	if !m.Empty {
-		hit = r.reached(momentApplied, "")
+	if m.Empty {
+		return 0
 	}
-	r.mu.Unlock()
-	poke(hit)
+	return r.reached(momentApplied, "")
 }
 
-func (r *recorder) shipped1(p, inc int, muts []sys.Mutation, last, applied int64) {
+// shipped1 records a first ship, and returns the await step to poke.
+func (r *recorder) shipped1(p, inc int, muts []sys.Mutation, last, applied int64) int {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	k := [2]int{p, inc}
 	for _, m := range muts {
 		if m.Decree > applied || m.Decree > last {
@@ -186,17 +215,13 @@ func (r *recorder) shipped1(p, inc int, muts []sys.Mutation, last, applied int64
 		}
 		r.shipped[k] = append(r.shipped[k], m.Decree)
 	}
-	hit := r.reached(momentShipping, "")
-	r.mu.Unlock()
-	poke(hit)
+	return r.reached(momentShipping, "")
 }
 
 // progressed records a change of progress, and checks at once that
 // progress never claims a write the remote cluster does not have: every
 // committed write up to last_decree must have been delivered.
-func (r *recorder) progressed(p, inc int, pr sys.Progress) {
-	var hit *harness.Chan[struct{}]
-	defer func() { poke(hit) }() // after the unlock below
+func (r *recorder) progressed(p, inc int, pr sys.Progress) (hit int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k := [2]int{p, inc}
@@ -227,6 +252,7 @@ func (r *recorder) progressed(p, inc int, pr sys.Progress) {
 		}
 	}
 	r.progressChecked[p] = max(r.progressChecked[p], pr.LastDecree)
+	return hit
 }
 
 func (r *recorder) remoteApplied(p int, m sys.Mutation) {
@@ -336,14 +362,14 @@ func (r *recorder) orphaned(role sys.Role, n int) {
 // (-1: the primary as a whole).
 func (r *recorder) calling(call, who string, p int) {
 	r.mu.Lock()
-	var hit *harness.Chan[struct{}]
+	hit := 0
 	if call == "Write" {
 		hit = r.reached(momentCall, who)
 	}
 	waiting := r.waiting[call]
 	r.waiting[call] = nil
 	r.mu.Unlock()
-	poke(hit)
+	r.poke(hit)
 	for _, c := range waiting {
 		c.Send(p) // buffered, and each hears of one call: never blocks
 	}
