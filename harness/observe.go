@@ -65,8 +65,10 @@ type observer struct {
 	started bool
 	stopped bool
 	calls   chan func()
-	done    chan any // what f panicked with, or nil
+	done    chan any      // what f panicked with, or nil
+	exited  chan struct{} // closed when the goroutine has ended
 	sync    uint64
+	ended   uint64 // the goroutine's history as it ends, for Run's caller
 }
 
 // run runs f on the observer's goroutine, starting it on first use; once
@@ -86,7 +88,7 @@ func (o *observer) run(f func()) {
 	}
 	if !o.started {
 		o.started = true
-		o.calls, o.done = make(chan func()), make(chan any)
+		o.calls, o.done, o.exited = make(chan func()), make(chan any), make(chan struct{})
 		go o.loop()
 	}
 	o.calls <- f
@@ -111,6 +113,10 @@ func (o *observer) loop() {
 		o.done <- p
 	}
 	raceEnable()
+	raceRelease(unsafe.Pointer(&o.ended))
+	raceDisable()
+	close(o.exited)
+	raceEnable()
 }
 
 // runObserved runs f and returns what it panicked with, if it did.
@@ -120,16 +126,26 @@ func runObserved(f func()) (p any) {
 	return nil
 }
 
-// stop ends the observer's goroutine, once the World's run is over.
+// stop ends the observer's goroutine, once the World's run is over, and
+// waits until it has (a leak check after the run must not see it).
 //
 //go:norace
 func (o *observer) stop() {
 	raceDisable()
 	o.mu.Lock()
-	if o.started && !o.stopped {
+	running := o.started && !o.stopped
+	if running {
 		close(o.calls)
 	}
 	o.stopped = true
 	o.mu.Unlock()
+	if running {
+		<-o.exited
+	}
 	raceEnable()
+	if running {
+		// Everything observed happens before Run returns, as everything
+		// the World's goroutines did.
+		raceAcquire(unsafe.Pointer(&o.ended))
+	}
 }
