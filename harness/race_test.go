@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,6 +135,43 @@ var racePrograms = map[string]func(){
 	},
 }
 
+// recorded is a racy program whose two goroutines each report an event to
+// a recorder between their writes: with the recorder's lock taken on the
+// goroutines themselves (observe false), the lock orders the writes and the
+// race goes unreported; through Observe it is reported.
+func recorded(observe bool) func() {
+	return func() {
+		var mu sync.Mutex
+		events := 0
+		record := func() {
+			if observe {
+				Observe(func() { mu.Lock(); events++; mu.Unlock() })
+				return
+			}
+			mu.Lock()
+			events++
+			mu.Unlock()
+		}
+		x := 0
+		var wg WaitGroup
+		wg.Go(func() { x = 1; record() })
+		wg.Go(func() {
+			// The clock orders nothing; an hour away, it fires only once
+			// the other goroutine has written and reported.
+			Sleep(time.Hour)
+			record()
+			x = 2
+		})
+		wg.Wait()
+		_ = x
+	}
+}
+
+func init() {
+	racePrograms["recorded-under-lock"] = recorded(false)
+	racePrograms["recorded-through-observe"] = recorded(true)
+}
+
 // TestRaceChild is the child side of TestRaceDetectorSeesThroughScheduler.
 // A racy program's race is also in the Result of the run that showed it,
 // with the seed and strategy that replay it.
@@ -169,6 +207,9 @@ func TestRaceDetectorSeesThroughScheduler(t *testing.T) {
 		{"rwmutex-unlocked-read", true},
 		{"receivers-unordered", true},
 		{"race-with-finished-goroutine", true},
+		// A recorder's lock hides the race (why Observe exists).
+		{"recorded-under-lock", false},
+		{"recorded-through-observe", true},
 	}
 	for _, c := range cases {
 		t.Run(c.program, func(t *testing.T) {
