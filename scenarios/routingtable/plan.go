@@ -208,7 +208,7 @@ func (m *planModel) episode(rng *rand.Rand, kind string, i int, at time.Duration
 		r := at + between(rng, 10*time.Millisecond, 1500*time.Millisecond)
 		p = append(p, faults.Step{At: r, Fault: faults.Act(actRejoin, name)})
 		up(r)
-		if rng.IntN(10) < 3 { // the rejoin is aborted, then made again
+		if rng.IntN(2) == 0 { // the rejoin is aborted, then made again
 			l := r // at the very moment the rejoin starts, or a little later
 			if rng.IntN(2) == 0 {
 				l += between(rng, 0, 20*time.Millisecond)

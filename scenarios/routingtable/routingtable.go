@@ -84,7 +84,9 @@ type Config struct {
 	// read of a member's state after its Shutdown is taken not to return),
 	// "impatient-wait" (the second Shutdown is taken to return late),
 	// "keep-accepted" (the end of m1's first accepted connection is never
-	// really closed, as if its serveConn had not closed it).
+	// really closed, as if its serveConn had not closed it), "start-twice"
+	// (a second Start is taken to succeed), "hung-shutdown" (a leave's
+	// Shutdown is given a microsecond to return).
 	fault string
 }
 

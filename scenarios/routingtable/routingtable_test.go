@@ -195,6 +195,8 @@ func TestChecksHaveTeeth(t *testing.T) {
 		{"leak-deadline", harness.Leak, "quiet moments"},
 		{"slow-read", checkers.Timeliness, "reading its state"},
 		{"impatient-wait", checkers.Timeliness, "a second Shutdown"},
+		{"start-twice", checkers.Invariant, "a second Start"},
+		{"hung-shutdown", checkers.Timeliness, "Shutdown has not returned"},
 	} {
 		t.Run(c.fault, func(t *testing.T) {
 			cfg := DefaultConfig

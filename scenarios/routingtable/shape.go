@@ -59,6 +59,8 @@ type shape struct {
 	// closeSteps scheduling points later.
 	closeOnAnswer bool
 	closeSteps    int
+	// startTwice: each member that started is started a second time.
+	startTwice bool
 }
 
 // memberConfig is the members' configuration for a run, one value per
@@ -272,6 +274,7 @@ func shapeOf(seed int64, cfg Config) shape {
 	sh.impatient = rng.IntN(2) == 0
 	sh.closeOnAnswer = rng.IntN(2) == 0
 	sh.closeSteps = rng.IntN(5)
+	sh.startTwice = rng.IntN(3) == 0
 	return sh
 }
 

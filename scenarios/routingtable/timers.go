@@ -1,6 +1,7 @@
 package routingtable
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -80,7 +81,11 @@ func (r *run) checkTimersAtRest(when string, ws []*timerWatch) {
 	}
 	for _, w := range ws {
 		if w.quiet >= restSamples {
-			r.violate(harness.Leak, "%s, %s: its node kept at least %d timer(s) pending in each of %d quiet moments over %v (none of its calls in progress), at rest it keeps %d (the prober's and the periodic push's tickers): a deadline not cancelled or a timer not stopped", w.inc, when, w.least, w.quiet, restWait, w.want)
+			rest := "none once it shut down"
+			if w.want > 0 {
+				rest = fmt.Sprintf("%d while it runs (the prober's and the periodic push's tickers)", w.want)
+			}
+			r.violate(harness.Leak, "%s, %s: its node kept at least %d timer(s) pending in each of %d quiet moments over %v (none of its calls in progress), where a member keeps %s: a deadline not cancelled or a timer not stopped", w.inc, when, w.least, w.quiet, restWait, rest)
 		}
 	}
 }

@@ -302,6 +302,17 @@ func (r *run) incarnate(i int, nd *harness.Node, inc *incarnation) {
 			r.violate(checkers.Invariant, "%s: Start returned, but the routing table takes itself for %v, not %v", inc, this, self)
 		}
 		r.checkView(inc, "when its Start returned")
+		if r.sh.startTwice {
+			// A second Start of a member that runs fails at once
+			// (its server is started already) and changes nothing:
+			// the member still shuts down.
+			op := r.ops.Call(0, opInput{Op: "start", Object: memberName(i)})
+			err := in.Start()
+			op.Return(nil)
+			if err == nil || r.cfg.fault == "start-twice" {
+				r.violate(checkers.Invariant, "%s: a second Start of the running member returned %v, not an error", inc, err)
+			}
+		}
 		return
 	}
 	// A member whose Start failed is shut down, as a program that embeds
@@ -409,6 +420,19 @@ func (r *run) onNode(inc *incarnation, f func()) bool {
 	return harness.Select(done.RecvCase(nil, nil), harness.Done(inc.nodeCtx)) == 0
 }
 
+// onNodeWithin is onNode with a bound: hung reports that f had not
+// returned within it (f may still return later).
+func (r *run) onNodeWithin(inc *incarnation, bound time.Duration, f func()) (ok, hung bool) {
+	done := harness.NewChan[struct{}](0)
+	if r.nodes[inc.node].Go(func() { f(); done.Close() }) != nil {
+		return false, false
+	}
+	t := harness.NewTimer(bound)
+	i := harness.Select(done.RecvCase(nil, nil), harness.Done(inc.nodeCtx), t.C.RecvCase(nil, nil))
+	t.Stop()
+	return i == 0, i == 2
+}
+
 // shutdown shuts inc down on its node and checks that it returned in time
 // and released what it holds. final: the run is ending.
 func (r *run) shutdown(inc *incarnation, final bool) {
@@ -431,7 +455,11 @@ func (r *run) shutdown(inc *incarnation, final bool) {
 	twice := final && r.sh.twice == inc.node
 	var err, err2 error
 	op := r.ops.Call(0, opInput{Op: "shutdown", Object: memberName(inc.node)})
-	ok := r.onNode(inc, func() {
+	bound := shutdownBound + time.Second
+	if r.cfg.fault == "hung-shutdown" && !final {
+		bound = time.Microsecond // as if Shutdown had hung
+	}
+	ok, hung := r.onNodeWithin(inc, bound, func() {
 		ctx, cancel := harness.WithTimeout(context.Background(), shutdownBound)
 		defer cancel()
 		var wg harness.WaitGroup
@@ -452,6 +480,11 @@ func (r *run) shutdown(inc *incarnation, final bool) {
 		wg.Wait()
 	})
 	op.Return(nil)
+	if hung {
+		r.violate(checkers.Timeliness, "%s: Shutdown has not returned %v after it was called, though its context expired after %v", inc, bound, shutdownBound)
+		inc.closed.Close()
+		return
+	}
 	if !ok {
 		return // its node crashed meanwhile
 	}
