@@ -18,13 +18,18 @@ import (
 // the members' nodes (m1, m2, ...) and of the case's own actions:
 //
 //	+12.3ms crash m2; +1.1s restart m2; +1.4s leave m1; +1.6s rejoin m1;
-//	+2s push-crash m3 blackhole
+//	+1.7s leave m1 3; +1.9s rejoin m1; +2s push-crash m3 blackhole
 //
 // "crash mN", "blackhole mN", "restart mN": the node crashes (peers see
 // resets, or nothing at all) or restarts; a restarted node starts a new
 // member, with fresh memory and a new birth date, which joins the cluster.
 // "leave mN": mN's member shuts down (it leaves the cluster gracefully),
-// wherever its Start is: a leave aimed at a join aborts it. "rejoin mN": a
+// wherever its Start is: a leave aimed at a join aborts it. "leave mN K":
+// the same, once the member has received K more answers (at most
+// leaveCallsWait later): right after an answer, a few steps into what it
+// lets the member do (set `this` and start its goroutines once its join's
+// answers came, push periodically once its first push returned), which
+// no instant of virtual time tells apart. "rejoin mN": a
 // new member starts on mN's node, which its previous member left (a new
 // instance in the same process, as after a leave). "push-crash mN MODE":
 // mN's node crashes (MODE reset or blackhole) during the next push of the
@@ -195,7 +200,7 @@ func (m *planModel) episode(rng *rand.Rand, kind string, i int, at time.Duration
 			up(r)
 		}
 	case "leave":
-		p = append(p, faults.Step{At: at, Fault: faults.Act(actLeave, name)})
+		p = append(p, faults.Step{At: at, Fault: faults.Act(actLeave, m.leaveArg(rng, i, at))})
 		down(at)
 		if rng.IntN(5) == 0 {
 			break
@@ -203,13 +208,13 @@ func (m *planModel) episode(rng *rand.Rand, kind string, i int, at time.Duration
 		r := at + between(rng, 10*time.Millisecond, 1500*time.Millisecond)
 		p = append(p, faults.Step{At: r, Fault: faults.Act(actRejoin, name)})
 		up(r)
-		if rng.IntN(10) < 3 { // the rejoin is aborted, then made again
+		if rng.IntN(2) == 0 { // the rejoin is aborted, then made again
 			l := r // at the very moment the rejoin starts, or a little later
 			if rng.IntN(2) == 0 {
 				l += between(rng, 0, 20*time.Millisecond)
 			}
 			r2 := l + between(rng, 10*time.Millisecond, time.Second)
-			p = append(p, faults.Step{At: l, Fault: faults.Act(actLeave, name)}, faults.Step{At: r2, Fault: faults.Act(actRejoin, name)})
+			p = append(p, faults.Step{At: l, Fault: faults.Act(actLeave, m.leaveArg(rng, i, l))}, faults.Step{At: r2, Fault: faults.Act(actRejoin, name)})
 			down(l)
 			up(r2)
 		}
@@ -247,6 +252,27 @@ func (m *planModel) episode(rng *rand.Rand, kind string, i int, at time.Duration
 	return p
 }
 
+// leaveArg returns the argument of member i's leave at at: the member,
+// and half the time a count of answers to wait for. A member that joins
+// first gets an answer from each other member up (then it sets `this` and
+// starts its goroutines), then, as the coordinator, one for each push of
+// its first table: the count is most often the number of others up at at,
+// sometimes a few more, sometimes any.
+func (m *planModel) leaveArg(rng *rand.Rand, i int, at time.Duration) string {
+	name := memberName(i)
+	if rng.IntN(2) == 0 {
+		return name
+	}
+	others := 0
+	for _, j := range m.upAt(at) {
+		if j != i {
+			others++
+		}
+	}
+	k := scenarios.Weighted(rng, []int{others, others + 1 + rng.IntN(m.sh.members), 1 + rng.IntN(2*m.sh.members+2)}, []int{2, 1, 1})
+	return name + " " + strconv.Itoa(max(k, 1))
+}
+
 // memberName is the name of member i's node (and of the member).
 func memberName(i int) string { return "m" + strconv.Itoa(i+1) }
 
@@ -269,7 +295,7 @@ func checkPlan(p faults.Plan, n int) error {
 	}
 	for i, s := range p {
 		f := s.Fault
-		bad := fmt.Errorf("step %d (%s): want crash, blackhole or restart of m1..m%d, %s mN, %s mN or %s mN reset|blackhole", i+1, s, n, actLeave, actRejoin, actPushCrash)
+		bad := fmt.Errorf("step %d (%s): want crash, blackhole or restart of m1..m%d, %s mN [K], %s mN or %s mN reset|blackhole", i+1, s, n, actLeave, actRejoin, actPushCrash)
 		switch f.Kind {
 		case faults.KindCrash, faults.KindBlackHole, faults.KindRestart:
 			if _, ok := memberIndex(f.Node, n); !ok {
@@ -287,10 +313,17 @@ func checkPlan(p faults.Plan, n int) error {
 }
 
 // parseAction reads an action's member and, for push-crash, its crash mode.
+// A leave may name a count of calls after its member (see parseLeave).
 func parseAction(f faults.Fault, n int) (int, harness.CrashMode, error) {
 	words := strings.Fields(f.Arg)
 	want := 1
 	if f.Action == actPushCrash {
+		want = 2
+	}
+	if f.Action == actLeave && len(words) == 2 {
+		if _, _, err := parseLeave(f.Arg, n); err != nil {
+			return 0, 0, err
+		}
 		want = 2
 	}
 	switch f.Action {
@@ -306,7 +339,7 @@ func parseAction(f faults.Fault, n int) (int, harness.CrashMode, error) {
 		return 0, 0, fmt.Errorf("%q names no member", words[0])
 	}
 	mode := harness.CrashReset
-	if want == 2 {
+	if f.Action == actPushCrash {
 		switch words[1] {
 		case "reset":
 		case "blackhole":
@@ -317,6 +350,31 @@ func parseAction(f faults.Fault, n int) (int, harness.CrashMode, error) {
 	}
 	return i, mode, nil
 }
+
+// parseLeave reads a leave's argument: "mN", or "mN K": the member leaves
+// once it has received K more answers to its requests (at most
+// leaveCallsWait after the step).
+func parseLeave(arg string, n int) (member, after int, err error) {
+	words := strings.Fields(arg)
+	if len(words) == 0 || len(words) > 2 {
+		return 0, 0, fmt.Errorf("%s takes mN or mN K, got %q", actLeave, arg)
+	}
+	i, ok := memberIndex(words[0], n)
+	if !ok {
+		return 0, 0, fmt.Errorf("%q names no member", words[0])
+	}
+	if len(words) == 2 {
+		k, err := strconv.Atoi(words[1])
+		if err != nil || k < 1 || words[1] != strconv.Itoa(k) {
+			return 0, 0, fmt.Errorf("%s %s: %q is no count of calls", actLeave, words[0], words[1])
+		}
+		after = k
+	}
+	return i, after, nil
+}
+
+// leaveCallsWait bounds how long a leave waits for its member's answers.
+const leaveCallsWait = time.Second
 
 // actions returns the handlers of the case's actions, run by faults.Run on
 // the plan's goroutine.
@@ -331,7 +389,7 @@ func (r *run) actions() faults.Actions {
 // leaveAction shuts the member on a node down, and returns once its
 // Shutdown has returned (or its node crashed meanwhile).
 func (r *run) leaveAction(_ context.Context, arg string) error {
-	i, _, err := parseAction(faults.Act(actLeave, arg), r.sh.members)
+	i, after, err := parseLeave(arg, r.sh.members)
 	if err != nil {
 		return err
 	}
@@ -345,6 +403,17 @@ func (r *run) leaveAction(_ context.Context, arg string) error {
 	inc := r.current(i)
 	if inc == nil || r.crashed(inc) || r.isLeaving(inc) {
 		return fmt.Errorf("%s has no member to leave", memberName(i))
+	}
+	if after > 0 {
+		inc.host.awaitCalls(after, leaveCallsWait)
+		// Then a few scheduling points more (the shape's), so that the
+		// Shutdown lands anywhere in the steps the answer set off.
+		for range r.sh.startSteps[(inc.seq+after)%len(r.sh.startSteps)] {
+			harness.Progress()
+		}
+		if r.crashed(inc) || r.isLeaving(inc) {
+			return fmt.Errorf("%s's member %s is gone already", memberName(i), inc)
+		}
 	}
 	r.shutdown(inc, false)
 	return nil

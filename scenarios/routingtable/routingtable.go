@@ -78,7 +78,15 @@ type Config struct {
 	// one of its connections after its Shutdown), "early-check" (the check
 	// that a leave was announced runs before Shutdown returns),
 	// "slow-abort" (a Start that failed is taken to return a second late),
-	// "closed-answers" (a lookup on a closed client is taken to succeed).
+	// "closed-answers" (a lookup on a closed client is taken to succeed),
+	// "leak-deadline" (a goroutine of the first member's node arms a
+	// deadline it never cancels, once its Start returned), "slow-read" (a
+	// read of a member's state after its Shutdown is taken not to return),
+	// "impatient-wait" (the second Shutdown is taken to return late),
+	// "keep-accepted" (the end of m1's first accepted connection is never
+	// really closed, as if its serveConn had not closed it), "start-twice"
+	// (a second Start is taken to succeed), "hung-shutdown" (a leave's
+	// Shutdown is given a microsecond to return).
 	fault string
 }
 

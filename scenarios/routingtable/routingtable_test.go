@@ -192,6 +192,11 @@ func TestChecksHaveTeeth(t *testing.T) {
 		{"early-check", checkers.Invariant, "its leave was not announced"},
 		{"slow-abort", checkers.Timeliness, "it kept waiting once the member was shut down"},
 		{"closed-answers", checkers.Invariant, "after it was closed"},
+		{"leak-deadline", harness.Leak, "quiet moments"},
+		{"slow-read", checkers.Timeliness, "reading its state"},
+		{"impatient-wait", checkers.Timeliness, "a second Shutdown"},
+		{"start-twice", checkers.Invariant, "a second Start"},
+		{"hung-shutdown", checkers.Timeliness, "Shutdown has not returned"},
 	} {
 		t.Run(c.fault, func(t *testing.T) {
 			cfg := DefaultConfig
@@ -202,6 +207,26 @@ func TestChecksHaveTeeth(t *testing.T) {
 			t.Logf("caught at seed %d: %s", seed, firstLine(v.Violations[0].Message))
 		})
 	}
+}
+
+// TestHalfOpenTeeth: with the end of m1's first accepted connection never
+// really closed, the check that a member closes the connections whose
+// dialer hung up sees it, as a Leak (so do the checks of what a member
+// holds once shut down, when m1's member shuts down first).
+func TestHalfOpenTeeth(t *testing.T) {
+	cfg := DefaultConfig
+	cfg.fault = "keep-accepted"
+	check, plan := Check(sys.Fixed, cfg), Faults(cfg)
+	for seed := int64(0); seed < 300; seed++ {
+		_, vs := check(harness.Options{Seed: seed}, plan(seed))
+		v := checkers.Verdict{Violations: vs}
+		if strings.Contains(v.String(), "did not close its end on the end of stream") {
+			require.Equal(t, []harness.Kind{harness.Leak}, v.Kinds(), "seed %d: %v", seed, v)
+			t.Logf("caught at seed %d", seed)
+			return
+		}
+	}
+	t.Fatal("a connection its dialer closed and the member kept went unnoticed for 300 seeds")
 }
 
 func firstLine(s string) string {
@@ -248,7 +273,7 @@ func TestPlans(t *testing.T) {
 // the run, as a violation naming the step.
 func TestPlanChecked(t *testing.T) {
 	fixed := mustVariant(t, "fixed")
-	for _, bad := range []string{"+1s crash m9", "+1s partition m1<->m2", "+1s leave", "+1s push-crash m1 sideways", "+1s move p1"} {
+	for _, bad := range []string{"+1s crash m9", "+1s partition m1<->m2", "+1s leave", "+1s leave m1 0", "+1s leave m1 two", "+1s push-crash m1 sideways", "+1s move p1"} {
 		p, err := faults.ParsePlan(bad)
 		require.NoError(t, err)
 		res, vs := fixed.Check(harness.Options{Seed: 0}, p)
@@ -256,7 +281,7 @@ func TestPlanChecked(t *testing.T) {
 		require.Len(t, vs, 1, bad)
 		require.Contains(t, vs[0].Message, "cannot run", bad)
 	}
-	good, err := faults.ParsePlan("+5ms leave m1; +300ms rejoin m1; +400ms push-crash m2 blackhole; +2s restart m2")
+	good, err := faults.ParsePlan("+5ms leave m1; +300ms rejoin m1; +400ms push-crash m2 blackhole; +2s restart m2; +2.5s leave m1 2")
 	require.NoError(t, err)
 	res, vs := fixed.Check(harness.Options{Seed: 1}, good)
 	require.NoError(t, res.Err())

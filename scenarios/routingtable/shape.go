@@ -45,6 +45,22 @@ type shape struct {
 	shutdownOrder []int
 	concurrent    bool
 	twice         int
+	// startSteps: member k (in order of making) calls Start only after
+	// startSteps[k % len] scheduling points once it is made, so that a
+	// leave aimed at the moment it is made lands before, in and after its
+	// first steps; a leave that waits for answers waits as many more
+	// (see leaveAction).
+	startSteps []int
+	// impatient: a leave calls Shutdown a second time while the first
+	// runs, with a short deadline (see impatientShutdown).
+	impatient bool
+	// closeOnAnswer: the early Close (closeEarly) comes right after the
+	// last lookup's answer arrived, not as the lookup begins, and
+	// closeSteps scheduling points later.
+	closeOnAnswer bool
+	closeSteps    int
+	// startTwice: each member that started is started a second time.
+	startTwice bool
 }
 
 // memberConfig is the members' configuration for a run, one value per
@@ -233,7 +249,7 @@ func shapeOf(seed int64, cfg Config) shape {
 		sortLookups(&c)
 		sh.clients = append(sh.clients, c)
 	}
-	sh.closeEarly = rng.IntN(4) == 0
+	sh.closeEarly = rng.IntN(2) == 0
 	for range rng.IntN(4) {
 		m := rng.IntN(sh.members)
 		at := sh.startAt[m] + between(rng, 0, 20*time.Millisecond)
@@ -252,6 +268,13 @@ func shapeOf(seed int64, cfg Config) shape {
 	if rng.IntN(4) == 0 {
 		sh.twice = rng.IntN(sh.members)
 	}
+	for range 8 {
+		sh.startSteps = append(sh.startSteps, scenarios.Weighted(rng, []int{0, 1 + rng.IntN(24)}, []int{1, 2}))
+	}
+	sh.impatient = rng.IntN(2) == 0
+	sh.closeOnAnswer = rng.IntN(2) == 0
+	sh.closeSteps = rng.IntN(5)
+	sh.startTwice = rng.IntN(3) == 0
 	return sh
 }
 

@@ -110,6 +110,9 @@ type run struct {
 	// them so far).
 	lastBirth time.Duration
 	births    int
+	// leaked is the cancel of the workload fault "leak-deadline", never
+	// called.
+	leaked context.CancelFunc
 	// sharedClient is the clients' one sys.Client when they share it.
 	sharedClient *sys.Client
 	// mainEnd is when Main returned; settled, how long after the plan's
@@ -179,9 +182,11 @@ func (r *run) Main() {
 	inspectDone.Recv()
 	r.awaitStarts()
 	r.settle()
+	r.checkTimersSettled()
 	for range r.sh.clients {
 		clientsDone.Recv()
 	}
+	r.checkHalfOpen()
 	r.shutdownAll()
 	r.awaitShutdowns()
 	r.closeClients()
@@ -226,7 +231,8 @@ func (r *run) joins() {
 func (r *run) prepare(i int, nd *harness.Node) *incarnation {
 	inc := &incarnation{node: i, nodeInc: nd.Incarnation(), nodeCtx: nd.Context(),
 		made: harness.NewChan[struct{}](0), done: harness.NewChan[struct{}](0), closed: harness.NewChan[struct{}](0)}
-	inc.host = &countingHost{nd: nd, since: r.Since, leakOne: r.cfg.fault == "leak-conn" && i == 0}
+	inc.host = &countingHost{nd: nd, since: r.Since, leakOne: r.cfg.fault == "leak-conn" && i == 0,
+		keepOne: r.cfg.fault == "keep-accepted" && i == 0, returned: harness.NewChan[struct{}](1)}
 	r.mu.Lock()
 	inc.seq = len(r.incs) + 1
 	inc.host.owner = inc.String()
@@ -256,6 +262,9 @@ func (r *run) incarnate(i int, nd *harness.Node, inc *incarnation) {
 	inc.in, inc.startAt, inc.before = in, r.Since(), before
 	r.mu.Unlock()
 	inc.made.Close()
+	for range r.sh.startSteps[inc.seq%len(r.sh.startSteps)] {
+		harness.Progress() // a scheduling point that does not spin (a Yield lets the clock jump)
+	}
 	op := r.ops.Call(0, opInput{Op: "start", Object: memberName(i)})
 	err := in.Start()
 	op.Return(nil)
@@ -268,6 +277,13 @@ func (r *run) incarnate(i int, nd *harness.Node, inc *incarnation) {
 	inc.disturbed = before.any() || after != before
 	r.mu.Unlock()
 	inc.done.Close()
+	if err == nil && r.cfg.fault == "leak-deadline" && inc.seq == 1 {
+		// A deadline nobody cancels (until the node's context ends).
+		_, r.leaked = harness.WithTimeout(nd.Context(), time.Minute)
+	}
+	if err == nil {
+		r.checkTimersAtRest("when its Start returned", []*timerWatch{r.restingWatch(inc, liveTimers)})
+	}
 	if err == nil && r.cfg.fault == "stray-recv" && inc.seq == 1 {
 		// A goroutine of the member's node waits on a connection of the
 		// member's, past its Shutdown.
@@ -286,6 +302,17 @@ func (r *run) incarnate(i int, nd *harness.Node, inc *incarnation) {
 			r.violate(checkers.Invariant, "%s: Start returned, but the routing table takes itself for %v, not %v", inc, this, self)
 		}
 		r.checkView(inc, "when its Start returned")
+		if r.sh.startTwice {
+			// A second Start of a member that runs fails at once
+			// (its server is started already) and changes nothing:
+			// the member still shuts down.
+			op := r.ops.Call(0, opInput{Op: "start", Object: memberName(i)})
+			err := in.Start()
+			op.Return(nil)
+			if err == nil || r.cfg.fault == "start-twice" {
+				r.violate(checkers.Invariant, "%s: a second Start of the running member returned %v, not an error", inc, err)
+			}
+		}
 		return
 	}
 	// A member whose Start failed is shut down, as a program that embeds
@@ -393,6 +420,19 @@ func (r *run) onNode(inc *incarnation, f func()) bool {
 	return harness.Select(done.RecvCase(nil, nil), harness.Done(inc.nodeCtx)) == 0
 }
 
+// onNodeWithin is onNode with a bound: hung reports that f had not
+// returned within it (f may still return later).
+func (r *run) onNodeWithin(inc *incarnation, bound time.Duration, f func()) (ok, hung bool) {
+	done := harness.NewChan[struct{}](0)
+	if r.nodes[inc.node].Go(func() { f(); done.Close() }) != nil {
+		return false, false
+	}
+	t := harness.NewTimer(bound)
+	i := harness.Select(done.RecvCase(nil, nil), harness.Done(inc.nodeCtx), t.C.RecvCase(nil, nil))
+	t.Stop()
+	return i == 0, i == 2
+}
+
 // shutdown shuts inc down on its node and checks that it returned in time
 // and released what it holds. final: the run is ending.
 func (r *run) shutdown(inc *incarnation, final bool) {
@@ -415,7 +455,11 @@ func (r *run) shutdown(inc *incarnation, final bool) {
 	twice := final && r.sh.twice == inc.node
 	var err, err2 error
 	op := r.ops.Call(0, opInput{Op: "shutdown", Object: memberName(inc.node)})
-	ok := r.onNode(inc, func() {
+	bound := shutdownBound + time.Second
+	if r.cfg.fault == "hung-shutdown" && !final {
+		bound = time.Microsecond // as if Shutdown had hung
+	}
+	ok, hung := r.onNodeWithin(inc, bound, func() {
 		ctx, cancel := harness.WithTimeout(context.Background(), shutdownBound)
 		defer cancel()
 		var wg harness.WaitGroup
@@ -429,10 +473,18 @@ func (r *run) shutdown(inc *incarnation, final bool) {
 		if final && r.sh.inspectEnd {
 			wg.Go(func() { r.inspect(inc, "while it shut down") })
 		}
+		if !final && r.sh.impatient {
+			wg.Go(func() { r.impatientShutdown(inc, in) })
+		}
 		err = in.Shutdown(ctx)
 		wg.Wait()
 	})
 	op.Return(nil)
+	if hung {
+		r.violate(checkers.Timeliness, "%s: Shutdown has not returned %v after it was called, though its context expired after %v", inc, bound, shutdownBound)
+		inc.closed.Close()
+		return
+	}
 	if !ok {
 		return // its node crashed meanwhile
 	}
@@ -455,7 +507,69 @@ func (r *run) shutdown(inc *incarnation, final bool) {
 	if calls := inc.host.inFlight(); started && len(calls) > 0 {
 		r.violate(harness.Leak, "%s: goroutines still in network calls after Shutdown returned:%s", inc, scenarios.Lines(calls))
 	}
+	// Nor is any timer of its left pending (once its Start returned too).
+	r.checkTimersAtRest("once its Shutdown returned", []*timerWatch{r.restingWatch(inc, 0)})
+	r.readAfterShutdown(inc)
 }
+
+// impatientShutdown calls Shutdown a second time while the first runs,
+// with a short deadline: it waits for the first at most until its own
+// context is done (a first Shutdown that tells a black-holed member it
+// leaves waits ProbeTimeout for it), and must then return. It lets the
+// first call take the member's lock first: a Progress is a scheduling
+// point that does not let the clock move, and the first call needs three.
+func (r *run) impatientShutdown(inc *incarnation, in *sys.Instance) {
+	for range 50 {
+		harness.Progress()
+	}
+	ctx, cancel := harness.WithTimeout(context.Background(), impatientBound)
+	defer cancel()
+	op := r.ops.Call(0, opInput{Op: "shutdown", Object: memberName(inc.node)})
+	start := r.Since()
+	_ = in.Shutdown(ctx) // the first call's error, or its own context's
+	if r.cfg.fault == "impatient-wait" {
+		harness.Sleep(5 * impatientBound) // as if it had waited for the first
+	}
+	op.Return(nil)
+	if took := r.Since() - start; took > impatientBound+abortSlack {
+		r.violate(checkers.Timeliness, "%s: a second Shutdown, called while the first ran, with a context done after %v, returned only %v later: it kept waiting for the first once its own context was done", inc, impatientBound, took)
+	}
+}
+
+// impatientBound is the deadline of the impatient second Shutdown.
+const impatientBound = 20 * time.Millisecond
+
+// readAfterShutdown reads a member's state once its Shutdown and its Start
+// have returned: Self, Members, Coordinator and View may be called at any
+// time, and nothing of a member that shut down holds a lock of its any
+// more. A read that has not returned within readBound is a Timeliness
+// violation.
+func (r *run) readAfterShutdown(inc *incarnation) {
+	wait := harness.NewTimer(readBound)
+	defer wait.Stop()
+	if harness.Select(inc.done.RecvCase(nil, nil), harness.Done(inc.nodeCtx), wait.C.RecvCase(nil, nil)) != 0 {
+		return // its Start still runs (or its node crashed)
+	}
+	r.mu.Lock()
+	in := inc.in
+	r.mu.Unlock()
+	done := harness.NewChan[struct{}](0)
+	if r.nodes[inc.node].Go(func() {
+		_, _, _ = in.Self(), in.Members(), in.Coordinator()
+		_ = in.View()
+		if r.cfg.fault != "slow-read" { // else as if the reads had not returned
+			done.Close()
+		}
+	}) != nil {
+		return
+	}
+	if harness.Select(done.RecvCase(nil, nil), harness.Done(inc.nodeCtx), wait.C.RecvCase(nil, nil)) == 2 {
+		r.violate(checkers.Timeliness, "%s: its Shutdown and its Start returned, but reading its state (Self, Members, Coordinator, View) has not returned %v later: a lock of the member is still held", inc, readBound)
+	}
+}
+
+// readBound bounds a read of a member's state once it shut down.
+const readBound = 500 * time.Millisecond
 
 // shutdownAll shuts every live member down, in the shape's order, one
 // after another or all at once.
@@ -731,7 +845,7 @@ func (r *run) startClients() *harness.Chan[struct{}] {
 	}
 	var shared *sys.Client
 	newClient := func(k int) *sys.Client {
-		h := &countingHost{nd: nd, owner: fmt.Sprintf("client%d", k+1), since: r.Since}
+		h := &countingHost{nd: nd, owner: fmt.Sprintf("client%d", k+1), since: r.Since, returned: harness.NewChan[struct{}](1)}
 		r.mu.Lock()
 		r.clients = append(r.clients, h)
 		r.mu.Unlock()
@@ -776,7 +890,20 @@ func (r *run) lookups1(cl *sys.Client, name string, plan clientPlan, own, early 
 		var closed *harness.Chan[struct{}]
 		if early && j == len(plan.at)-1 {
 			closed = harness.NewChan[struct{}](0)
-			harness.Go(func() { r.closeClient(cl, name); closed.Close() })
+			h := r.clientHost(name)
+			harness.Go(func() {
+				if r.sh.closeOnAnswer {
+					// Close right after the lookup's answer came, a few
+					// steps into what the client does with it (it pools
+					// the connection).
+					h.awaitCalls(1, r.sh.lookupTimeout)
+					for range r.sh.closeSteps {
+						harness.Progress()
+					}
+				}
+				r.closeClient(cl, name)
+				closed.Close()
+			})
 		}
 		if i, part := plan.member[j], plan.part[j]; part >= r.sh.cfg.partitions {
 			r.badLookup(cl, name, i, part)
@@ -791,6 +918,18 @@ func (r *run) lookups1(cl *sys.Client, name string, plan clientPlan, own, early 
 	if own && !early {
 		r.closeClient(cl, name)
 	}
+}
+
+// clientHost returns the host of the client named name.
+func (r *run) clientHost(name string) *countingHost {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, h := range r.clients {
+		if h.owner == name {
+			return h
+		}
+	}
+	panic("no client " + name)
 }
 
 // lookup asks member i for the owner of part, and records the read of the
