@@ -23,8 +23,11 @@ import (
 //
 // f must not reach a scheduling point (a harness primitive that blocks or
 // yields): it runs while the caller waits, outside the World's scheduling.
-// It must not hand memory it writes to the caller either, except through
-// ObserveValue's result: the caller is not ordered after f.
+// It should read only what the caller hands it (copies, values) and the
+// recorder's own state: memory of the program that another goroutine may
+// write after the call is not ordered after f's read. It must not hand
+// memory it writes to the caller either, except through ObserveValue's
+// result: the caller is not ordered after f.
 func Observe(f func()) {
 	if !raceEnabled {
 		f()

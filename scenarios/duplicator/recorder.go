@@ -132,6 +132,7 @@ func (r *recorder) observer() *sys.Observer {
 			observed(func() int { return r.committed1(p, m) })
 		},
 		Shipped: func(p, inc int, muts []sys.Mutation, last, applied int64) {
+			muts = slices.Clone(muts) // the batch's slice: the pipeline may reuse it
 			observed(func() int { return r.shipped1(p, inc, muts, last, applied) })
 		},
 		Progressed: func(p, inc int, pr sys.Progress) {

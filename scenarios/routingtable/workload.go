@@ -779,19 +779,32 @@ func (r *run) checkView(inc *incarnation, when string) {
 }
 
 // PushBegin records a push: a write of the register of every tracked
-// partition, for every member name. It runs on the coordinator's goroutine,
-// with no scheduling point while it holds run.mu.
+// partition, for every member name. It runs on the coordinator's goroutine;
+// the record is made through harness.Observe, so that run.mu orders no
+// coordinator after another goroutine of the system (and reaches no
+// scheduling point while it is held).
 func (r *run) PushBegin(c sys.Member, v sys.Version, t *sys.Table) {
-	p := &push{coordinator: c, version: v, owners: map[int]string{}}
 	num := r.versionNumber(v)
 	var in []string
 	for _, m := range t.Members {
 		in = append(in, m.Name)
 	}
-	r.mu.Lock()
+	// The table is read here, on the coordinator's goroutine: Observe's
+	// goroutine reads only what the call hands it.
+	p := &push{coordinator: c, version: v, owners: map[int]string{}}
 	for _, part := range r.sh.tracked {
-		owner := t.Owner(part).Name
-		p.owners[part] = owner
+		p.owners[part] = t.Owner(part).Name
+	}
+	harness.Observe(func() { r.pushBegun(p, num, in) })
+	r.firePushCrashes(append(in, c.Name))
+}
+
+// pushBegun is PushBegin's record, on Observe's goroutine.
+func (r *run) pushBegun(p *push, num int64, in []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, part := range r.sh.tracked {
+		owner := p.owners[part]
 		for _, name := range r.names {
 			r.nextID++
 			p.writes = append(p.writes, r.h.Call(r.nextID, owners.Write(ownerKey(part, name), num, owner)))
@@ -801,13 +814,16 @@ func (r *run) PushBegin(c sys.Member, v sys.Version, t *sys.Table) {
 		p.ops = append(p.ops, r.ops.Call(0, opInput{Op: "push", Object: name}))
 	}
 	r.pushes = append(r.pushes, p)
-	r.mu.Unlock()
-	r.firePushCrashes(append(in, c.Name))
 }
 
 // PushEnd completes the writes of a push: done, or of unknown outcome if
-// some member did not apply it.
+// some member did not apply it. Like PushBegin, through harness.Observe.
 func (r *run) PushEnd(c sys.Member, v sys.Version, err error) {
+	harness.Observe(func() { r.pushEnded(c, v, err) })
+}
+
+// pushEnded is PushEnd's record, on Observe's goroutine.
+func (r *run) pushEnded(c sys.Member, v sys.Version, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	i := slices.IndexFunc(r.pushes, func(x *push) bool { return x.coordinator.ID == c.ID && x.version == v })
