@@ -295,6 +295,10 @@ func (m *mutation) run(k, n int) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(m.tmp)
+	stamps, err := stampSources(m.mod.root)
+	if err != nil {
+		return 0, err
+	}
 
 	keep, status, err := m.onPath()
 	if err != nil || status != exitOK {
@@ -327,6 +331,13 @@ func (m *mutation) run(k, n int) (int, error) {
 	}
 	var results []mutantResult
 	for i, mu := range ms {
+		if path, err := stamps.changed(m.mod.root); err != nil || path != "" {
+			if err != nil {
+				return 0, err
+			}
+			return 0, fmt.Errorf("mutate %s: %s changed after the sweep began (%d of %d mutants run): the rest would be built from other code than the first; run again once the code is settled",
+				m.c.Name, m.rel(path), i, len(ms))
+		}
 		r := m.runOne(mu, seeds)
 		results = append(results, r)
 		m.logf("[%d/%d] %s %s %s", i+1, len(ms), r.ID, r.Where(), describe(r))

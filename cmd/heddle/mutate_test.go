@@ -212,3 +212,41 @@ func TestRunCover(t *testing.T) {
 	require.Contains(t, r.stdout, "not covered in tiny/fixed")
 	require.Contains(t, r.stdout, "tiny.go:")
 }
+
+// TestSourceStamps: a Go file changed, added or removed after the stamps
+// were taken is named; files the go command does not build from are not.
+func TestSourceStamps(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, text string) {
+		path := filepath.Join(root, rel)
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+	}
+	write("go.mod", "module example.com/m\n")
+	write("a/a.go", "package a\n")
+	write("a/testdata/x.go", "package x\n")
+	s, err := stampSources(root)
+	require.NoError(t, err)
+	path, err := s.changed(root)
+	require.NoError(t, err)
+	require.Empty(t, path)
+
+	write("a/testdata/x.go", "package x // changed\n")
+	write("README.md", "not a source\n")
+	path, err = s.changed(root)
+	require.NoError(t, err)
+	require.Empty(t, path, "testdata and other files are not sources")
+
+	write("a/a.go", "package a // changed\n")
+	path, err = s.changed(root)
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(root, "a", "a.go"), path)
+
+	s, err = stampSources(root)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(filepath.Join(root, "a", "a.go")))
+	write("b/b.go", "package b\n")
+	path, err = s.changed(root)
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(root, "a", "a.go"), path, "the first in path order: the removed one")
+}
