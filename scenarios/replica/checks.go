@@ -20,6 +20,9 @@ func (r *run) Check() []checkers.Violation {
 	vs = append(vs, r.checkDeadlines(calls)...)
 	vs = append(vs, r.checkRecovery(calls)...)
 	vs = append(vs, r.checkClients()...)
+	vs = append(vs, r.checkRequests()...)
+	vs = append(vs, r.checkAvailable(calls)...)
+	vs = append(vs, r.checkLearners()...)
 	vs = append(vs, r.checkRoutes()...)
 	vs = append(vs, checkLinearizable(r.name, calls)...)
 	vs = append(vs, checkResources(r.ledger.Operations(), r.crashed)...)
@@ -277,4 +280,129 @@ func (r *run) checkRoutes() []checkers.Violation {
 	}
 	return []checkers.Violation{checkers.Violationf(checkers.Invariant,
 		"routing: a client's routing table must be one meta gave, and never go back:%s", scenarios.Lines(bad))}
+}
+
+// checkRequests: per client, every refresh a failed call asked for is
+// served, and no refresh starts unasked. A request made at q is served by a
+// refresh that starts at or after q and at most refreshBound later (unless
+// the client began closing before then); every refresh after Open's has a
+// request made since the refresh before it started (requests made while a
+// refresh waits for the rate limit are served by that one refresh).
+func (r *run) checkRequests() []checkers.Violation {
+	asked := make([][]time.Time, r.cfg.Clients)
+	for _, op := range r.requests.Operations() {
+		asked[op.Client] = append(asked[op.Client], op.Input.(time.Time))
+	}
+	bound := r.cfg.refreshBound()
+	var vs []checkers.Violation
+	for i, st := range r.stats {
+		starts := st.Refreshes
+		closing := r.closeAt[i]
+		var bad []string
+		for _, q := range asked[i] {
+			if closing.IsZero() || q.Add(bound).After(closing) {
+				continue // the client closed before it had to refresh
+			}
+			if !slices.ContainsFunc(starts, func(s time.Time) bool { return !s.Before(q) && !s.After(q.Add(bound)) }) {
+				bad = append(bad, fmt.Sprintf("a refresh asked for at %v: none started from then to %v after", q.Sub(r.Start()), bound))
+			}
+		}
+		for k := 1; k < len(starts); k++ {
+			from := starts[k-1].Add(-epsilon)
+			if !slices.ContainsFunc(asked[i], func(q time.Time) bool { return !q.Before(from) && !q.After(starts[k]) }) {
+				bad = append(bad, fmt.Sprintf("the refresh at %v: no request since the refresh at %v", starts[k].Sub(r.Start()), starts[k-1].Sub(r.Start())))
+			}
+		}
+		if len(bad) > 0 {
+			vs = append(vs, checkers.Violationf(checkers.Invariant,
+				"refresh requests: client %d must start a refresh within %v of each request (the rate limit, or the refresh under way, and a wake-up), and none unasked; %d of %d requests and %d refreshes were not so:%s",
+				i+1, bound, len(bad), len(asked[i]), len(starts), scenarios.Lines(bad)))
+		}
+	}
+	return vs
+}
+
+// checkAvailable: in a run without faults, every call issued once the
+// cluster is up succeeds (an increment of text excepted: its answer is the
+// error), until its client begins closing. Nothing then makes a replica
+// server refuse, or a secondary miss an acknowledgement. The cluster is up
+// a grace after it started: a replica server that started before meta
+// listened dials it again a beacon interval later, and then syncs.
+func (r *run) checkAvailable(calls []harness.Operation) []checkers.Violation {
+	if len(r.plan) > 0 {
+		return nil
+	}
+	var bad []string
+	for _, op := range calls {
+		in := op.Input.(kvIn)
+		if op.CallTime < r.cfg.Grace {
+			continue
+		}
+		if in.Client >= 0 && !r.closeAt[in.Client].IsZero() && (!op.Returned() || op.ReturnTime >= r.closeAt[in.Client].Sub(r.Start())) {
+			continue
+		}
+		if out, _ := op.Output.(kvOut); op.Returned() && out.Err != "" && !out.Invalid {
+			bad = append(bad, fmt.Sprintf("caller %d %s at %v: %s", op.Client, describeIn(in), op.CallTime, out.Err))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return []checkers.Violation{checkers.Violationf(checkers.Invariant,
+		"available without faults: with no fault injected every call must succeed; %d of %d failed:%s", len(bad), len(calls), scenarios.Lines(bad))}
+}
+
+// checkLearners: a replica server that meta adds to a partition as a
+// learner is synced by the partition's primary and made a secondary within
+// a grace, unless something else happens meanwhile or just before: a fault
+// other than the learner's own, another change of the partition (its
+// primary moved, a replica dropped), the servers' shutdown. A learner left unsynced is a replica the partition
+// counts on and does not have.
+func (r *run) checkLearners() []checkers.Violation {
+	changes := r.changes.Operations()
+	faultOps := r.injected.Operations()
+	var bad []string
+	for i, op := range changes {
+		c := op.Input.(sys.Change)
+		if c.Reason != "learn" {
+			continue
+		}
+		t := c.At.Sub(r.Start())
+		until := t + r.cfg.Grace
+		// The faults that brought the learner back (its restart, its
+		// rejoin) are its own; one that strikes it afterwards, any other
+		// near it, or a cut that may not
+		// be healed, lets the partition off.
+		if until > r.shutAt || slices.ContainsFunc(faultOps, func(f harness.Operation) bool {
+			in := f.Input.(injected)
+			if in.Node == c.Joined {
+				return f.CallTime >= t && f.CallTime <= until
+			}
+			return f.CallTime <= until && (f.CallTime > t-2*r.cfg.Grace || !f.Returned() || f.ReturnTime > t-2*r.cfg.Grace || in.Kind == "cut" || in.Kind == "isolate")
+		}) {
+			continue
+		}
+		upgraded, other := false, false
+		for _, later := range changes[i+1:] {
+			d := later.Input.(sys.Change)
+			if d.At.Sub(r.Start()) > until {
+				break
+			}
+			switch {
+			case d.Partition != c.Partition:
+			case d.Reason == "join" && d.Joined == c.Joined:
+				upgraded = true
+			case d.Reason != "learn" && d.Reason != "join":
+				other = true
+			}
+		}
+		if !upgraded && !other {
+			bad = append(bad, fmt.Sprintf("%s joined p%d as a learner at %v (ballot %d), and was not a secondary by %v", c.Joined, c.Partition, t, c.Ballot, until))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return []checkers.Violation{checkers.Violationf(checkers.Timeliness,
+		"learners synced: a learner must be synced and made a secondary within a grace (%v) while no fault strikes; faults: %s:%s", r.cfg.Grace, r.faultList(), scenarios.Lines(bad))}
 }

@@ -76,7 +76,17 @@ type Config struct {
 	// before it is synced), "hold-listener" (a server keeps a listener
 	// open until just after it returned), "stats-back" (a read of a
 	// client's Stats counts a session fewer than the read before),
-	// "leak-timer" (a client's goroutine arms a ticker it never stops).
+	// "leak-timer" (a client's goroutine arms a ticker it never stops),
+	// "hide-request" (the refresh requests of the clients go unrecorded:
+	// their refreshes look unasked), "late-request" (each refresh request
+	// is recorded later than it was made, so that no refresh serves it),
+	// "rest-timer" (a replica server arms a timer it stops only once it
+	// returned), "twin-dial" (a replica server holds two connections to
+	// each peer it dials), "open-timer" (a timer is left armed after a
+	// failed Open), "fail-call" (a caller records a read that succeeded as
+	// failed), "hide-join" (meta's upgrades of learners go unrecorded),
+	// "no-redial" (a replica server never dials meta again once its first
+	// connection is gone).
 	fault string
 }
 
@@ -219,6 +229,14 @@ const settle = 50 * time.Millisecond
 // rate limit) and one round trip to meta.
 func (c Config) recoveryBound() time.Duration {
 	return c.OpTimeout + c.RefreshInterval + metaRTT
+}
+
+// refreshBound is how long after a refresh request the refresh that
+// serves it may start: the rate limit (a refresh waits for the refresh
+// interval since the one before), or, if a refresh is under way, the rest
+// of its query (at most the meta timeout), and a wake-up's work.
+func (c Config) refreshBound() time.Duration {
+	return max(c.RefreshInterval, c.MetaTimeout) + epsilon
 }
 
 // window is how long the callers go on after the fault plan ends: meta's

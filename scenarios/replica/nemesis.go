@@ -22,12 +22,14 @@ func (r *run) startNemesis() {
 		actCrashPrimary: r.aimed(harness.CrashReset, "crash"),
 		actBlackHole:    r.aimed(harness.CrashBlackHole, "blackhole"),
 		actRestart:      r.aimed(-1, "restart"),
+		actStop:         r.aimed(stopMode, "restart"),
 		actCut:          r.actCut,
 		actIsolate:      r.actIsolate,
 		actCutClients:   r.actCutClients,
 		actSlow:         r.actSlow,
 		actRejoin:       r.actRejoin,
 		actRefreshCrash: r.actRefreshCrash,
+		actCrashLearner: r.actCrashLearner,
 	}
 	r.nemesis.Go(func() {
 		defer cancel()
@@ -103,8 +105,13 @@ func (r *run) move(ctx context.Context, part int, to string) error {
 	return err
 }
 
+// stopMode is the mode of aimed that stops a server gracefully and
+// restarts it.
+const stopMode harness.CrashMode = -2
+
 // aimed returns the handler of an action that strikes the primary of a
-// partition: crash it (mode), or restart it (mode -1).
+// partition: crash it (mode), restart it (mode -1), or stop it gracefully
+// and restart it (stopMode).
 func (r *run) aimed(mode harness.CrashMode, kind string) func(context.Context, string) error {
 	return func(ctx context.Context, arg string) error {
 		t, err := parseTarget(arg, r.cfg.Partitions, true)
@@ -122,6 +129,9 @@ func (r *run) aimed(mode harness.CrashMode, kind string) func(context.Context, s
 			return fmt.Errorf("p%d has no primary", t.part)
 		}
 		name, _, _ := harness.SplitAddr(addr)
+		if mode == stopMode {
+			return r.stopRestart(name, addr, t.part)
+		}
 		f := faults.Restart(name)
 		switch {
 		case mode == harness.CrashReset:
@@ -138,6 +148,30 @@ func (r *run) aimed(mode harness.CrashMode, kind string) func(context.Context, s
 		r.record(injected{What: fmt.Sprintf("%s (primary of p%d)", f, t.part), Node: addr, Kind: kind})
 		return nil
 	}
+}
+
+// stopRestart stops the replica server name gracefully, waits for it to
+// return (within 10s), and restarts it.
+func (r *run) stopRestart(name, addr string, part int) error {
+	n := harness.LookupNode(name)
+	r.Mu.Lock()
+	s := r.servers[name]
+	r.Mu.Unlock()
+	if n == nil || !n.Alive() || s == nil {
+		return fmt.Errorf("the primary of p%d, %s, is down", part, name)
+	}
+	r.record(injected{What: fmt.Sprintf("stop %s (primary of p%d)", name, part), Node: addr, Kind: "restart"})
+	s.stop()
+	t := harness.NewTimer(10 * time.Second)
+	if harness.Select(s.done.RecvCase(nil, nil), t.C.RecvCase(nil, nil)) == 1 {
+		r.Violate(harness.Leak, "graceful stop: %s (incarnation %d) did not return within 10s of being stopped", name, s.inc)
+	}
+	t.Stop()
+	if err := n.Restart(); err != nil {
+		return err
+	}
+	r.record(injected{What: "restart stopped " + name, Node: addr, Kind: "rejoin"})
+	return nil
 }
 
 // waitCall waits until a caller is about to call partition part, for at
@@ -309,6 +343,27 @@ func (r *run) actRejoin(_ context.Context, _ string) error {
 		return nil
 	}
 	return fmt.Errorf("no replica server is down")
+}
+
+// actCrashLearner waits until a replica server rejoins a partition as a
+// learner and crashes it at once.
+func (r *run) actCrashLearner(ctx context.Context, arg string) error {
+	t, err := parseTarget(arg, r.cfg.Partitions, false)
+	if err != nil {
+		return err
+	}
+	joined := r.waitJoin(ctx, t.part)
+	if len(joined) == 0 {
+		return fmt.Errorf("no replica server rejoined p%d", t.part)
+	}
+	name, _, _ := harness.SplitAddr(joined[0])
+	f := faults.Crash(name)
+	if err := faults.Apply(f); err != nil {
+		return err
+	}
+	r.downs = append(r.downs, name)
+	r.record(injected{What: fmt.Sprintf("%s (learner of p%d)", f, t.part), Node: joined[0], Kind: "crash"})
+	return nil
 }
 
 // actRefreshCrash waits until meta has moved a primary away from a crashed

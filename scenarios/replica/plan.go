@@ -3,6 +3,7 @@ package replica
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,10 @@ import (
 //     memory lost. With "in-call D" after the partition, the action first
 //     waits (up to one call timeout and two rounds) for a client to call
 //     partition N, then D more, and strikes while that call is in flight.
+//   - "stop-primary pN": as restart-primary, but the server is stopped
+//     gracefully first (its context cancelled, as an operator's rolling
+//     restart does), with the calls and syncs it is serving in flight, and
+//     must return within 10s having closed everything it opened.
 //   - "cut-primary pN": the primary of partition N is cut from meta, both
 //     ways, while its clients still reach it: meta declares it dead and
 //     moves its partitions, and until its lease runs out it could serve
@@ -46,6 +51,10 @@ import (
 //     D (the plan's next step waits for it).
 //   - "restart-crashed": the replica server that crashed (or vanished)
 //     first and is still down restarts, with its memory lost, and rejoins.
+//   - "crash-learner pN": waits (up to a grace and two beacons) until a
+//     replica server rejoins partition N as a learner, and crashes it at
+//     once, while its primary syncs it; the primary tries again until meta
+//     drops the learner, and a restart-crashed brings it back.
 //   - "refresh-crash": waits until meta has moved a primary away from a
 //     crashed server and a client then starts a configuration refresh, and
 //     crashes the primary that took over, right then.
@@ -54,12 +63,14 @@ const (
 	actCrashPrimary = "crash-primary"
 	actBlackHole    = "blackhole-primary"
 	actRestart      = "restart-primary"
+	actStop         = "stop-primary"
 	actCut          = "cut-primary"
 	actIsolate      = "isolate-primary"
 	actCutClients   = "cut-clients"
 	actSlow         = "slow-primary"
 	actRejoin       = "restart-crashed"
 	actRefreshCrash = "refresh-crash"
+	actCrashLearner = "crash-learner"
 )
 
 // target is the argument of an action aimed at a partition's primary.
@@ -141,9 +152,11 @@ func checkStep(f faults.Fault, cfg Config) error {
 	switch f.Action {
 	case actMove:
 		_, err = parseMove(f.Arg, cfg.Partitions)
+	case actCrashLearner:
+		_, err = parseTarget(f.Arg, cfg.Partitions, false)
 	case actCut, actIsolate:
 		_, err = parseTarget(f.Arg, cfg.Partitions, false)
-	case actCrashPrimary, actBlackHole, actRestart:
+	case actCrashPrimary, actBlackHole, actRestart, actStop:
 		_, err = parseTarget(f.Arg, cfg.Partitions, true)
 	case actCutClients:
 		if d, perr := time.ParseDuration(f.Arg); perr != nil || d <= 0 {
@@ -161,7 +174,7 @@ func checkStep(f faults.Fault, cfg Config) error {
 	return err
 }
 
-var actionNames = []string{actMove, actCrashPrimary, actBlackHole, actRestart, actCut, actIsolate, actCutClients, actSlow, actRejoin, actRefreshCrash}
+var actionNames = []string{actMove, actCrashPrimary, actBlackHole, actRestart, actStop, actCut, actIsolate, actCutClients, actSlow, actRejoin, actRefreshCrash, actCrashLearner}
 
 // parseSlow reads "pN D T".
 func parseSlow(arg string, parts int) (t target, delay, hold time.Duration, err error) {
@@ -182,7 +195,23 @@ func parseSlow(arg string, parts int) (t target, delay, hold time.Duration, err 
 
 // Faults returns the fault plan of a seed (planFor), for the seed's own
 // configuration.
-func Faults(seed int64) faults.Plan { return planFor(seed, ConfigFor(seed)) }
+func Faults(seed int64) faults.Plan {
+	cfg := ConfigFor(seed)
+	p := planFor(seed, cfg)
+	if cfg.LateOpen > 0 && seedRand(seed, 2).IntN(3) == 0 {
+		// The clients are cut from meta as the last one opens, for longer
+		// than a call timeout: its first Open fails, with its dial to meta
+		// still waiting, and it opens again once the cut is over.
+		at := settle + time.Duration(cfg.LateOpen)*cfg.Gap - 5*time.Millisecond
+		cut := faults.Step{At: at, Fault: faults.Act(actCutClients, (cfg.OpTimeout + 300*time.Millisecond).String())}
+		i := 0
+		for i < len(p) && p[i].At <= at {
+			i++
+		}
+		p = slices.Insert(p, i, cut)
+	}
+	return p
+}
 
 // planFor draws seed's plan: most seeds a few faults aimed at the
 // primaries of the partitions the workload's keys fall in, some seeds
@@ -196,7 +225,7 @@ func planFor(seed int64, cfg Config) faults.Plan {
 	if rng.IntN(10) == 0 {
 		return nil
 	}
-	g := planGen{rng: rng, cfg: cfg, budget: cfg.ReplicaCount - 1, hot: cfg.keyPartitions(), joined: -1}
+	g := planGen{rng: rng, alt: seedRand(seed, 3), cfg: cfg, budget: cfg.ReplicaCount - 1, hot: cfg.keyPartitions(), joined: -1}
 	at := settle + cfg.Gap + time.Duration(rng.Int64N(int64(3*cfg.Gap)))
 	var p faults.Plan
 	for range 1 + rng.IntN(3) {
@@ -205,10 +234,18 @@ func planFor(seed int64, cfg Config) faults.Plan {
 			break
 		}
 		p = append(p, faults.Step{At: at.Round(time.Millisecond), Fault: f})
-		if (f.Action == actRestart || f.Action == actRejoin) && g.joined >= 0 && rng.IntN(2) == 0 {
+		if (f.Action == actRestart || f.Action == actStop || f.Action == actRejoin) && g.joined >= 0 && rng.IntN(2) == 0 {
 			// As the server rejoins: move the primary to it (the move
 			// waits for the join).
 			p = append(p, faults.Step{At: at.Round(time.Millisecond), Fault: faults.Act(actMove, target{part: g.joined, joiner: true}.String())})
+		} else if (f.Action == actRestart || f.Action == actStop || f.Action == actRejoin) && g.joined >= 0 && g.alt.IntN(2) == 0 {
+			// As the server rejoins: crash it while its primary syncs it
+			// (it holds nothing the primary lacks), and restart it once
+			// meta has dropped it: it joins again, in the same term of the
+			// same primary.
+			p = append(p, faults.Step{At: at.Round(time.Millisecond), Fault: faults.Act(actCrashLearner, fmt.Sprintf("p%d", g.joined))})
+			at += 2*cfg.Grace + cfg.Check
+			p = append(p, faults.Step{At: at.Round(time.Millisecond), Fault: faults.Act(actRejoin, "")})
 		}
 		at += time.Duration(rng.Int64N(int64(cfg.Grace + cfg.OpTimeout)))
 	}
@@ -218,6 +255,7 @@ func planFor(seed int64, cfg Config) faults.Plan {
 // planGen draws the steps of one plan.
 type planGen struct {
 	rng     *rand.Rand
+	alt     *rand.Rand // whether a restart is graceful (its own stream: the other draws stay as they were)
 	cfg     Config
 	budget  int   // faults that take data away, left
 	hot     []int // the partitions of the keys
@@ -296,6 +334,9 @@ func (g *planGen) next() (faults.Fault, bool) {
 		g.down = append(g.down, t.part)
 	case actRestart:
 		g.joined = t.part
+		if g.alt.IntN(2) == 0 {
+			name = actStop
+		}
 	}
 	return faults.Act(name, t.String()), true
 }

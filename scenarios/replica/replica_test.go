@@ -17,16 +17,22 @@ import (
 	sys "github.com/heddle-go/heddle/systems/replica"
 )
 
-// requireRecovery checks that vs is the Buggy detection: only Timeliness,
-// and the bounded-recovery property, not the call deadline.
-func requireRecovery(t *testing.T, seed int64, vs []checkers.Violation) {
+// requireRecovery checks that vs is the Buggy detection: Timeliness, the
+// bounded-recovery property, not the call deadline. The only other
+// violation Buggy may show is the same bug seen from the resources: an idle
+// client whose session to the dead node was never torn down, its dialing
+// loop waiting for its next dial. It reports whether the recovery
+// property is among them.
+func requireRecovery(t *testing.T, seed int64, vs []checkers.Violation) bool {
 	t.Helper()
-	v := checkers.Verdict{Violations: vs}
-	require.Equal(t, []harness.Kind{checkers.Timeliness}, v.Kinds(), "seed %d:\n%v", seed, v)
 	for _, x := range vs {
+		if x.Kind == harness.Leak && strings.HasPrefix(x.Message, "idle client holds timers: ") {
+			continue
+		}
 		require.True(t, recoveryMatch(x), "seed %d: the variant's Match takes it: %s", seed, x.Message)
 		require.Contains(t, x.Message, "context deadline exceeded", "seed %d: the stuck calls time out: %s", seed, x.Message)
 	}
+	return checkers.Verdict{Violations: vs}.Has(checkers.Timeliness)
 }
 
 // TestBuggyRecovery runs buggy seeds: the first within the budget shows
@@ -42,7 +48,9 @@ func TestBuggyRecovery(t *testing.T) {
 		if len(vs) == 0 {
 			continue
 		}
-		requireRecovery(t, seed, vs)
+		if !requireRecovery(t, seed, vs) {
+			continue
+		}
 		detected++
 		if found < 0 {
 			found = seed
@@ -67,7 +75,7 @@ func TestSavedSchedule(t *testing.T) {
 		require.LessOrEqual(t, len(plan), len(Faults(s.Seed)), "the fault plan was shrunk too")
 		out := explore.RunOnce(buggy, explore.RunSpec{Seed: s.Seed, Replay: true, Strict: true, Schedule: s.Schedule, Faults: s.Faults})
 		require.False(t, out.Has(harness.Diverged), "%s no longer replays: %v", s.Path, out.Violations)
-		requireRecovery(t, s.Seed, out.Violations)
+		require.True(t, requireRecovery(t, s.Seed, out.Violations), "%s: %v", s.Path, out.Violations)
 	}
 }
 
@@ -142,6 +150,24 @@ func teethCases() []teethCase {
 		return faults.Plan{{At: 300 * time.Millisecond, Fault: faults.Act(actRestart, p)},
 			{At: 305 * time.Millisecond, Fault: faults.Act(actMove, p)}}
 	}
+	// open-timer: the last client opens while the clients are cut from
+	// meta, so that its first Open fails.
+	cutAtOpen := func(cfg Config, _ int64) faults.Plan {
+		return faults.Plan{{At: settle + time.Duration(cfg.LateOpen)*cfg.Gap - 5*time.Millisecond,
+			Fault: faults.Act(actCutClients, (cfg.OpTimeout + 300*time.Millisecond).String())}}
+	}
+	lateOpen := func(c *Config) { c.Clients, c.LateOpen = 2, 3 }
+	// hide-join: the key's primary restarts and rejoins as a learner.
+	restartKey := func(cfg Config, _ int64) faults.Plan {
+		return faults.Plan{{At: 300 * time.Millisecond, Fault: faults.Act(actRestart, fmt.Sprintf("p%d", keyPart(cfg)))}}
+	}
+	noFaults := func(Config, int64) faults.Plan { return nil }
+	// no-redial: the key's primary is cut from meta for three graces,
+	// then healed.
+	cutHeal := func(cfg Config, _ int64) faults.Plan {
+		return faults.Plan{{At: 300 * time.Millisecond, Fault: faults.Act(actCut, fmt.Sprintf("p%d", keyPart(cfg)))},
+			{At: 300*time.Millisecond + 3*cfg.Grace, Fault: faults.Heal()}}
+	}
 	return []teethCase{
 		{"lose-write", "replica-fixed-seed", checkers.NotLinearizable, nil, nil}, // a Set recorded, never made
 		{"late-return", "call deadline: ", checkers.Timeliness, nil, nil},        // a call past its deadline
@@ -151,10 +177,18 @@ func teethCases() []teethCase {
 			c.Grace, c.Beacon, c.Check, c.Lease, c.OpTimeout = 500*time.Millisecond, 125*time.Millisecond, 100*time.Millisecond, 375*time.Millisecond, 2*time.Second
 			c.RetryBackoff, c.MaxRetryBackoff = 10*time.Millisecond, 200*time.Millisecond
 		}, crashKey}, // a write retried after a crash
-		{"leak-conn", "resources: ", harness.Leak, nil, nil},                               // admin's connections never closed
-		{"skip-close", "", harness.Leak, nil, nil},                                         // a client never closed
-		{"hold-listener", "server returned with resources open: ", harness.Leak, nil, nil}, // a server returns before what it opened is closed
-		{"leak-timer", "the clock ran on for ", harness.Leak, nil, nil},                    // a ticker never stopped
+		{"leak-conn", "resources: ", harness.Leak, nil, nil},                                       // admin's connections never closed
+		{"skip-close", "", harness.Leak, nil, nil},                                                 // a client never closed
+		{"hold-listener", "server returned with resources open: ", harness.Leak, nil, nil},         // a server returns before what it opened is closed
+		{"leak-timer", "the clock ran on for |idle client holds timers: ", harness.Leak, nil, nil}, // a ticker never stopped
+		{"hide-request", "refresh requests: ", checkers.Invariant, nil, nil},                       // refreshes look unasked
+		{"late-request", "refresh requests: ", checkers.Invariant, nil, nil},                       // requests look unserved
+		{"rest-timer", "timers at rest: ", harness.Leak, nil, nil},                                 // a server's timer left armed
+		{"twin-dial", "connections at rest: ", harness.Leak, nil, nil},                             // two connections to a peer
+		{"open-timer", "Open left timers: ", harness.Leak, lateOpen, cutAtOpen},                    // a failed Open leaves a timer
+		{"fail-call", "available without faults: ", checkers.Invariant, nil, noFaults},             // a call fails with no fault
+		{"hide-join", "learners synced: ", checkers.Timeliness, nil, restartKey},
+		{"no-redial", "rejoined: ", checkers.Timeliness, nil, cutHeal},                     // a server never reconnects to meta                   // a learner never upgraded
 		{"stats-back", "Stats read while the client runs: ", checkers.Invariant, nil, nil}, // a client's counters go back
 		{"no-lease", "replica-fixed-seed", checkers.NotLinearizable, func(c *Config) {
 			hot(c)
@@ -190,7 +224,8 @@ func TestChecksHaveTeeth(t *testing.T) {
 			require.True(t, v.Has(c.kind), "seed %d: %v", seed, v)
 			for _, x := range v.Violations {
 				if x.Kind == c.kind {
-					require.True(t, strings.HasPrefix(x.Message, c.prefix), "seed %d: %s", seed, x.Message)
+					require.True(t, slices.ContainsFunc(strings.Split(c.prefix, "|"), func(p string) bool { return strings.HasPrefix(x.Message, p) }),
+						"seed %d: %s", seed, x.Message)
 				}
 				require.False(t, recoveryMatch(x), "seed %d: not the recovery property: %s", seed, x.Message)
 			}
@@ -235,7 +270,7 @@ func TestPlan(t *testing.T) {
 				seen["in-call"]++
 			}
 			switch name {
-			case actCrashPrimary, actBlackHole, actRestart, actCut, actRefreshCrash:
+			case actCrashPrimary, actBlackHole, actRestart, actStop, actCut, actRefreshCrash:
 				lose++
 			}
 		}

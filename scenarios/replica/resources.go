@@ -34,17 +34,41 @@ type trackedHost struct {
 	node   string
 	inc    int
 	drop   bool
+	// twin makes every dial to a replica server dial a second connection
+	// that is held, unused, until the first is closed (the "twin-dial"
+	// fault: a server that holds two connections to one peer).
+	twin bool
+	// noRedial makes every dial to meta after the first fail at once (the
+	// "no-redial" fault: a server that never reconnects to meta).
+	noRedial  bool
+	mu        harness.Mutex // guards metaDials (the "no-redial" fault only)
+	metaDials int
 }
 
 var _ harness.Host = (*trackedHost)(nil)
 
 // Dial implements harness.Host.
 func (h *trackedHost) Dial(ctx context.Context, addr string) (harness.Conn, error) {
+	if h.noRedial && strings.HasPrefix(addr, "meta:") {
+		h.mu.Lock()
+		h.metaDials++
+		n := h.metaDials
+		h.mu.Unlock()
+		if n > 1 {
+			return nil, fmt.Errorf("dial %s: refused by the no-redial fault", addr)
+		}
+	}
 	c, err := h.host.Dial(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
-	return h.track(c, "dial "+addr), nil
+	tc := h.track(c, "dial "+addr).(*trackedConn)
+	if h.twin && !strings.HasPrefix(addr, "meta:") {
+		if c2, err := h.host.Dial(ctx, addr); err == nil {
+			tc.twin = h.track(c2, "dial "+addr)
+		}
+	}
+	return tc, nil
 }
 
 // Listen implements harness.Host.
@@ -69,6 +93,7 @@ type trackedConn struct {
 	harness.Conn
 	p    *harness.Pending
 	drop bool
+	twin harness.Conn // closed with it (the "twin-dial" fault)
 }
 
 // Close implements harness.Conn.
@@ -77,6 +102,9 @@ func (c *trackedConn) Close() error {
 		return nil
 	}
 	c.p.Return(nil) // only the first counts
+	if c.twin != nil {
+		c.twin.Close()
+	}
 	return c.Conn.Close()
 }
 

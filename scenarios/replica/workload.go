@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/heddle-go/heddle/checkers"
@@ -30,17 +32,19 @@ type run struct {
 	variant sys.Variant
 	plan    faults.Plan
 	name    string // the run's name in reports
-	// mainEnd is when Main returned, for the clock check.
-	mainEnd time.Duration
-	names   []string
-	addrs   []string // the replica servers' node names and addresses
-	meta    string   // meta's address
+	// mainEnd is when Main returned, for the clock check; shutAt when the
+	// servers began shutting down.
+	mainEnd, shutAt time.Duration
+	names           []string
+	addrs           []string // the replica servers' node names and addresses
+	meta            string   // meta's address
 
 	h        harness.History // the table's calls (kvIn, kvOut), the audit's included
 	changes  harness.History // meta's configuration changes (sys.Change)
 	injected harness.History // the faults carried out (injected)
 	routes   harness.History // routing tables the clients showed (routeSeen)
 	ledger   harness.History // connections and listeners (resource)
+	requests harness.History // refresh requests: the client's index, and when (time.Time)
 
 	calling    *harness.Chan[int]        // a caller is about to call partition N
 	joining    *harness.Chan[sys.Change] // meta added a replica server to a partition
@@ -53,6 +57,7 @@ type run struct {
 	servers    map[string]*serving       // each server node's current incarnation (Mu)
 	stats      []sys.Stats               // each client's, once closed (Mu)
 	closing    []time.Duration           // when a client closed early began closing (Mu)
+	closeAt    []time.Time               // when each client began closing (Mu)
 	crashed    map[incarnation]bool      // set by Main at the end
 	seed       int64
 }
@@ -60,9 +65,10 @@ type run struct {
 // serving is one incarnation of a server node's main: stop shuts it down,
 // done is closed when it has returned.
 type serving struct {
-	inc  int
-	stop context.CancelFunc
-	done *harness.Chan[struct{}]
+	inc   int
+	began time.Time // when this incarnation started
+	stop  context.CancelFunc
+	done  *harness.Chan[struct{}]
 }
 
 // injected is one fault the plan carried out.
@@ -83,7 +89,7 @@ type routeSeen struct{ Client int }
 func newRun(v sys.Variant, cfg Config, plan faults.Plan, seed int64) *run {
 	r := &run{cfg: cfg, variant: v, plan: plan, seed: seed, name: fmt.Sprintf("replica-%s-seed%d", v, seed),
 		meta: fmt.Sprintf("meta:%d", sys.MetaPort), servers: map[string]*serving{},
-		stats: make([]sys.Stats, cfg.Clients), closing: make([]time.Duration, cfg.Clients)}
+		stats: make([]sys.Stats, cfg.Clients), closing: make([]time.Duration, cfg.Clients), closeAt: make([]time.Time, cfg.Clients)}
 	r.names, r.addrs = cfg.replicaAddrs()
 	return r
 }
@@ -101,6 +107,11 @@ func (r *run) Main() {
 		return
 	}
 	r.startNemesis()
+	var rest harness.WaitGroup
+	rest.Go(func() {
+		harness.Sleep(settle - epsilon)
+		r.checkAtRest(nodes[:len(nodes)-1])
+	})
 
 	var clients harness.WaitGroup
 	for i := range r.cfg.Clients {
@@ -117,6 +128,7 @@ func (r *run) Main() {
 	}
 	clients.Wait()
 	r.nemesis.Wait()
+	rest.Wait()
 
 	audit := harness.NewNode("auditor", nil)
 	if err := audit.Start(); err != nil {
@@ -129,6 +141,8 @@ func (r *run) Main() {
 		return
 	}
 	done.Recv()
+	r.checkRejoined(nodes[:len(nodes)-1])
+	r.shutAt = r.Since()
 	r.shutdown(nodes)
 	r.mainEnd = r.Since()
 	r.Complete()
@@ -178,7 +192,7 @@ func (r *run) serve(body func(ctx context.Context, n *harness.Node, h harness.Ho
 	return func(n *harness.Node) {
 		ctx, stop := harness.WithCancel(n.Context())
 		defer stop()
-		s := &serving{inc: n.Incarnation(), stop: stop, done: harness.NewChan[struct{}](0)}
+		s := &serving{inc: n.Incarnation(), began: harness.Now(), stop: stop, done: harness.NewChan[struct{}](0)}
 		defer s.done.Close()
 		r.Mu.Lock()
 		r.servers[n.Name()] = s
@@ -187,6 +201,10 @@ func (r *run) serve(body func(ctx context.Context, n *harness.Node, h harness.Ho
 		var held harness.Listener
 		if r.cfg.fault == "hold-listener" {
 			held, _ = h.Listen(1) // a listener the server "forgets" until it returned
+		}
+		if r.cfg.fault == "rest-timer" && n.Name() != "meta" {
+			t := harness.NewTimer(time.Second) // armed, and stopped only once the server returned
+			defer t.Stop()
 		}
 		body(ctx, n, h)
 		r.checkReturned(n.Name(), s.inc)
@@ -213,7 +231,63 @@ func (r *run) checkReturned(node string, inc int) {
 
 // host returns n's tracked host.
 func (r *run) host(n *harness.Node, drop bool) harness.Host {
-	return &trackedHost{host: n, ledger: &r.ledger, node: n.Name(), inc: n.Incarnation(), drop: drop}
+	return &trackedHost{host: n, ledger: &r.ledger, node: n.Name(), inc: n.Incarnation(), drop: drop,
+		twin: r.cfg.fault == "twin-dial" && strings.HasPrefix(n.Name(), "r"), noRedial: r.cfg.fault == "no-redial" && strings.HasPrefix(n.Name(), "r")}
+}
+
+// checkRejoined checks, once the workload is over, that every replica
+// server meta declared dead while it ran on (cut from meta, isolated) is
+// connected to meta again, on a connection it opened after that: once its
+// links are back, it redials within a dial timeout and a beacon interval.
+// It waits that long (and a lease) first, so that a link healed by the
+// plan's last step counts.
+func (r *run) checkRejoined(servers []*harness.Node) {
+	type cut struct {
+		n    *harness.Node
+		inc  int
+		dead time.Time
+	}
+	var cuts []cut
+	for _, n := range servers {
+		r.Mu.Lock()
+		s := r.servers[n.Name()]
+		r.Mu.Unlock()
+		if s == nil || !n.Alive() {
+			continue
+		}
+		addr := n.Addr(sys.ReplicaPort)
+		var dead time.Time
+		for _, op := range r.changes.Operations() {
+			if c := op.Input.(sys.Change); c.Dead == addr && c.Reason == "dead" && c.At.After(s.began) {
+				dead = c.At
+			}
+		}
+		if !dead.IsZero() {
+			cuts = append(cuts, cut{n, s.inc, dead})
+		}
+	}
+	if len(cuts) == 0 {
+		return
+	}
+	wait := r.cfg.DialTimeout + r.cfg.Beacon + r.cfg.Lease + 2*metaRTT
+	harness.Sleep(wait)
+	for _, c := range cuts {
+		if l1, err1 := harness.LinkOf(c.n.Name(), "meta"); err1 != nil || l1.Down || !c.n.Alive() || c.n.Incarnation() != c.inc {
+			continue
+		}
+		if l2, err2 := harness.LinkOf("meta", c.n.Name()); err2 != nil || l2.Down {
+			continue
+		}
+		ok := slices.ContainsFunc(r.ledger.Operations(), func(op harness.Operation) bool {
+			res := op.Input.(resource)
+			return res.Node == c.n.Name() && res.Inc == c.inc && strings.HasPrefix(res.What, "dial "+r.meta) && !op.Returned() &&
+				op.CallTime > c.dead.Sub(r.Start())
+		})
+		if !ok {
+			r.Violate(checkers.Timeliness, "rejoined: replica server %s, declared dead by meta at %v while it ran on, holds no connection to meta opened since, %v after the workload ended with its links to meta up",
+				c.n, c.dead.Sub(r.Start()), wait)
+		}
+	}
 }
 
 // shutdown stops every server still running, replica servers first, and
@@ -243,6 +317,9 @@ func (r *run) shutdown(nodes []*harness.Node) {
 
 // onChange records meta's configuration changes (from meta's goroutines).
 func (r *run) onChange(c sys.Change) {
+	if r.cfg.fault == "hide-join" && c.Reason == "join" {
+		return
+	}
 	r.changes.Call(0, c).Return(nil)
 	if c.Reason == "learn" || (c.Reason == "join" && c.Joined != "") {
 		harness.Select(r.joining.SendCase(c), harness.Default())
@@ -277,13 +354,14 @@ func (r *run) client(n *harness.Node, i int) {
 		RefreshInterval: cfg.or0(cfg.RefreshInterval), MetaTimeout: cfg.or0(cfg.MetaTimeout), DialTimeout: cfg.or0(cfg.DialTimeout),
 		DialInterval: cfg.or0(cfg.DialInterval), RetryBackoff: cfg.or0(cfg.RetryBackoff), MaxRetryBackoff: cfg.or0(cfg.MaxRetryBackoff),
 		OnRefresh:         func(time.Time) { harness.Select(r.refreshing.SendCase(i), harness.Default()) },
+		OnRefreshRequest:  func(at time.Time) { r.noteRequest(i, at) },
 		UnsafeRetryWrites: cfg.fault == "blind-retry"}
-	if cfg.fault == "leak-timer" && i == 0 {
-		harness.NewTicker(time.Second) // never stopped
-	}
-	c := r.open(i, opts)
+	c := r.open(n, i, opts)
 	if c == nil {
 		return
+	}
+	if cfg.fault == "leak-timer" && i == 0 {
+		harness.NewTicker(time.Second) // never stopped
 	}
 	var callers harness.WaitGroup
 	for j := range cfg.Callers {
@@ -305,16 +383,85 @@ func (r *run) client(n *harness.Node, i int) {
 		return
 	}
 	callers.Wait()
+	if !r.planHas(actCutClients) {
+		r.checkIdle(n, i)
+	}
 	if cfg.fault == "skip-close" && i == 0 {
 		return
 	}
 	r.closeClient(c, i)
 }
 
+// noteRequest records a refresh request of client i, made at at.
+func (r *run) noteRequest(i int, at time.Time) {
+	switch r.cfg.fault {
+	case "hide-request":
+		return
+	case "late-request":
+		at = at.Add(r.cfg.refreshBound() + time.Millisecond)
+	}
+	r.requests.Call(i, at).Return(nil)
+}
+
+// checkAtRest checks, just before the clients open, that each replica
+// server holds one timer at most: the one of its next beacon. Its first
+// primaries have synced their secondaries by then, and what it armed to
+// get there (a dial's deadline, a wait for acknowledgements) is stopped.
+func (r *run) checkAtRest(servers []*harness.Node) {
+	for _, n := range servers {
+		if armed, ok := n.PendingTimers(); ok && armed > 1 {
+			r.Violate(harness.Leak, "timers at rest: replica server %s holds %d timers, tickers or context deadlines at %v, once its first partitions have synced and before any client opened; only its next beacon's may be pending",
+				n, armed, r.Since())
+		}
+	}
+	// One connection to each peer (and to meta): a server sends to a peer
+	// in order, on one connection, and dials again only once it broke.
+	dials := map[string]int{}
+	for _, op := range r.ledger.Operations() {
+		if res := op.Input.(resource); strings.HasPrefix(res.What, "dial ") && !op.Returned() {
+			dials[res.Node+" "+res.What]++
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(dials)) {
+		if dials[k] > 1 {
+			r.Violate(harness.Leak, "connections at rest: %d connections open from %s at %v, once the first partitions have synced; a server holds one to each peer",
+				dials[k], k, r.Since())
+		}
+	}
+}
+
+// checkIdle checks that client i, open and idle (its callers have
+// stopped), holds no timer once what its last calls started is over: the
+// refresh they asked for (the rate limit and one query to meta) and the
+// dials of its sessions. A deadline left armed after the call it bounded
+// returned, or a ticker nobody stopped, is still pending. It looks twice,
+// a wait apart, and a timer must be there both times: a poll (a select
+// with a default case) may let the clock run to the next timer, the first
+// look's own, while the query to meta is on its way.
+func (r *run) checkIdle(n *harness.Node, i int) {
+	wait := max(r.cfg.DialTimeout, r.cfg.RefreshInterval+2*metaRTT) + epsilon
+	for look := range 2 {
+		harness.Sleep(wait)
+		armed, ok := n.PendingTimers()
+		if !ok || armed == 0 {
+			return
+		}
+		if look == 1 {
+			r.Violate(harness.Leak, "idle client holds timers: client %d holds %d timers, tickers or context deadlines at %v, %v after its callers stopped (its refresh and its dials are over by then)",
+				i+1, armed, r.Since(), 2*wait)
+		}
+	}
+}
+
+// planHas reports whether the plan has a step of action act.
+func (r *run) planHas(act string) bool {
+	return slices.ContainsFunc(r.plan, func(s faults.Step) bool { return s.Fault.Kind == faults.KindAction && s.Fault.Action == act })
+}
+
 // open opens client i, trying again a round later while it fails (meta
 // cut off), until the callers must stop; nil if it never opened. Every
 // attempt must return within the call timeout.
-func (r *run) open(i int, opts sys.Options) *sys.Client {
+func (r *run) open(n *harness.Node, i int, opts sys.Options) *sys.Client {
 	for {
 		ctx, cancel := harness.WithTimeout(context.Background(), r.cfg.OpTimeout)
 		start := r.Since()
@@ -323,10 +470,24 @@ func (r *run) open(i int, opts sys.Options) *sys.Client {
 		if took := r.Since() - start; took > r.cfg.OpTimeout+epsilon {
 			r.Violate(checkers.Timeliness, "open: client %d's Open called at %v took %v, more than its timeout %v + %v", i+1, start, took, r.cfg.OpTimeout, epsilon)
 		}
+		if err != nil {
+			harness.Note("client %d: open: %v", i+1, err) // meta cut off: a timeout, a failed dial
+			if r.cfg.fault == "open-timer" {
+				t := harness.NewTimer(time.Second) // as if Open had left it
+				defer t.Stop()
+			}
+		}
+		// Open holds no timer once it returned: its query's deadline and
+		// its dial's are cancelled, and a client that opened waits for
+		// requests with none armed; a failed Open has closed its session to
+		// meta and the dial that session may still have been waiting for.
+		if armed, ok := n.PendingTimers(); ok && armed > 0 {
+			r.Violate(harness.Leak, "Open left timers: client %d's Open called at %v returned (error: %v), and its node holds %d timers, tickers or context deadlines",
+				i+1, start, err, armed)
+		}
 		if err == nil {
 			return c
 		}
-		harness.Note("client %d: open: %v", i+1, err) // meta cut off: a timeout, a failed dial
 		harness.Sleep(r.cfg.Gap)
 		if r.stopped() {
 			return nil
@@ -335,6 +496,9 @@ func (r *run) open(i int, opts sys.Options) *sys.Client {
 }
 
 func (r *run) closeClient(c *sys.Client, i int) {
+	r.Mu.Lock()
+	r.closeAt[i] = harness.Now()
+	r.Mu.Unlock()
 	switch seedRand(r.seed, 300+uint64(i)).IntN(3) {
 	case 0:
 		// Close twice at once: both return once the client is closed.
@@ -502,6 +666,9 @@ func (r *run) call(c *sys.Client, id int, in kvIn) kvOut {
 		var re *sys.ReplicaError
 		out = kvOut{Err: err.Error(), NotApplied: !sys.Ambiguous(err),
 			Invalid: errors.As(err, &re) && re.Code == sys.CodeInvalidData}
+	}
+	if r.cfg.fault == "fail-call" && id == 1 && err == nil && in.Op == opGet && r.Since() >= r.cfg.Grace {
+		out = kvOut{Err: "a failure the caller made up", NotApplied: true}
 	}
 	if r.cfg.fault == "late-return" && id == 1 && err == nil && in.Op == opGet {
 		// The caller records the return 2ms past the call's deadline:

@@ -35,6 +35,12 @@ type Options struct {
 	// OnRefresh, if set, is called (on the refreshing goroutine) when a
 	// configuration refresh starts.
 	OnRefresh func(at time.Time)
+	// OnRefreshRequest, if set, is called (on the calling goroutine) each
+	// time a failed attempt asks for a configuration refresh, whether or
+	// not a refresh is already asked for. With OnRefresh it lets a test see
+	// that every request is served by a refresh that starts after it, and
+	// that no refresh starts unasked.
+	OnRefreshRequest func(at time.Time)
 	// UnsafeRetryWrites makes the connector retry Set, Del and Incr after
 	// failures that leave their outcome unknown, as it does Get (and as the
 	// upstream client does). It is wrong (a write may then take effect
@@ -185,6 +191,9 @@ func (c *Client) session(addr string) *session {
 // requestRefresh asks for a configuration refresh; requests made while one
 // is waiting are one request.
 func (c *Client) requestRefresh() {
+	if c.opts.OnRefreshRequest != nil {
+		c.opts.OnRefreshRequest(harness.Now())
+	}
 	harness.Select(c.refreshc.SendCase(struct{}{}), harness.Default())
 }
 
