@@ -19,7 +19,7 @@ import (
 // own (one at a time, in call order): f sees everything the caller did
 // before the call, and nothing f does, nor any other call of Observe, is
 // ordered before what the caller does after it. Without -race there is no
-// order to hide, and f runs on the caller.
+// order to hide, and f runs on the caller (still one call at a time).
 //
 // f must not reach a scheduling point (a harness primitive that blocks or
 // yields): it runs while the caller waits, outside the World's scheduling.
@@ -29,16 +29,18 @@ import (
 // memory it writes to the caller either, except through ObserveValue's
 // result: the caller is not ordered after f.
 func Observe(f func()) {
-	if !raceEnabled {
-		f()
-		return
-	}
 	w := activeWorld()
-	if w == nil {
+	switch {
+	case w == nil:
 		f()
-		return
+	case !raceEnabled:
+		// One at a time still: a Real World's goroutines call at once.
+		w.observer.mu.Lock()
+		defer w.observer.mu.Unlock()
+		f()
+	default:
+		w.observer.run(f)
 	}
-	w.observer.run(f)
 }
 
 // ObserveValue is Observe for bookkeeping that returns a value to the
@@ -64,7 +66,7 @@ func loadObserved[T any](p *T) T { return *p }
 // detector but f itself and one edge: each caller's history, released on
 // sync before the call, which the observer acquires before running f.
 type observer struct {
-	mu      sync.Mutex // one call at a time (Real mode: goroutines call at once)
+	mu      sync.Mutex // one call at a time (Real mode: goroutines call at once), in both builds
 	started bool
 	stopped bool
 	calls   chan func()

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,7 +19,9 @@ func TestObserveSerialises(t *testing.T) {
 			for range 4 {
 				wg.Go(func() {
 					for range 100 {
-						Observe(func() { count++ })
+						// A read and a write with a yield of the thread
+						// between: two calls at once would lose updates.
+						Observe(func() { c := count; runtime.Gosched(); count = c + 1 })
 					}
 				})
 			}
