@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -178,11 +177,7 @@ func (f *mutateFlags) check() error {
 func (a *app) mutate(args []string) (int, error) {
 	var f mutateFlags
 	fs := a.newFlagSet("mutate", "case [flags]")
-	defaultParallel := a.parallel
-	if defaultParallel == 0 {
-		defaultParallel = runtime.NumCPU()
-	}
-	f.register(fs, defaultParallel)
+	f.register(fs, a.defaultParallel())
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return 0, err

@@ -127,16 +127,21 @@ func (f *runFlags) register(fs *flag.FlagSet, defaultParallel int) {
 	fs.IntVar(&f.explorations, "explorations", 0, "measure detection: run N independent explorations per variant, each on its own seed range in fresh workers, and report median/min/max seeds and time to detect")
 }
 
+// defaultParallel is the --parallel a command starts from: the app's (a
+// test's), or one worker per CPU.
+func (a *app) defaultParallel() int {
+	if a.parallel != 0 {
+		return a.parallel
+	}
+	return runtime.NumCPU()
+}
+
 // run is "heddle run": it explores the chosen variants and prints their
 // verdicts; the status is non-zero when a variant regressed or input was bad.
 func (a *app) run(args []string) (int, error) {
 	var f runFlags
 	fs := a.newFlagSet("run", "[case...|--all] [flags]")
-	defaultParallel := a.parallel
-	if defaultParallel == 0 {
-		defaultParallel = runtime.NumCPU()
-	}
-	f.register(fs, defaultParallel)
+	f.register(fs, a.defaultParallel())
 	names, err := a.parse(fs, args)
 	if err != nil {
 		return 0, err
