@@ -238,11 +238,14 @@ func TestBrokenWorkloads(t *testing.T) {
 		text   string
 	}{
 		{"clients never hang up", func(r *run) { r.keepConns = true }, "client connection"},
-		{"ship connections never close", func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return keepOpen{h} } }, "ship connection"},
-		{"the accept loop ignores a graceful stop", func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return deafListener{h} } }, "graceful stop"},
-		{"a ticker the primary never stops", func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return tickingHost{h} } }, "timer(s) it armed are still pending"},
-		{"the listener is never closed", func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return unclosedListener{h} } }, "is still bound"},
-		{"every send leaves a deadline armed", func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return deadlineHost{h} } }, "pending timers, more than"},
+		{"ship connections never close", dialing(func(c harness.Conn) harness.Conn { return neverClosed{c} }), "ship connection"},
+		{"the accept loop ignores a graceful stop", listening(func(l harness.Listener) harness.Listener { return deafAccept{l} }), "graceful stop"},
+		{"a ticker the primary never stops", listening(func(l harness.Listener) harness.Listener {
+			harness.NewTicker(time.Hour) // on the listening node, and never stopped
+			return l
+		}), "timer(s) it armed are still pending"},
+		{"the listener is never closed", listening(func(l harness.Listener) harness.Listener { return neverClosedListener{l} }), "is still bound"},
+		{"every send leaves a deadline armed", dialing(func(c harness.Conn) harness.Conn { return deadlineConn{c} }), "pending timers, more than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Only the check meant to see the break counts.
@@ -259,76 +262,65 @@ func TestBrokenWorkloads(t *testing.T) {
 	}
 }
 
-// keepOpen is a network whose dialed connections ignore Close.
-type keepOpen struct{ harness.Host }
+// dialing breaks the primary's network: every connection it dials is
+// wrapped.
+func dialing(wrap func(harness.Conn) harness.Conn) func(r *run) {
+	return func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return wrappedDials{h, wrap} } }
+}
 
-func (k keepOpen) Dial(ctx context.Context, addr string) (harness.Conn, error) {
-	c, err := k.Host.Dial(ctx, addr)
+// listening breaks the primary's network: every listener it opens is
+// wrapped.
+func listening(wrap func(harness.Listener) harness.Listener) func(r *run) {
+	return func(r *run) { r.primaryHost = func(h harness.Host) harness.Host { return wrappedListeners{h, wrap} } }
+}
+
+type wrappedDials struct {
+	harness.Host
+	wrap func(harness.Conn) harness.Conn
+}
+
+func (w wrappedDials) Dial(ctx context.Context, addr string) (harness.Conn, error) {
+	c, err := w.Host.Dial(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
-	return neverClosed{c}, nil
+	return w.wrap(c), nil
 }
 
+type wrappedListeners struct {
+	harness.Host
+	wrap func(harness.Listener) harness.Listener
+}
+
+func (w wrappedListeners) Listen(port int) (harness.Listener, error) {
+	l, err := w.Host.Listen(port)
+	if err != nil {
+		return nil, err
+	}
+	return w.wrap(l), nil
+}
+
+// neverClosed is a connection that ignores Close.
 type neverClosed struct{ harness.Conn }
 
 func (neverClosed) Close() error { return nil }
 
-// deafListener is a network whose listeners' Accept does not watch its
-// context: a graceful stop never ends the accept loop.
-type deafListener struct{ harness.Host }
-
-func (d deafListener) Listen(port int) (harness.Listener, error) {
-	l, err := d.Host.Listen(port)
-	if err != nil {
-		return nil, err
-	}
-	return deafAccept{l}, nil
-}
-
+// deafAccept is a listener whose Accept does not watch its context: a
+// graceful stop never ends the accept loop.
 type deafAccept struct{ harness.Listener }
 
 func (d deafAccept) Accept(ctx context.Context) (harness.Conn, error) {
 	return d.Listener.Accept(context.WithoutCancel(ctx))
 }
 
-// unclosedListener is a network whose listeners ignore Close (Accept
-// still ends with its context).
-type unclosedListener struct{ harness.Host }
-
-func (u unclosedListener) Listen(port int) (harness.Listener, error) {
-	l, err := u.Host.Listen(port)
-	if err != nil {
-		return nil, err
-	}
-	return neverClosedListener{l}, nil
-}
-
+// neverClosedListener is a listener that ignores Close (Accept still ends
+// with its context).
 type neverClosedListener struct{ harness.Listener }
 
 func (neverClosedListener) Close() error { return nil }
 
-// tickingHost is a network whose Listen arms a ticker on the calling node
-// that nobody stops.
-type tickingHost struct{ harness.Host }
-
-func (h tickingHost) Listen(port int) (harness.Listener, error) {
-	harness.NewTicker(time.Hour)
-	return h.Host.Listen(port)
-}
-
-// deadlineHost is a network whose dialed connections arm, at every Send, a
-// context deadline a minute away that nobody cancels (a dropped cancel).
-type deadlineHost struct{ harness.Host }
-
-func (h deadlineHost) Dial(ctx context.Context, addr string) (harness.Conn, error) {
-	c, err := h.Host.Dial(ctx, addr)
-	if err != nil {
-		return nil, err
-	}
-	return deadlineConn{c}, nil
-}
-
+// deadlineConn is a connection that arms, at every Send, a context
+// deadline a minute away that nobody cancels (a dropped cancel).
 type deadlineConn struct{ harness.Conn }
 
 func (c deadlineConn) Send(ctx context.Context, b []byte) error {
