@@ -27,10 +27,12 @@
 // (see Strategy): timers due at the same instant fire in an order the
 // strategy picks, interleaved with the goroutines they wake; a timer due
 // within a millisecond may fire while goroutines are still runnable; and
-// while every runnable goroutine is polling without progress (Yield, Poll, a
-// Select that takes its Default case, a failed TryLock), the next timer may
-// fire however far ahead, so a busy-polling program does not freeze the
-// clock. Jittered adds seeded lateness to every timer. When every goroutine
+// while every runnable goroutine is spinning (polling again, without
+// progress, what it polled before: Yield, Poll, a Select that takes its
+// Default case, a failed TryLock), the next timer may fire however far
+// ahead, so a busy-polling program does not freeze the clock; a goroutine
+// that polled two different channels and went on with its work is not
+// spinning, and the clock does not jump under it. Jittered adds seeded lateness to every timer. When every goroutine
 // is blocked and no timer is pending, the run ends with a Deadlock naming
 // each goroutine's blocking and creation sites (and, for a goroutine waiting
 // for a lock, who holds it); goroutines still alive after main returns are a

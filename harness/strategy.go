@@ -19,9 +19,10 @@ import (
 // first, whether a woken goroutine runs before the next one fires), a timer
 // due within a millisecond, once between two moments at which every
 // goroutine was blocked (work that takes a little less time than a timeout
-// can lose to it), and, while every runnable goroutine is polling without
-// progress (Yield, a select with a default, Poll), the next timer however far
-// (a spinning goroutine is noticed, and time passes for it). After a timer
+// can lose to it), and, while every runnable goroutine spins (it polled
+// again, without progress, what it polled before: Yield, a select with a
+// default, Poll), the next timer however far (a spinning goroutine is
+// noticed, and time passes for it). After a timer
 // fires ahead of its default, a goroutine runs before the clock may move
 // again. Each of these decisions is recorded in Result.Schedule (ClockFire,
 // ClockWait).
