@@ -69,7 +69,7 @@ func planFor(seed int64, cfg Config) faults.Plan {
 	var p faults.Plan
 	var cursor time.Duration
 	for range scenarios.Weighted(rng, []int{0, 1, 2, 3}, []int{2, 4, 3, 2}) {
-		kind := scenarios.Weighted(rng, []string{"crash", "leave", "push-crash", "hole-rejoin"}, []int{4, 4, 3, 1})
+		kind := scenarios.Weighted(rng, []string{"crash", "leave", "push-crash", "hole-rejoin", "abort-start"}, []int{4, 4, 3, 1, 2})
 		at, target := m.aim(rng, scenarios.Weighted(rng, []string{"join", "coordinator", "any"}, []int{2, 2, 1}), cursor)
 		if target < 0 || !m.canTakeOut(target, at) {
 			continue
@@ -240,6 +240,20 @@ func (m *planModel) episode(rng *rand.Rand, kind string, i int, at time.Duration
 		back := at + between(rng, 3500*time.Millisecond, 6*time.Second)
 		p = append(p, faults.Step{At: back, Fault: faults.Restart(name)})
 		up(back)
+	case "abort-start":
+		// i leaves, and a new member is made on its node and shut down
+		// at the same instant: Shutdown races its Start's first steps
+		// (see leaveAction); a third member starts a while later.
+		r := at + between(rng, 10*time.Millisecond, 500*time.Millisecond)
+		r2 := r + between(rng, 10*time.Millisecond, time.Second)
+		p = append(p, faults.Step{At: at, Fault: faults.Act(actLeave, m.leaveArg(rng, i, at))},
+			faults.Step{At: r, Fault: faults.Act(actRejoin, name)},
+			faults.Step{At: r, Fault: faults.Act(actLeave, name)},
+			faults.Step{At: r2, Fault: faults.Act(actRejoin, name)})
+		down(at)
+		up(r)
+		down(r)
+		up(r2)
 	case "push-crash":
 		p = append(p, faults.Step{At: at, Fault: faults.Act(actPushCrash, name+" "+mode)})
 		down(at)
@@ -403,6 +417,14 @@ func (r *run) leaveAction(_ context.Context, arg string) error {
 	inc := r.current(i)
 	if inc == nil || r.crashed(inc) || r.isLeaving(inc) {
 		return fmt.Errorf("%s has no member to leave", memberName(i))
+	}
+	if after == 0 {
+		// A leave that waits for no answer lands this many scheduling
+		// points after the member was made: before, in or after its
+		// Start's first steps, which wait startSteps points themselves.
+		for range r.sh.stopSteps[inc.seq%len(r.sh.stopSteps)] {
+			harness.Progress()
+		}
 	}
 	if after > 0 {
 		inc.host.awaitCalls(after, leaveCallsWait)
