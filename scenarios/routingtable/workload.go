@@ -90,7 +90,7 @@ type run struct {
 	names   []string
 	peers   []string
 	nodes   []*harness.Node
-	waiters harness.WaitGroup // push-crash waiters
+	waiters harness.WaitGroup // push-crash and push-leave waiters
 
 	// mu guards the fields below and the incarnations' guarded fields. It
 	// is a plain mutex, never held across a scheduling point: goroutines of
@@ -796,7 +796,7 @@ func (r *run) PushBegin(c sys.Member, v sys.Version, t *sys.Table) {
 		p.owners[part] = t.Owner(part).Name
 	}
 	harness.Observe(func() { r.pushBegun(p, num, in) })
-	r.firePushCrashes(append(in, c.Name))
+	r.firePushCrashes(c.Name, in)
 }
 
 // pushBegun is PushBegin's record, on Observe's goroutine.
