@@ -169,3 +169,23 @@ func pingPongProgram(n int, elapsed *time.Duration) func() {
 		ping.Close()
 	}
 }
+
+// BenchmarkPollThenProgress measures the dearest pattern for spin
+// detection: one op is a select that takes its default case (a poll, whose
+// key is compared with the polls since the last progress) followed by
+// Progress, which forgets them.
+func BenchmarkPollThenProgress(b *testing.B) {
+	const perRun = 1000
+	for n := 0; n < b.N; n += perRun {
+		res := Run(Options{Seed: int64(n), MaxSteps: 10 * perRun}, func() {
+			c := NewChan[int](0)
+			for range perRun {
+				Select(c.SendCase(1), Default())
+				Progress()
+			}
+		})
+		if res.Failed() {
+			b.Fatal(res.Err())
+		}
+	}
+}

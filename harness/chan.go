@@ -562,6 +562,9 @@ type SelectCase interface {
 	selectCase() reflect.SelectCase
 	// received stores what reflect.Select received for this case.
 	received(v reflect.Value, ok bool)
+	// pollKey names what the case looks at (its channel and direction),
+	// for spin detection (see polled).
+	pollKey() uintptr
 	// polled is called for every case when the select is evaluated
 	// (a send case reads its channel, as Go's select does).
 	polled()
@@ -625,6 +628,8 @@ func (r *recvCase[T]) finish(*world) {
 
 func (r *recvCase[T]) polled() {}
 
+func (r *recvCase[T]) pollKey() uintptr { return uintptr(unsafe.Pointer(r.c)) }
+
 //go:norace
 func (r *recvCase[T]) withdraw() {
 	if r.wt != nil {
@@ -676,6 +681,8 @@ func (s *sendCase[T]) enqueue(_ *world, g *goroutine, sel *selectState, index in
 
 //go:norace
 func (s *sendCase[T]) finish(*world) { s.c.finishSend(s.wt) }
+
+func (s *sendCase[T]) pollKey() uintptr { return uintptr(unsafe.Pointer(s.c)) + 1 }
 
 //go:norace
 func (s *sendCase[T]) polled() {
@@ -735,11 +742,24 @@ func (defaultCase) commit(*world)                                 {}
 func (defaultCase) enqueue(*world, *goroutine, *selectState, int) {}
 func (defaultCase) finish(*world)                                 {}
 func (defaultCase) polled()                                       {}
+func (defaultCase) pollKey() uintptr                              { return 0 }
 func (defaultCase) withdraw()                                     {}
 func (defaultCase) selectCase() reflect.SelectCase {
 	return reflect.SelectCase{Dir: reflect.SelectDefault}
 }
 func (defaultCase) received(reflect.Value, bool) {}
+
+// selectKey names what a Select that took its default case polled: its
+// cases' channels and directions, mixed into one word.
+//
+//go:norace
+func selectKey(cases []SelectCase) uintptr {
+	key := uintptr(2)
+	for _, c := range cases {
+		key = key*31 + c.pollKey()
+	}
+	return key
+}
 
 // Select waits until one of the cases can proceed, performs it and returns
 // its index, as a select statement does: among several ready cases it picks
@@ -784,7 +804,7 @@ func (w *world) selectDet(cases []SelectCase, pc uintptr) int {
 		return i
 	}
 	if def >= 0 {
-		g.polls++
+		g.polled(selectKey(cases))
 		return def
 	}
 	sel := &selectState{}

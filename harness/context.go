@@ -287,6 +287,9 @@ func (d *doneCase) received(reflect.Value, bool) {}
 
 func (d *doneCase) polled() {}
 
+//go:norace
+func (d *doneCase) pollKey() uintptr { return uintptr(unsafe.Pointer(d.world())) + 2 }
+
 // withdraw removes the case's waiter once another case of its select fired.
 //
 //go:norace

@@ -21,22 +21,24 @@ func TestDeterministicWorld(t *testing.T) {
 	assert.False(t, real, "inside a Real World")
 }
 
-// A goroutine that polled is spinning, and the World with nothing else to do
-// is idle; NoteProgress ends the spin without a scheduling point, and a
-// pending timer means the World can still move by itself.
+// A goroutine that polls in a loop is spinning, and the World with nothing
+// else to do is idle; NoteProgress ends the spin without a scheduling
+// point, and a pending timer means the World can still move by itself.
 func TestNoteProgressAndIdle(t *testing.T) {
 	require.False(t, Idle(), "outside any World")
 	var got []bool
 	res := Run(Options{}, func() {
-		Poll()
-		Poll()
+		for range 2 {
+			Poll()
+		}
 		got = append(got, Idle())
 		steps := activeWorld().loadStep()
 		NoteProgress()
 		got = append(got, activeWorld().loadStep() != steps) // a scheduling point?
 		got = append(got, Idle())
-		Poll()
-		Poll()
+		for range 2 {
+			Poll()
+		}
 		tm := NewTimer(time.Hour)
 		got = append(got, Idle())
 		tm.Stop()

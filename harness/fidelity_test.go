@@ -325,6 +325,33 @@ func TestBusyPollingLetsTimeAdvance(t *testing.T) {
 	}
 }
 
+// Polls of two channels are no spin: a goroutine that tries two channels
+// without waiting, then goes on under a lock, sees no time pass between its
+// two reads of the clock while a 50 ms sleeper waits, in any seed. (The
+// clock used to jump to the sleeper's timer at the lock, once the goroutine
+// had polled twice, whatever it polled.) A loop that polls one channel
+// still lets the clock move: see TestBusyPollingLetsTimeAdvance.
+func TestPollsOfTwoChannelsAreNoSpin(t *testing.T) {
+	for seed := int64(0); seed < 100; seed++ {
+		var elapsed time.Duration
+		res := Run(Options{Seed: seed, MaxSteps: 10_000}, func() {
+			a, b := NewChan[int](0), NewChan[int](0)
+			var mu Mutex
+			Go(func() { Sleep(50 * time.Millisecond) })
+			start := Now()
+			Select(a.SendCase(1), Default())
+			Select(b.SendCase(2), Default())
+			for range 3 {
+				mu.Lock()
+				mu.Unlock()
+			}
+			elapsed = Since(start)
+		})
+		require.NoError(t, res.Err(), "seed %d", seed)
+		require.Zero(t, elapsed, "seed %d: the clock moved while the goroutine worked, after polls of two channels", seed)
+	}
+}
+
 // A timer can fire while another goroutine spins on it: a 1 ns AfterFunc
 // sets what a loop around Yield, or Poll, waits for, and a 5 s one as well.
 func TestTimerFiresWhileGoroutinesSpin(t *testing.T) {

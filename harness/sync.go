@@ -172,7 +172,7 @@ func (m *Mutex) tryLock(w *world, pc uintptr) bool {
 	g := w.enter()
 	w.yield(g, pc)
 	if m.locked {
-		g.polls++
+		g.polled(uintptr(unsafe.Pointer(m)))
 		return false
 	}
 	m.locked, m.holder = true, g
@@ -258,7 +258,7 @@ func (rw *RWMutex) tryLock(w *world, pc uintptr) bool {
 	w.yield(g, pc)
 	raceRead(unsafe.Pointer(rw))
 	if rw.writer != nil || len(rw.readers) > 0 {
-		g.polls++
+		g.polled(uintptr(unsafe.Pointer(rw)))
 		return false
 	}
 	rw.writer = g
@@ -339,7 +339,7 @@ func (rw *RWMutex) tryRLock(w *world, pc uintptr) bool {
 	w.yield(g, pc)
 	raceRead(unsafe.Pointer(rw))
 	if rw.writer != nil || rw.writersWaiting > 0 {
-		g.polls++
+		g.polled(uintptr(unsafe.Pointer(rw)))
 		return false
 	}
 	rw.readers = append(rw.readers, g)

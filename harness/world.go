@@ -274,17 +274,22 @@ type goroutine struct {
 	state        gState
 	running      bool // it holds control: between taking the token and handing it on
 	polls        int  // polls (Yield, a select default, ...) since it last blocked or communicated
-	retired      bool // done, its real goroutine waiting to be unwound (see retire)
-	killed       bool // being unwound at the end of the run
-	system       bool // the World's own: never a leak or part of a deadlock
-	isMain       bool
-	node         *Node
-	steps        int     // how many times the scheduler ran it
-	reason       string  // what it is blocked on
-	waitsFor     holder  // the lock it is blocked on, if any
-	blockPC      uintptr // where it blocked
-	createPC     uintptr // where it was started
-	pc           uintptr // its latest scheduling point
+	// What those polls looked at (see polled), up to maxPollKeys, and
+	// whether one of them came round again: the goroutine spins.
+	pollKeys  [maxPollKeys]uintptr
+	nPollKeys int
+	spins     bool
+	retired   bool // done, its real goroutine waiting to be unwound (see retire)
+	killed    bool // being unwound at the end of the run
+	system    bool // the World's own: never a leak or part of a deadlock
+	isMain    bool
+	node      *Node
+	steps     int     // how many times the scheduler ran it
+	reason    string  // what it is blocked on
+	waitsFor  holder  // the lock it is blocked on, if any
+	blockPC   uintptr // where it blocked
+	createPC  uintptr // where it was started
+	pc        uintptr // its latest scheduling point
 }
 
 // holder is a lock that can say who holds it, for deadlock reports.
@@ -989,7 +994,7 @@ func (w *world) yield(g *goroutine, pc uintptr) {
 //go:norace
 func (w *world) poll(g *goroutine, pc uintptr) {
 	g.pc = pc
-	g.polls++
+	g.polled(pollYield)
 	w.reschedule(g)
 }
 
@@ -998,16 +1003,50 @@ func (w *world) poll(g *goroutine, pc uintptr) {
 // blocks, communicates (a channel operation completes, it starts a
 // goroutine, a network call) or says so (Progress). Locking and unlocking a
 // free mutex is neither: a loop that checks a flag under a lock and yields
-// spins. A goroutine that polled spinThreshold times since it last made
-// progress spins; when every runnable goroutine spins, the clock may move to
-// the next timer however far (see clockOption), and PCT lowers the priority
-// of a goroutine that polls.
-const spinThreshold = 2
+// spins. A goroutine spins once it polls again what it polled since it last
+// made progress (the same channels in a Select with a default, the same
+// mutex in a TryLock; any Yield or Poll is the same as any other: they say
+// the goroutine waits), or once it polled more than maxPollKeys things.
+// When every runnable goroutine spins, the clock may move to the next timer
+// however far (see clockOption), and PCT lowers the priority of a goroutine
+// that polls. Polls of different things are no spin: code that tries two
+// channels without waiting and goes on with its work is not waiting for time
+// to pass, and the clock must not jump under it.
+const maxPollKeys = 8
+
+// pollYield is the key of a Yield, Poll or Sleep(0).
+const pollYield uintptr = 1
+
+// polled records that g polled key: what it looked at (see Spinning).
+//
+//go:norace
+func (g *goroutine) polled(key uintptr) {
+	g.polls++
+	if g.spins {
+		return
+	}
+	for _, k := range g.pollKeys[:g.nPollKeys] {
+		if k == key {
+			g.spins = true
+			return
+		}
+	}
+	if g.nPollKeys == maxPollKeys {
+		g.spins = true
+		return
+	}
+	g.pollKeys[g.nPollKeys] = key
+	g.nPollKeys++
+}
 
 // progress records that g made progress.
 //
 //go:norace
-func (g *goroutine) progress() { g.polls = 0 }
+func (g *goroutine) progress() {
+	g.polls = 0
+	g.nPollKeys = 0
+	g.spins = false
+}
 
 // block makes g wait, at a scheduling point, until ready(g). The caller has
 // already put g on whatever wait list will wake it.
@@ -1018,7 +1057,7 @@ func (w *world) block(g *goroutine, reason string, pc uintptr) {
 	g.reason = reason
 	g.blockPC = pc
 	g.pc = pc
-	g.polls = 0
+	g.progress()
 	w.removeRunnable(g)
 	w.record(g, EvBlock, pc, reason)
 	w.reschedule(g)
@@ -1147,7 +1186,7 @@ func (w *world) clockOption(cur *goroutine) (kind clockKind, fireByDefault bool)
 	if t.when-w.now <= earlyHorizon && !w.earlyUsed {
 		return clockEarly, false
 	}
-	if cur.polls >= spinThreshold && w.spinning() {
+	if cur.spins && w.spinning() {
 		return clockSpin, false
 	}
 	return clockNone, false
@@ -1159,7 +1198,7 @@ func (w *world) clockOption(cur *goroutine) (kind clockKind, fireByDefault bool)
 //go:norace
 func (w *world) spinning() bool {
 	for _, g := range w.runq {
-		if g.polls < spinThreshold {
+		if !g.spins {
 			return false
 		}
 	}

@@ -171,20 +171,22 @@ func TestAtomicIsAnEdge(t *testing.T) {
 }
 
 // A CompareAndSwap is a poll, and one that swapped is progress: a goroutine
-// whose CompareAndSwaps keep failing spins (alone, its World is idle), one
+// whose CompareAndSwap keeps failing in a loop spins (alone, its World is idle), one
 // whose CompareAndSwap succeeded does not.
 func TestCompareAndSwapProgress(t *testing.T) {
 	var idle []bool
 	res := harness.Run(harness.Options{}, func() {
 		var x atomic.Int64
-		x.CompareAndSwap(1, 2)
-		x.CompareAndSwap(1, 2)
+		for range 2 { // a loop: the same place twice
+			x.CompareAndSwap(1, 2)
+		}
 		idle = append(idle, harness.Idle())
 		x.CompareAndSwap(0, 1)
 		idle = append(idle, harness.Idle())
 		var p int32
-		atomic.CompareAndSwapInt32(&p, 1, 2)
-		atomic.CompareAndSwapInt32(&p, 1, 2)
+		for range 2 {
+			atomic.CompareAndSwapInt32(&p, 1, 2)
+		}
 		idle = append(idle, harness.Idle())
 		atomic.CompareAndSwapInt32(&p, 0, 1)
 		idle = append(idle, harness.Idle())
