@@ -189,6 +189,7 @@ func (r *run) Main() {
 	r.checkHalfOpen()
 	r.shutdownAll()
 	r.awaitShutdowns()
+	r.abortStarts()
 	r.closeClients()
 
 	r.mu.Lock()
@@ -650,6 +651,38 @@ func (r *run) startBound() time.Duration {
 	c := r.sh.cfg
 	attempt := time.Duration(r.sh.members)*c.requestTimeout + c.joinRetry
 	return time.Duration(c.maxJoinAttempts)*attempt + c.bootstrap + c.requestTimeout + 10*time.Second
+}
+
+// abortStarts ends the run with one more member on each node whose member
+// shut down, made and shut down at once: Shutdown lands startSteps and
+// stopSteps scheduling points away from Start's first steps, where its
+// checks race the launches of Start (the listener, the prober and the
+// gossip sender, the routing table's goroutines). A mid-run leave aims at
+// those windows now and then; this samples them once per node in every
+// run, with nothing else going on. Then every Start must return, and the
+// checks of any Shutdown apply.
+func (r *run) abortStarts() {
+	for _, i := range r.sh.shutdownOrder {
+		nd := r.nodes[i]
+		if !nd.Alive() {
+			continue
+		}
+		if inc := r.current(i); inc != nil && !r.isLeaving(inc) && !r.crashed(inc) {
+			continue // a member that was never shut down (a fault of the workload's own)
+		}
+		inc := r.prepare(i, nd)
+		if nd.Go(func() { r.incarnate(i, nd, inc) }) != nil {
+			continue
+		}
+		if harness.Select(inc.made.RecvCase(nil, nil), harness.Done(inc.nodeCtx)) != 0 {
+			continue
+		}
+		for range r.sh.stopSteps[inc.seq%len(r.sh.stopSteps)] {
+			harness.Progress()
+		}
+		r.shutdown(inc, true)
+	}
+	r.awaitStarts()
 }
 
 // awaitStarts waits until every member's Start has returned (or its node
