@@ -66,6 +66,10 @@ type shape struct {
 	// member is made (see leaveAction), so that Shutdown and Start race
 	// with either one ahead.
 	stopSteps []int
+	// abortAfter: at the end of the run (see abortStarts), the k-th member
+	// that joins the last cluster is shut down after abortAfter[k % len]
+	// answers to its calls.
+	abortAfter []int
 }
 
 // memberConfig is the members' configuration for a run, one value per
@@ -282,6 +286,9 @@ func shapeOf(seed int64, cfg Config) shape {
 	sh.startTwice = rng.IntN(3) == 0
 	for range 8 {
 		sh.stopSteps = append(sh.stopSteps, scenarios.Weighted(rng, []int{0, 1 + rng.IntN(12)}, []int{1, 1}))
+	}
+	for range 4 {
+		sh.abortAfter = append(sh.abortAfter, scenarios.Weighted(rng, []int{0, 1, 2 + rng.IntN(3)}, []int{1, 2, 1}))
 	}
 	return sh
 }

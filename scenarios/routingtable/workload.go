@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -653,36 +654,54 @@ func (r *run) startBound() time.Duration {
 	return time.Duration(c.maxJoinAttempts)*attempt + c.bootstrap + c.requestTimeout + 10*time.Second
 }
 
-// abortStarts ends the run with one more member on each node whose member
-// shut down, made and shut down at once: Shutdown lands startSteps and
-// stopSteps scheduling points away from Start's first steps, where its
-// checks race the launches of Start (the listener, the prober and the
-// gossip sender, the routing table's goroutines). A mid-run leave aims at
-// those windows now and then; this samples them once per node in every
-// run, with nothing else going on. Then every Start must return, and the
-// checks of any Shutdown apply.
+// abortStarts ends the run by sampling, once per node in every run and
+// with nothing else going on, the windows where a Shutdown's checks race
+// the launches of a Start (the listener, the prober and the gossip sender,
+// the routing table's goroutines), which a mid-run leave reaches only now
+// and then. A new member starts on the first node of the shutdown order
+// and forms a cluster of its own; on each other node a new member starts,
+// joins it, and is shut down after the shape's abortAfter answers to its
+// calls (none: in its first steps; one: once its join was answered) and a
+// few scheduling points more; then the first shuts down. Every Start must
+// return, and the checks of any Shutdown apply.
 func (r *run) abortStarts() {
+	var nodes []int
 	for _, i := range r.sh.shutdownOrder {
-		nd := r.nodes[i]
-		if !nd.Alive() {
+		if !r.nodes[i].Alive() {
 			continue
 		}
 		if inc := r.current(i); inc != nil && !r.isLeaving(inc) && !r.crashed(inc) {
 			continue // a member that was never shut down (a fault of the workload's own)
 		}
-		inc := r.prepare(i, nd)
-		if nd.Go(func() { r.incarnate(i, nd, inc) }) != nil {
-			continue
-		}
-		if harness.Select(inc.made.RecvCase(nil, nil), harness.Done(inc.nodeCtx)) != 0 {
-			continue
-		}
-		for range r.sh.stopSteps[inc.seq%len(r.sh.stopSteps)] {
-			harness.Progress()
-		}
-		r.shutdown(inc, true)
+		nodes = append(nodes, i)
+	}
+	if len(nodes) == 0 {
+		return
+	}
+	ctx := context.Background()
+	if err := r.rejoinAction(ctx, memberName(nodes[0])); err != nil {
+		harness.Note("abort-starts: %v", err)
+		return
 	}
 	r.awaitStarts()
+	for k, i := range nodes[1:] {
+		if err := r.rejoinAction(ctx, memberName(i)); err != nil {
+			harness.Note("abort-starts: %v", err)
+			continue
+		}
+		arg := memberName(i)
+		if after := r.sh.abortAfter[k%len(r.sh.abortAfter)]; after > 0 {
+			arg += " " + strconv.Itoa(after)
+		}
+		if err := r.leaveAction(ctx, arg); err != nil {
+			harness.Note("abort-starts: %v", err)
+		}
+	}
+	r.awaitStarts()
+	if inc := r.current(nodes[0]); inc != nil && !r.crashed(inc) {
+		r.shutdown(inc, true)
+	}
+	r.awaitShutdowns()
 }
 
 // awaitStarts waits until every member's Start has returned (or its node
