@@ -658,7 +658,10 @@ func (r *run) startBound() time.Duration {
 // with nothing else going on, the windows where a Shutdown's checks race
 // the launches of a Start (the listener, the prober and the gossip sender,
 // the routing table's goroutines), which a mid-run leave reaches only now
-// and then. A new member starts on the first node of the shutdown order
+// and then. First, on each node in turn, a new member is made and shut
+// down at once, with no cluster to join: Shutdown lands the shape's
+// startSteps and stopSteps scheduling points away from Start's first
+// steps. Then a new member starts on the first node of the shutdown order
 // and forms a cluster of its own; on each other node a new member starts,
 // joins it, and is shut down after the shape's abortAfter answers to its
 // calls (none: in its first steps; one: once its join was answered) and a
@@ -679,6 +682,16 @@ func (r *run) abortStarts() {
 		return
 	}
 	ctx := context.Background()
+	for _, i := range nodes {
+		if err := r.rejoinAction(ctx, memberName(i)); err != nil {
+			harness.Note("abort-starts: %v", err)
+			continue
+		}
+		if err := r.leaveAction(ctx, memberName(i)); err != nil {
+			harness.Note("abort-starts: %v", err)
+		}
+	}
+	r.awaitStarts()
 	if err := r.rejoinAction(ctx, memberName(nodes[0])); err != nil {
 		harness.Note("abort-starts: %v", err)
 		return
