@@ -45,6 +45,7 @@ const (
 	actLeave     = "leave"
 	actRejoin    = "rejoin"
 	actPushCrash = "push-crash"
+	actPushLeave = "push-leave"
 
 	// pushCrashWait bounds how long a push-crash waits for its push.
 	pushCrashWait = time.Second
@@ -69,7 +70,7 @@ func planFor(seed int64, cfg Config) faults.Plan {
 	var p faults.Plan
 	var cursor time.Duration
 	for range scenarios.Weighted(rng, []int{0, 1, 2, 3}, []int{2, 4, 3, 2}) {
-		kind := scenarios.Weighted(rng, []string{"crash", "leave", "push-crash", "hole-rejoin"}, []int{4, 4, 3, 1})
+		kind := scenarios.Weighted(rng, []string{"crash", "leave", "push-crash", "hole-rejoin", "abort-start", "push-leave"}, []int{4, 4, 3, 1, 2, 2})
 		at, target := m.aim(rng, scenarios.Weighted(rng, []string{"join", "coordinator", "any"}, []int{2, 2, 1}), cursor)
 		if target < 0 || !m.canTakeOut(target, at) {
 			continue
@@ -240,6 +241,33 @@ func (m *planModel) episode(rng *rand.Rand, kind string, i int, at time.Duration
 		back := at + between(rng, 3500*time.Millisecond, 6*time.Second)
 		p = append(p, faults.Step{At: back, Fault: faults.Restart(name)})
 		up(back)
+	case "abort-start":
+		// i leaves, and a new member is made on its node and shut down
+		// at the same instant: Shutdown races its Start's first steps
+		// (see leaveAction); most often a third member starts a while
+		// later.
+		r := at + between(rng, 10*time.Millisecond, 500*time.Millisecond)
+		p = append(p, faults.Step{At: at, Fault: faults.Act(actLeave, m.leaveArg(rng, i, at))},
+			faults.Step{At: r, Fault: faults.Act(actRejoin, name)},
+			faults.Step{At: r, Fault: faults.Act(actLeave, name)})
+		down(at)
+		up(r)
+		down(r)
+		if rng.IntN(5) != 0 {
+			r2 := r + between(rng, 10*time.Millisecond, time.Second)
+			p = append(p, faults.Step{At: r2, Fault: faults.Act(actRejoin, name)})
+			up(r2)
+		}
+	case "push-leave":
+		// i leaves the moment the next push it takes part in begins: its
+		// leave and the push's messages cross (see pushLeaveAction).
+		p = append(p, faults.Step{At: at, Fault: faults.Act(actPushLeave, name)})
+		down(at)
+		if rng.IntN(5) != 0 {
+			r := at + between(rng, pushCrashWait+200*time.Millisecond, 3*time.Second)
+			p = append(p, faults.Step{At: r, Fault: faults.Act(actRejoin, name)})
+			up(r)
+		}
 	case "push-crash":
 		p = append(p, faults.Step{At: at, Fault: faults.Act(actPushCrash, name+" "+mode)})
 		down(at)
@@ -295,7 +323,7 @@ func checkPlan(p faults.Plan, n int) error {
 	}
 	for i, s := range p {
 		f := s.Fault
-		bad := fmt.Errorf("step %d (%s): want crash, blackhole or restart of m1..m%d, %s mN [K], %s mN or %s mN reset|blackhole", i+1, s, n, actLeave, actRejoin, actPushCrash)
+		bad := fmt.Errorf("step %d (%s): want crash, blackhole or restart of m1..m%d, %s mN [K], %s mN, %s mN or %s mN reset|blackhole", i+1, s, n, actLeave, actRejoin, actPushLeave, actPushCrash)
 		switch f.Kind {
 		case faults.KindCrash, faults.KindBlackHole, faults.KindRestart:
 			if _, ok := memberIndex(f.Node, n); !ok {
@@ -327,7 +355,7 @@ func parseAction(f faults.Fault, n int) (int, harness.CrashMode, error) {
 		want = 2
 	}
 	switch f.Action {
-	case actLeave, actRejoin, actPushCrash:
+	case actLeave, actRejoin, actPushLeave, actPushCrash:
 	default:
 		return 0, 0, fmt.Errorf("unknown action %q", f.Action)
 	}
@@ -383,6 +411,7 @@ func (r *run) actions() faults.Actions {
 		actLeave:     r.leaveAction,
 		actRejoin:    r.rejoinAction,
 		actPushCrash: r.pushCrashAction,
+		actPushLeave: r.pushLeaveAction,
 	}
 }
 
@@ -403,6 +432,14 @@ func (r *run) leaveAction(_ context.Context, arg string) error {
 	inc := r.current(i)
 	if inc == nil || r.crashed(inc) || r.isLeaving(inc) {
 		return fmt.Errorf("%s has no member to leave", memberName(i))
+	}
+	if after == 0 {
+		// A leave that waits for no answer lands this many scheduling
+		// points after the member was made: before, in or after its
+		// Start's first steps, which wait startSteps points themselves.
+		for range r.sh.stopSteps[inc.seq%len(r.sh.stopSteps)] {
+			harness.Progress()
+		}
 	}
 	if after > 0 {
 		inc.host.awaitCalls(after, leaveCallsWait)
@@ -445,18 +482,7 @@ func (r *run) pushCrashAction(ctx context.Context, arg string) error {
 	if err != nil {
 		return err
 	}
-	fired := harness.NewChan[struct{}](1)
-	r.mu.Lock()
-	r.armed = append(r.armed, &trigger{member: i, fired: fired})
-	r.mu.Unlock()
-	r.waiters.Go(func() {
-		t := harness.NewTimer(pushCrashWait)
-		defer t.Stop()
-		if harness.Select(fired.RecvCase(nil, nil), t.C.RecvCase(nil, nil), harness.Done(ctx)) != 0 {
-			r.disarm(fired)
-			harness.Note("push-crash %s: no push within %v", memberName(i), pushCrashWait)
-			return
-		}
+	r.onNextPush(ctx, i, actPushCrash, false, func() {
 		f := faults.Crash(memberName(i))
 		if mode == harness.CrashBlackHole {
 			f = faults.BlackHole(memberName(i))
@@ -469,11 +495,55 @@ func (r *run) pushCrashAction(ctx context.Context, arg string) error {
 	return nil
 }
 
-// trigger is an armed push-crash: fired once the member takes part in a
-// push.
+// pushLeaveAction arms a leave of a member for the next push it takes part
+// in, and returns: a goroutine waits for the push (at most pushCrashWait)
+// and shuts the member down, so that its leave messages cross the push's
+// request and answer (a coordinator forgets the connections to a member
+// that left while a push to it may still return one to its pool).
+func (r *run) pushLeaveAction(ctx context.Context, arg string) error {
+	i, _, err := parseAction(faults.Act(actPushLeave, arg), r.sh.members)
+	if err != nil {
+		return err
+	}
+	r.onNextPush(ctx, i, actPushLeave, true, func() {
+		inc := r.current(i)
+		if inc == nil || r.crashed(inc) || r.isLeaving(inc) {
+			harness.Note("push-leave %s: no member to leave", memberName(i))
+			return
+		}
+		harness.Note("nemesis: leave %s (push-leave)", memberName(i))
+		r.shutdown(inc, false)
+	})
+	return nil
+}
+
+// onNextPush runs f on a goroutine of its own once member i takes part in
+// a push (as a target, or as the coordinator unless targetOnly), at most
+// pushCrashWait after it is armed.
+func (r *run) onNextPush(ctx context.Context, i int, what string, targetOnly bool, f func()) {
+	fired := harness.NewChan[struct{}](1)
+	r.mu.Lock()
+	r.armed = append(r.armed, &trigger{member: i, targetOnly: targetOnly, fired: fired})
+	r.mu.Unlock()
+	r.waiters.Go(func() {
+		t := harness.NewTimer(pushCrashWait)
+		defer t.Stop()
+		if harness.Select(fired.RecvCase(nil, nil), t.C.RecvCase(nil, nil), harness.Done(ctx)) != 0 {
+			r.disarm(fired)
+			harness.Note("%s %s: no push within %v", what, memberName(i), pushCrashWait)
+			return
+		}
+		f()
+	})
+}
+
+// trigger is an armed push-crash or push-leave: fired once the member
+// takes part in a push (a push-leave: as a target, not as the
+// coordinator).
 type trigger struct {
-	member int
-	fired  *harness.Chan[struct{}]
+	member     int
+	targetOnly bool
+	fired      *harness.Chan[struct{}]
 }
 
 // disarm drops the trigger whose channel is fired.
@@ -483,13 +553,14 @@ func (r *run) disarm(fired *harness.Chan[struct{}]) {
 	r.mu.Unlock()
 }
 
-// firePushCrashes fires the armed push-crashes of the members in a push
-// (the coordinator and the targets); called by PushBegin.
-func (r *run) firePushCrashes(names []string) {
+// firePushCrashes fires the armed triggers of the members in a push (its
+// coordinator and its targets); called by PushBegin.
+func (r *run) firePushCrashes(coordinator string, targets []string) {
 	r.mu.Lock()
 	var fire []*harness.Chan[struct{}]
 	r.armed = slices.DeleteFunc(r.armed, func(t *trigger) bool {
-		if slices.Contains(names, memberName(t.member)) {
+		name := memberName(t.member)
+		if slices.Contains(targets, name) && !(t.targetOnly && name == coordinator) || name == coordinator && !t.targetOnly {
 			fire = append(fire, t.fired)
 			return true
 		}

@@ -18,8 +18,10 @@ import (
 // moments, with Olric's and memberlist's configurations drawn around their
 // defaults), clients that look partition owners up while members join, an
 // inspector that reads members' state, and a fault plan (see Faults) of
-// crashes, black holes, restarts, leaves, rejoins and crashes during pushes,
-// aimed at the joins, the coordinator and the pushes. Buggy must show the
+// crashes, black holes, restarts, leaves, rejoins and crashes or leaves
+// during pushes, aimed at the joins, the coordinator and the pushes. Every
+// run ends with Starts cut short by Shutdowns on each node (see
+// abortStarts). Buggy must show the
 // data race on `this` (Start's write against setOwnedPartitionCount's read)
 // or its consequence, an ownedPartitionCount counted for a zero member;
 // Fixed must pass every check.

@@ -201,7 +201,7 @@ func TestChecksHaveTeeth(t *testing.T) {
 		t.Run(c.fault, func(t *testing.T) {
 			cfg := DefaultConfig
 			cfg.fault = c.fault
-			seed, v := scenarios.FirstCaught(t, Check(sys.Fixed, cfg), Faults(cfg), 50, nil)
+			seed, v := scenarios.FirstCaught(t, Check(sys.Fixed, cfg), Faults(cfg), 100, nil)
 			require.Equal(t, []harness.Kind{c.kind}, v.Kinds(), "seed %d: %v", seed, v)
 			require.Contains(t, v.String(), c.says, "seed %d", seed)
 			t.Logf("caught at seed %d: %s", seed, firstLine(v.Violations[0].Message))

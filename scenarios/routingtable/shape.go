@@ -61,6 +61,15 @@ type shape struct {
 	closeSteps    int
 	// startTwice: each member that started is started a second time.
 	startTwice bool
+	// stopSteps: a leave of member k that waits for no answer calls
+	// Shutdown only after stopSteps[k % len] scheduling points once the
+	// member is made (see leaveAction), so that Shutdown and Start race
+	// with either one ahead.
+	stopSteps []int
+	// abortAfter: at the end of the run (see abortStarts), the k-th member
+	// that joins the last cluster is shut down after abortAfter[k % len]
+	// answers to its calls.
+	abortAfter []int
 }
 
 // memberConfig is the members' configuration for a run, one value per
@@ -275,6 +284,12 @@ func shapeOf(seed int64, cfg Config) shape {
 	sh.closeOnAnswer = rng.IntN(2) == 0
 	sh.closeSteps = rng.IntN(5)
 	sh.startTwice = rng.IntN(3) == 0
+	for range 8 {
+		sh.stopSteps = append(sh.stopSteps, scenarios.Weighted(rng, []int{0, 1 + rng.IntN(12)}, []int{1, 1}))
+	}
+	for range 4 {
+		sh.abortAfter = append(sh.abortAfter, scenarios.Weighted(rng, []int{0, 1, 2 + rng.IntN(3)}, []int{1, 2, 1}))
+	}
 	return sh
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -90,7 +91,7 @@ type run struct {
 	names   []string
 	peers   []string
 	nodes   []*harness.Node
-	waiters harness.WaitGroup // push-crash waiters
+	waiters harness.WaitGroup // push-crash and push-leave waiters
 
 	// mu guards the fields below and the incarnations' guarded fields. It
 	// is a plain mutex, never held across a scheduling point: goroutines of
@@ -189,6 +190,7 @@ func (r *run) Main() {
 	r.checkHalfOpen()
 	r.shutdownAll()
 	r.awaitShutdowns()
+	r.abortStarts()
 	r.closeClients()
 
 	r.mu.Lock()
@@ -652,6 +654,69 @@ func (r *run) startBound() time.Duration {
 	return time.Duration(c.maxJoinAttempts)*attempt + c.bootstrap + c.requestTimeout + 10*time.Second
 }
 
+// abortStarts ends the run by sampling, once per node in every run and
+// with nothing else going on, the windows where a Shutdown's checks race
+// the launches of a Start (the listener, the prober and the gossip sender,
+// the routing table's goroutines), which a mid-run leave reaches only now
+// and then. First, on each node in turn, a new member is made and shut
+// down at once, with no cluster to join: Shutdown lands the shape's
+// startSteps and stopSteps scheduling points away from Start's first
+// steps. Then a new member starts on the first node of the shutdown order
+// and forms a cluster of its own; on each other node a new member starts,
+// joins it, and is shut down after the shape's abortAfter answers to its
+// calls (none: in its first steps; one: once its join was answered) and a
+// few scheduling points more; then the first shuts down. Every Start must
+// return, and the checks of any Shutdown apply.
+func (r *run) abortStarts() {
+	var nodes []int
+	for _, i := range r.sh.shutdownOrder {
+		if !r.nodes[i].Alive() {
+			continue
+		}
+		if inc := r.current(i); inc != nil && !r.isLeaving(inc) && !r.crashed(inc) {
+			continue // a member that was never shut down (a fault of the workload's own)
+		}
+		nodes = append(nodes, i)
+	}
+	if len(nodes) == 0 {
+		return
+	}
+	ctx := context.Background()
+	for _, i := range nodes {
+		if err := r.rejoinAction(ctx, memberName(i)); err != nil {
+			harness.Note("abort-starts: %v", err)
+			continue
+		}
+		if err := r.leaveAction(ctx, memberName(i)); err != nil {
+			harness.Note("abort-starts: %v", err)
+		}
+	}
+	r.awaitStarts()
+	if err := r.rejoinAction(ctx, memberName(nodes[0])); err != nil {
+		harness.Note("abort-starts: %v", err)
+		return
+	}
+	r.awaitStarts()
+	for k, i := range nodes[1:] {
+		if err := r.rejoinAction(ctx, memberName(i)); err != nil {
+			harness.Note("abort-starts: %v", err)
+			continue
+		}
+		arg := memberName(i)
+		if after := r.sh.abortAfter[k%len(r.sh.abortAfter)]; after > 0 {
+			arg += " " + strconv.Itoa(after)
+		}
+		if err := r.leaveAction(ctx, arg); err != nil {
+			harness.Note("abort-starts: %v", err)
+		}
+	}
+	r.awaitStarts()
+	if inc := r.current(nodes[0]); inc != nil && !r.crashed(inc) {
+		r.shutdown(inc, true)
+	}
+	r.awaitShutdowns()
+}
+
 // awaitStarts waits until every member's Start has returned (or its node
 // crashed), the members of nodes that were just started or restarted
 // included.
@@ -796,7 +861,7 @@ func (r *run) PushBegin(c sys.Member, v sys.Version, t *sys.Table) {
 		p.owners[part] = t.Owner(part).Name
 	}
 	harness.Observe(func() { r.pushBegun(p, num, in) })
-	r.firePushCrashes(append(in, c.Name))
+	r.firePushCrashes(c.Name, in)
 }
 
 // pushBegun is PushBegin's record, on Observe's goroutine.
