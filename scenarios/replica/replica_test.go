@@ -185,7 +185,8 @@ func teethCases() []teethCase {
 		{"late-request", "refresh requests: ", checkers.Invariant, nil, nil},                       // requests look unserved
 		{"rest-timer", "timers at rest: ", harness.Leak, nil, nil},                                 // a server's timer left armed
 		{"twin-dial", "connections at rest: ", harness.Leak, nil, nil},                             // two connections to a peer
-		{"open-timer", "Open left timers: ", harness.Leak, lateOpen, cutAtOpen},                    // a failed Open leaves a timer
+		{"open-timer", "Open left timers: ", harness.Leak, lateOpen, cutAtOpen},                    // a failed Open leaves a deadline
+		{"peer-deadline", "timers at rest: ", harness.Leak, nil, nil},                              // a server's dial leaves its deadline
 		{"fail-call", "available without faults: ", checkers.Invariant, nil, noFaults},             // a call fails with no fault
 		{"hide-join", "learners synced: ", checkers.Timeliness, nil, restartKey},
 		{"no-redial", "rejoined: ", checkers.Timeliness, nil, cutHeal},                     // a server never reconnects to meta                   // a learner never upgraded

@@ -50,6 +50,8 @@ type run struct {
 	joining    *harness.Chan[sys.Change] // meta added a replica server to a partition
 	refreshing *harness.Chan[int]        // client N started a refresh
 	planDone   *harness.Chan[struct{}]   // closed once the plan is over, stopAt set
+	metaUp     *harness.Chan[struct{}]   // closed once meta listens (first incarnation)
+	metaOpen   bool                      // metaUp is closed (Mu)
 	stopAt     time.Duration             // when the callers stop
 	nemesis    harness.WaitGroup         // the plan's goroutine
 	admin      *harness.Node             // moves primaries
@@ -102,6 +104,7 @@ func (r *run) Main() {
 	r.joining = harness.NewChan[sys.Change](1)
 	r.refreshing = harness.NewChan[int](1)
 	r.planDone = harness.NewChan[struct{}](0)
+	r.metaUp = harness.NewChan[struct{}](0)
 	nodes, ok := r.startCluster()
 	if !ok {
 		return
@@ -174,15 +177,36 @@ func (r *run) startCluster() ([]*harness.Node, bool) {
 				UnsafeNoLease: cfg.fault == "no-lease"})
 		})))
 	}
-	nodes = append(nodes, meta)
 	r.admin = harness.NewNode("admin", nil)
+	// Meta first, and the replica servers once it listens: their first
+	// beacon reaches it, and the first primaries have synced their
+	// secondaries well before settle (the check at rest relies on it).
+	if err := meta.Start(); err != nil {
+		r.Violate(checkers.Invariant, "start %s: %v", meta, err)
+		return nil, false
+	}
+	t := harness.NewTimer(settle / 2)
+	if harness.Select(r.metaUp.RecvCase(nil, nil), t.C.RecvCase(nil, nil)) == 1 {
+		r.Violate(checkers.Invariant, "start %s: it did not listen within %v", meta, settle/2)
+	}
+	t.Stop()
 	for _, n := range append(nodes, r.admin) {
 		if err := n.Start(); err != nil {
 			r.Violate(checkers.Invariant, "start %s: %v", n, err)
 			return nil, false
 		}
 	}
-	return nodes, true
+	return append(nodes, meta), true
+}
+
+// metaListens closes metaUp, once: meta listens.
+func (r *run) metaListens() {
+	r.Mu.Lock()
+	defer r.Mu.Unlock()
+	if !r.metaOpen {
+		r.metaOpen = true
+		r.metaUp.Close()
+	}
 }
 
 // serve returns the main of a server node: it runs body on a tracked host
@@ -198,6 +222,9 @@ func (r *run) serve(body func(ctx context.Context, n *harness.Node, h harness.Ho
 		r.servers[n.Name()] = s
 		r.Mu.Unlock()
 		h := r.host(n, false)
+		if n.Name() == "meta" {
+			h.(*trackedHost).listening = r.metaListens
+		}
 		var held harness.Listener
 		if r.cfg.fault == "hold-listener" {
 			held, _ = h.Listen(1) // a listener the server "forgets" until it returned
@@ -232,7 +259,8 @@ func (r *run) checkReturned(node string, inc int) {
 // host returns n's tracked host.
 func (r *run) host(n *harness.Node, drop bool) harness.Host {
 	return &trackedHost{host: n, ledger: &r.ledger, node: n.Name(), inc: n.Incarnation(), drop: drop,
-		twin: r.cfg.fault == "twin-dial" && strings.HasPrefix(n.Name(), "r"), noRedial: r.cfg.fault == "no-redial" && strings.HasPrefix(n.Name(), "r")}
+		twin: r.cfg.fault == "twin-dial" && strings.HasPrefix(n.Name(), "r"), noRedial: r.cfg.fault == "no-redial" && strings.HasPrefix(n.Name(), "r"),
+		peerDeadline: r.cfg.fault == "peer-deadline" && strings.HasPrefix(n.Name(), "r")}
 }
 
 // checkRejoined checks, once the workload is over, that every replica
@@ -258,7 +286,10 @@ func (r *run) checkRejoined(servers []*harness.Node) {
 		addr := n.Addr(sys.ReplicaPort)
 		var dead time.Time
 		for _, op := range r.changes.Operations() {
-			if c := op.Input.(sys.Change); c.Dead == addr && c.Reason == "dead" && c.At.After(s.began) {
+			// A declaration less than a grace after the incarnation began
+			// is about the silence of the one before (this one had not
+			// beaconed yet): it did not cut this one off.
+			if c := op.Input.(sys.Change); c.Dead == addr && c.Reason == "dead" && c.At.After(s.began.Add(r.cfg.Grace)) {
 				dead = c.At
 			}
 		}
@@ -466,24 +497,34 @@ func (r *run) open(n *harness.Node, i int, opts sys.Options) *sys.Client {
 		ctx, cancel := harness.WithTimeout(context.Background(), r.cfg.OpTimeout)
 		start := r.Since()
 		c, err := sys.Open(ctx, opts)
+		// Open holds no timer once it returned: its query's deadline and
+		// its dial's are cancelled, and a client that opened waits for
+		// requests with none armed; a failed Open has closed its session to
+		// meta and the dial that session may still have been waiting for.
+		// It is counted before ctx is cancelled, which would cancel a
+		// deadline Open derived from it and left behind: only ctx's own
+		// may be pending, while ctx has not expired.
+		own := 0
+		if ctx.Err() == nil {
+			own = 1
+		}
+		if err != nil && r.cfg.fault == "open-timer" {
+			// As if Open had left its query's deadline armed: derived
+			// from ctx, so that cancelling ctx would hide it.
+			_, leaked := harness.WithTimeout(ctx, time.Second)
+			defer leaked()
+		}
+		armed, counted := n.PendingTimers()
 		cancel()
 		if took := r.Since() - start; took > r.cfg.OpTimeout+epsilon {
 			r.Violate(checkers.Timeliness, "open: client %d's Open called at %v took %v, more than its timeout %v + %v", i+1, start, took, r.cfg.OpTimeout, epsilon)
 		}
 		if err != nil {
 			harness.Note("client %d: open: %v", i+1, err) // meta cut off: a timeout, a failed dial
-			if r.cfg.fault == "open-timer" {
-				t := harness.NewTimer(time.Second) // as if Open had left it
-				defer t.Stop()
-			}
 		}
-		// Open holds no timer once it returned: its query's deadline and
-		// its dial's are cancelled, and a client that opened waits for
-		// requests with none armed; a failed Open has closed its session to
-		// meta and the dial that session may still have been waiting for.
-		if armed, ok := n.PendingTimers(); ok && armed > 0 {
-			r.Violate(harness.Leak, "Open left timers: client %d's Open called at %v returned (error: %v), and its node holds %d timers, tickers or context deadlines",
-				i+1, start, err, armed)
+		if counted && armed > own {
+			r.Violate(harness.Leak, "Open left timers: client %d's Open called at %v returned (error: %v), and its node holds %d timers, tickers or context deadlines besides its caller's context",
+				i+1, start, err, armed-own)
 		}
 		if err == nil {
 			return c
