@@ -447,10 +447,12 @@ func (r *run) checkAtRest(servers []*harness.Node) {
 	}
 	// One connection to each peer (and to meta): a server sends to a peer
 	// in order, on one connection, and dials again only once it broke.
+	// (Per incarnation: a restarted server's first incarnation leaves its
+	// connections to the operating system.)
 	dials := map[string]int{}
 	for _, op := range r.ledger.Operations() {
 		if res := op.Input.(resource); strings.HasPrefix(res.What, "dial ") && !op.Returned() {
-			dials[res.Node+" "+res.What]++
+			dials[fmt.Sprintf("%s (incarnation %d) %s", res.Node, res.Inc, res.What)]++
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(dials)) {
