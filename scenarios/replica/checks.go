@@ -26,7 +26,70 @@ func (r *run) Check() []checkers.Violation {
 	vs = append(vs, r.checkRoutes()...)
 	vs = append(vs, checkLinearizable(r.name, calls)...)
 	vs = append(vs, checkResources(r.ledger.Operations(), r.crashed)...)
+	vs = append(vs, r.checkDeadDropped()...)
 	return vs
+}
+
+// checkDeadDropped: when meta declares a running replica server dead (it
+// went silent for a grace: cut off from meta), it drops the connection
+// that server beaconed on, at once. Such a server is still running: the
+// connection is half open (the server gave up on it, and its close was
+// lost with the link), and meta would hold it until it stops. Meta holds
+// one beacon connection per server, so of meta's connections from that
+// server open then, one must close at that very moment. Only servers that
+// never crashed nor restarted are judged: their connections are all of
+// one incarnation.
+func (r *run) checkDeadDropped() []checkers.Violation {
+	if r.crashed == nil {
+		return nil // the run did not end
+	}
+	ledger := r.ledger.Operations()
+	var bad []string
+	for _, op := range r.changes.Operations() {
+		c := op.Input.(sys.Change)
+		if c.Reason != "dead" || c.Dead == "" || c.Partition != r.firstPartOf(c) {
+			continue
+		}
+		name, _, _ := harness.SplitAddr(c.Dead)
+		if r.crashed[incarnation{name, 1}] || slices.ContainsFunc(ledger, func(op harness.Operation) bool {
+			res := op.Input.(resource)
+			return res.Node == name && res.Inc > 1
+		}) {
+			continue
+		}
+		at := c.At.Sub(r.Start())
+		open, closed := 0, false
+		for _, op := range ledger {
+			res := op.Input.(resource)
+			if res.Node != "meta" || !strings.HasPrefix(res.What, "accept ") || !strings.Contains(res.What, "<-"+name+":") ||
+				op.CallTime >= at || (op.Returned() && op.ReturnTime < at) {
+				continue
+			}
+			open++
+			closed = closed || (op.Returned() && op.ReturnTime == at)
+		}
+		if open > 0 && !closed {
+			bad = append(bad, fmt.Sprintf("%s, declared dead at %v: none of meta's %d connections from it open then was closed", name, at, open))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return []checkers.Violation{checkers.Violationf(harness.Leak,
+		"dead server's connection kept: meta must drop the beacon connection of a running replica server it declares dead:%s", scenarios.Lines(bad))}
+}
+
+// firstPartOf returns the lowest partition among the changes made with c
+// (the same declaration: same time, same dead server), so that each
+// declaration is judged once.
+func (r *run) firstPartOf(c sys.Change) int {
+	first := c.Partition
+	for _, op := range r.changes.Operations() {
+		if o := op.Input.(sys.Change); o.Dead == c.Dead && o.Reason == c.Reason && o.At.Equal(c.At) {
+			first = min(first, o.Partition)
+		}
+	}
+	return first
 }
 
 // checkDeadlines: every call returns within its deadline plus epsilon.

@@ -221,7 +221,7 @@ func (r *run) serve(body func(ctx context.Context, n *harness.Node, h harness.Ho
 		r.Mu.Lock()
 		r.servers[n.Name()] = s
 		r.Mu.Unlock()
-		h := r.host(n, false)
+		h := r.host(n, r.cfg.fault == "meta-keeps" && n.Name() == "meta")
 		if n.Name() == "meta" {
 			h.(*trackedHost).listening = r.metaListens
 		}
