@@ -27,7 +27,35 @@ func (r *run) Check() []checkers.Violation {
 	vs = append(vs, checkLinearizable(r.name, calls)...)
 	vs = append(vs, checkResources(r.ledger.Operations(), r.crashed)...)
 	vs = append(vs, r.checkDeadDropped()...)
+	vs = append(vs, r.checkClosedCalls(calls)...)
 	return vs
+}
+
+// checkClosedCalls: the calls a client closed early had in flight end
+// once Close has closed its sessions: a call waiting in a session fails at
+// once, one sleeping before a retry finds the client closed when it wakes
+// (at most the longest backoff later). None waits for its deadline.
+func (r *run) checkClosedCalls(calls []harness.Operation) []checkers.Violation {
+	var bad []string
+	for i, from := range r.closing {
+		if from == 0 {
+			continue
+		}
+		until := r.closed[i] + r.cfg.MaxRetryBackoff + epsilon
+		for _, op := range calls {
+			in := op.Input.(kvIn)
+			if in.Client != i || op.CallTime > r.closed[i] || (op.Returned() && op.ReturnTime <= until) {
+				continue
+			}
+			bad = append(bad, fmt.Sprintf("client %d, closed from %v to %v: caller %d %s called at %v returned at %v", i+1, from, r.closed[i], op.Client, describeIn(in), op.CallTime, op.ReturnTime))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return []checkers.Violation{checkers.Violationf(checkers.Timeliness,
+		"calls at close: a call in flight when its client closes must end within the longest retry backoff (%v) + %v of Close's return:%s",
+		r.cfg.MaxRetryBackoff, epsilon, scenarios.Lines(bad))}
 }
 
 // checkDeadDropped: when meta declares a running replica server dead (it

@@ -192,6 +192,7 @@ func teethCases() []teethCase {
 		{"twin-dial", "connections at rest: ", harness.Leak, nil, nil},                                                                 // two connections to a peer
 		{"open-timer", "Open left timers: ", harness.Leak, lateOpen, cutAtOpen},                                                        // a failed Open leaves a deadline
 		{"peer-deadline", "timers at rest: ", harness.Leak, nil, nil},                                                                  // a server's dial leaves its deadline
+		{"close-hang", "calls at close: ", checkers.Timeliness, func(c *Config) { c.CloseEarly = true }, nil},                          // calls outlive Close
 		{"meta-keeps", "dead server's connection kept: |resources: |server returned with resources open: ", harness.Leak, nil, cutKey}, // meta's connections never close
 		{"fail-call", "available without faults: ", checkers.Invariant, nil, noFaults},                                                 // a call fails with no fault
 		{"hide-join", "learners synced: ", checkers.Timeliness, nil, restartKey},

@@ -52,6 +52,9 @@ type trackedHost struct {
 	// listening, if not nil, is called once a Listen succeeded (meta's
 	// host: the cluster starts its replica servers once meta listens).
 	listening func()
+	// dialed, if not nil, is called with the address once a Dial
+	// succeeded (a client closed as its session connects).
+	dialed func(addr string)
 }
 
 var _ harness.Host = (*trackedHost)(nil)
@@ -86,6 +89,9 @@ func (h *trackedHost) Dial(ctx context.Context, addr string) (harness.Conn, erro
 		if c2, err := h.host.Dial(ctx, addr); err == nil {
 			tc.twin = h.track(c2, "dial "+addr)
 		}
+	}
+	if h.dialed != nil {
+		h.dialed(addr)
 	}
 	return tc, nil
 }

@@ -52,6 +52,9 @@ type run struct {
 	planDone   *harness.Chan[struct{}]   // closed once the plan is over, stopAt set
 	metaUp     *harness.Chan[struct{}]   // closed once meta listens (first incarnation)
 	metaOpen   bool                      // metaUp is closed (Mu)
+	closeCue   *harness.Chan[struct{}]   // a caller of the first client calls (CloseEarly only)
+	cueFrom    time.Duration             // from when a call cues closeCue (0: never) (Mu)
+	cued       bool                      // closeCue was cued (Mu)
 	stopAt     time.Duration             // when the callers stop
 	nemesis    harness.WaitGroup         // the plan's goroutine
 	admin      *harness.Node             // moves primaries
@@ -59,6 +62,7 @@ type run struct {
 	servers    map[string]*serving       // each server node's current incarnation (Mu)
 	stats      []sys.Stats               // each client's, once closed (Mu)
 	closing    []time.Duration           // when a client closed early began closing (Mu)
+	closed     []time.Duration           // when its Close returned (Mu)
 	closeAt    []time.Time               // when each client began closing (Mu)
 	crashed    map[incarnation]bool      // set by Main at the end
 	seed       int64
@@ -91,7 +95,7 @@ type routeSeen struct{ Client int }
 func newRun(v sys.Variant, cfg Config, plan faults.Plan, seed int64) *run {
 	r := &run{cfg: cfg, variant: v, plan: plan, seed: seed, name: fmt.Sprintf("replica-%s-seed%d", v, seed),
 		meta: fmt.Sprintf("meta:%d", sys.MetaPort), servers: map[string]*serving{},
-		stats: make([]sys.Stats, cfg.Clients), closing: make([]time.Duration, cfg.Clients), closeAt: make([]time.Time, cfg.Clients)}
+		stats: make([]sys.Stats, cfg.Clients), closing: make([]time.Duration, cfg.Clients), closed: make([]time.Duration, cfg.Clients), closeAt: make([]time.Time, cfg.Clients)}
 	r.names, r.addrs = cfg.replicaAddrs()
 	return r
 }
@@ -105,6 +109,7 @@ func (r *run) Main() {
 	r.refreshing = harness.NewChan[int](1)
 	r.planDone = harness.NewChan[struct{}](0)
 	r.metaUp = harness.NewChan[struct{}](0)
+	r.closeCue = harness.NewChan[struct{}](1)
 	nodes, ok := r.startCluster()
 	if !ok {
 		return
@@ -197,6 +202,28 @@ func (r *run) startCluster() ([]*harness.Node, bool) {
 		}
 	}
 	return append(nodes, meta), true
+}
+
+// closeMode is when the first client closes, if CloseEarly: 0 as one of
+// its callers calls in the last round, 1 as its first dial to a replica
+// server returns (half the seeds), 2 just after the last round began.
+func (r *run) closeMode() int {
+	return []int{0, 1, 1, 2}[seedRand(r.seed, 5).IntN(4)]
+}
+
+// cueDial cues the close of the first client (once) as its first dial to
+// a replica server returns.
+func (r *run) cueDial(addr string) {
+	if strings.HasPrefix(addr, "meta:") {
+		return
+	}
+	r.Mu.Lock()
+	cue := !r.cued
+	r.cued = true
+	r.Mu.Unlock()
+	if cue {
+		r.closeCue.Send(struct{}{}) // the only one: room for it
+	}
 }
 
 // metaListens closes metaUp, once: meta listens.
@@ -381,7 +408,11 @@ func (r *run) client(n *harness.Node, i int) {
 	if cfg.LateOpen > 0 && i == cfg.Clients-1 {
 		harness.Sleep(time.Duration(cfg.LateOpen) * cfg.Gap)
 	}
-	opts := sys.Options{Variant: r.variant, Host: r.host(n, false), Meta: r.meta,
+	host := r.host(n, false)
+	if cfg.CloseEarly && i == 0 && r.closeMode() == 1 {
+		host.(*trackedHost).dialed = r.cueDial
+	}
+	opts := sys.Options{Variant: r.variant, Host: host, Meta: r.meta,
 		RefreshInterval: cfg.or0(cfg.RefreshInterval), MetaTimeout: cfg.or0(cfg.MetaTimeout), DialTimeout: cfg.or0(cfg.DialTimeout),
 		DialInterval: cfg.or0(cfg.DialInterval), RetryBackoff: cfg.or0(cfg.RetryBackoff), MaxRetryBackoff: cfg.or0(cfg.MaxRetryBackoff),
 		OnRefresh:         func(time.Time) { harness.Select(r.refreshing.SendCase(i), harness.Default()) },
@@ -400,16 +431,45 @@ func (r *run) client(n *harness.Node, i int) {
 	}
 	if cfg.CloseEarly && i == 0 {
 		// Close during the last round before the callers stop, while its
-		// calls are in flight.
-		r.planDone.Recv()
-		last := settle + ((r.stopAt-settle)/cfg.Gap-time.Duration(cfg.CloseAhead))*cfg.Gap
-		if d := last + cfg.Jitter + time.Millisecond - r.Since(); d > 0 {
+		// calls are in flight, or as its first connection to a replica
+		// server opens.
+		mode := r.closeMode()
+		if mode == 1 {
+			// At the very moment the session's dial returns: the calls
+			// that wait for it wake as Close tears the session down.
+			t := harness.NewTimer(cfg.OpTimeout + 2*cfg.Gap)
+			harness.Select(r.closeCue.RecvCase(nil, nil), t.C.RecvCase(nil, nil))
+			t.Stop()
+		} else {
+			r.planDone.Recv()
+		}
+		var last time.Duration
+		if mode != 1 {
+			last = settle + ((r.stopAt-settle)/cfg.Gap-time.Duration(cfg.CloseAhead))*cfg.Gap
+		}
+		if mode == 0 {
+			// At the very moment one of its callers calls (or a round
+			// later, if none does), so that Close meets calls anywhere on
+			// their way into a session.
+			r.Mu.Lock()
+			r.cueFrom = max(last, time.Nanosecond)
+			r.Mu.Unlock()
+			if d := last - r.Since(); d > 0 {
+				harness.Sleep(d)
+			}
+			t := harness.NewTimer(cfg.Gap + cfg.Jitter)
+			harness.Select(r.closeCue.RecvCase(nil, nil), t.C.RecvCase(nil, nil))
+			t.Stop()
+		} else if d := last + cfg.Jitter + time.Millisecond - r.Since(); mode == 2 && d > 0 {
 			harness.Sleep(d)
 		}
 		r.Mu.Lock()
 		r.closing[i] = r.Since()
 		r.Mu.Unlock()
 		r.closeClient(c, i)
+		r.Mu.Lock()
+		r.closed[i] = r.Since()
+		r.Mu.Unlock()
 		callers.Wait()
 		return
 	}
@@ -687,9 +747,22 @@ func drawOp(rng *rand.Rand, mix [4]int) int {
 
 // call makes one call with the run's timeout and records it.
 func (r *run) call(c *sys.Client, id int, in kvIn) kvOut {
+	// A caller polls once or twice on its way to a call (stopped, the
+	// announcement below), and is no spin: were it one, the clock could
+	// jump to the next timer while the callers of a round all poll.
+	harness.Progress()
 	in.Part = c.Partition(in.Key)
 	harness.Select(r.calling.SendCase(in.Part), harness.Default())
 	p := r.h.Call(id, in)
+	if r.cfg.CloseEarly && in.Client == 0 {
+		r.Mu.Lock()
+		cue := r.cueFrom > 0 && !r.cued && r.Since() >= r.cueFrom
+		r.cued = r.cued || cue
+		r.Mu.Unlock()
+		if cue {
+			r.closeCue.Send(struct{}{}) // the only one: room for it
+		}
+	}
 	start := harness.Now()
 	ctx, cancel := harness.WithTimeout(context.Background(), r.cfg.OpTimeout)
 	var out kvOut
@@ -717,6 +790,11 @@ func (r *run) call(c *sys.Client, id int, in kvIn) kvOut {
 		// The caller records the return 2ms past the call's deadline:
 		// more than one wake-up's work (epsilon) late.
 		harness.Sleep(r.cfg.OpTimeout + 2*epsilon - harness.Since(start))
+	}
+	if r.cfg.fault == "close-hang" && errors.Is(err, sys.ErrClientClosed) {
+		// As if the call had waited for its deadline once its client
+		// closed.
+		harness.Sleep(r.cfg.OpTimeout - harness.Since(start))
 	}
 	p.Return(out)
 	return out
