@@ -416,9 +416,9 @@ func (r *run) checkRequests() []checkers.Violation {
 // checkAvailable: in a run without faults, every call issued once the
 // cluster is up succeeds (an increment of text excepted: its answer is the
 // error), until its client begins closing. Nothing then makes a replica
-// server refuse, or a secondary miss an acknowledgement. The cluster is up
-// a grace after it started: a replica server that started before meta
-// listened dials it again a beacon interval later, and then syncs.
+// server refuse, or a secondary miss an acknowledgement. The cluster is
+// taken as up a grace after it started (the servers start once meta
+// listens and have synced by settle: the grace is a margin).
 func (r *run) checkAvailable(calls []harness.Operation) []checkers.Violation {
 	if len(r.plan) > 0 {
 		return nil
