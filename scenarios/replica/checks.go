@@ -26,7 +26,98 @@ func (r *run) Check() []checkers.Violation {
 	vs = append(vs, r.checkRoutes()...)
 	vs = append(vs, checkLinearizable(r.name, calls)...)
 	vs = append(vs, checkResources(r.ledger.Operations(), r.crashed)...)
+	vs = append(vs, r.checkDeadDropped()...)
+	vs = append(vs, r.checkClosedCalls(calls)...)
 	return vs
+}
+
+// checkClosedCalls: the calls a client closed early had in flight end
+// once Close has closed its sessions: a call waiting in a session fails at
+// once, one sleeping before a retry finds the client closed when it wakes
+// (at most the longest backoff later). None waits for its deadline.
+func (r *run) checkClosedCalls(calls []harness.Operation) []checkers.Violation {
+	var bad []string
+	for i, from := range r.closing {
+		if from == 0 {
+			continue
+		}
+		until := r.closed[i] + r.cfg.MaxRetryBackoff + epsilon
+		for _, op := range calls {
+			in := op.Input.(kvIn)
+			if in.Client != i || op.CallTime > r.closed[i] || (op.Returned() && op.ReturnTime <= until) {
+				continue
+			}
+			bad = append(bad, fmt.Sprintf("client %d, closed from %v to %v: caller %d %s called at %v returned at %v", i+1, from, r.closed[i], op.Client, describeIn(in), op.CallTime, op.ReturnTime))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return []checkers.Violation{checkers.Violationf(checkers.Timeliness,
+		"calls at close: a call in flight when its client closes must end within the longest retry backoff (%v) + %v of Close's return:%s",
+		r.cfg.MaxRetryBackoff, epsilon, scenarios.Lines(bad))}
+}
+
+// checkDeadDropped: when meta declares a running replica server dead (it
+// went silent for a grace: cut off from meta), it drops the connection
+// that server beaconed on, at once. Such a server is still running: the
+// connection is half open (the server gave up on it, and its close was
+// lost with the link), and meta would hold it until it stops. Meta holds
+// one beacon connection per server, so of meta's connections from that
+// server open then, one must close at that very moment. Only servers that
+// never crashed nor restarted are judged: their connections are all of
+// one incarnation.
+func (r *run) checkDeadDropped() []checkers.Violation {
+	if r.crashed == nil {
+		return nil // the run did not end
+	}
+	ledger := r.ledger.Operations()
+	var bad []string
+	for _, op := range r.changes.Operations() {
+		c := op.Input.(sys.Change)
+		if c.Reason != "dead" || c.Dead == "" || c.Partition != r.firstPartOf(c) {
+			continue
+		}
+		name, _, _ := harness.SplitAddr(c.Dead)
+		if r.crashed[incarnation{name, 1}] || slices.ContainsFunc(ledger, func(op harness.Operation) bool {
+			res := op.Input.(resource)
+			return res.Node == name && res.Inc > 1
+		}) {
+			continue
+		}
+		at := c.At.Sub(r.Start())
+		open, closed := 0, false
+		for _, op := range ledger {
+			res := op.Input.(resource)
+			if res.Node != "meta" || !strings.HasPrefix(res.What, "accept ") || !strings.Contains(res.What, "<-"+name+":") ||
+				op.CallTime >= at || (op.Returned() && op.ReturnTime < at) {
+				continue
+			}
+			open++
+			closed = closed || (op.Returned() && op.ReturnTime == at)
+		}
+		if open > 0 && !closed {
+			bad = append(bad, fmt.Sprintf("%s, declared dead at %v: none of meta's %d connections from it open then was closed", name, at, open))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return []checkers.Violation{checkers.Violationf(harness.Leak,
+		"dead server's connection kept: meta must drop the beacon connection of a running replica server it declares dead:%s", scenarios.Lines(bad))}
+}
+
+// firstPartOf returns the lowest partition among the changes made with c
+// (the same declaration: same time, same dead server), so that each
+// declaration is judged once.
+func (r *run) firstPartOf(c sys.Change) int {
+	first := c.Partition
+	for _, op := range r.changes.Operations() {
+		if o := op.Input.(sys.Change); o.Dead == c.Dead && o.Reason == c.Reason && o.At.Equal(c.At) {
+			first = min(first, o.Partition)
+		}
+	}
+	return first
 }
 
 // checkDeadlines: every call returns within its deadline plus epsilon.
@@ -325,9 +416,9 @@ func (r *run) checkRequests() []checkers.Violation {
 // checkAvailable: in a run without faults, every call issued once the
 // cluster is up succeeds (an increment of text excepted: its answer is the
 // error), until its client begins closing. Nothing then makes a replica
-// server refuse, or a secondary miss an acknowledgement. The cluster is up
-// a grace after it started: a replica server that started before meta
-// listened dials it again a beacon interval later, and then syncs.
+// server refuse, or a secondary miss an acknowledgement. The cluster is
+// taken as up a grace after it started (the servers start once meta
+// listens and have synced by settle: the grace is a margin).
 func (r *run) checkAvailable(calls []harness.Operation) []checkers.Violation {
 	if len(r.plan) > 0 {
 		return nil

@@ -82,8 +82,12 @@ type Config struct {
 	// is recorded later than it was made, so that no refresh serves it),
 	// "rest-timer" (a replica server arms a timer it stops only once it
 	// returned), "twin-dial" (a replica server holds two connections to
-	// each peer it dials), "open-timer" (a timer is left armed after a
-	// failed Open), "fail-call" (a caller records a read that succeeded as
+	// each peer it dials), "open-timer" (a deadline derived from Open's
+	// context is left armed after a failed Open), "peer-deadline" (a
+	// replica server's first dial to a peer leaves a deadline armed),
+	// "meta-keeps" (meta's connections ignore Close: they stay open),
+	// "close-hang" (a call that fails because its client closed returns
+	// only at its deadline), "fail-call" (a caller records a read that succeeded as
 	// failed), "hide-join" (meta's upgrades of learners go unrecorded),
 	// "no-redial" (a replica server never dials meta again once its first
 	// connection is gone).

@@ -198,6 +198,15 @@ func parseSlow(arg string, parts int) (t target, delay, hold time.Duration, err 
 func Faults(seed int64) faults.Plan {
 	cfg := ConfigFor(seed)
 	p := planFor(seed, cfg)
+	if early := seedRand(seed, 4); len(p) > 0 && early.IntN(2) == 0 {
+		// Before the clients open, the primary of a partition restarts
+		// (its memory, empty yet, lost): meta drops it and adds it back as
+		// a learner of its partitions, whose primaries sync it and have
+		// meta make it a secondary again, all before settle: the check at
+		// rest then sees what that left armed.
+		step := faults.Step{At: earlyRestart, Fault: faults.Act(actRestart, fmt.Sprintf("p%d", early.IntN(cfg.Partitions)))}
+		p = slices.Insert(p, 0, step)
+	}
 	if cfg.LateOpen > 0 && seedRand(seed, 2).IntN(3) == 0 {
 		// The clients are cut from meta as the last one opens, for longer
 		// than a call timeout: its first Open fails, with its dial to meta
@@ -212,6 +221,10 @@ func Faults(seed int64) faults.Plan {
 	}
 	return p
 }
+
+// earlyRestart is when a seed's plan restarts a primary before the
+// clients open: the first primaries have synced by then.
+const earlyRestart = 10 * time.Millisecond
 
 // planFor draws seed's plan: most seeds a few faults aimed at the
 // primaries of the partitions the workload's keys fall in, some seeds

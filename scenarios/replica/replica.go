@@ -10,7 +10,8 @@
 // get, set, del and incr) and its own fault plan (Faults: crashes,
 // vanishings, restarts and cuts from meta aimed at the primaries of the
 // partitions the keys fall in, often while a call to them is in flight,
-// administrator moves, rejoins, heals). Callers call in rounds, at nearly
+// administrator moves, rejoins, heals; half the plans first restart a
+// primary before the clients open). Callers call in rounds, at nearly
 // the same moment, so that calls on one key overlap.
 //
 // Checks: every call returns within its deadline; a client's calls to a
@@ -19,10 +20,14 @@
 // table is linearizable (get, set, del and incr per key, across crashes,
 // failovers and rejoins, with a final audit); pendingResp holds no more
 // calls than there are callers; refreshes respect the rate limit; a
-// client's routing table is always one meta gave and never goes back; and
-// every connection, listener, session and goroutine that a client or a
-// server opened is closed once the client is closed or the server shut
-// down (a crashed server's own excepted).
+// client's routing table is always one meta gave and never goes back; the
+// calls in flight when a client closes end at once (within a retry
+// backoff); meta drops the connection of a running server it declares
+// dead; no timer, ticker or deadline is left armed at the quiet moments
+// (a server once its partitions synced, Open once it returned, an idle
+// client); and every connection, listener, session and goroutine that a
+// client or a server opened is closed once the client is closed or the
+// server shut down (a crashed server's own excepted).
 package replica
 
 import (

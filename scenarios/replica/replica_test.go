@@ -123,6 +123,11 @@ type teethCase struct {
 	plan          func(Config, int64) faults.Plan
 }
 
+// teethMust names, for the faults with other consequences besides the
+// one the case is about, the start of the message one of the violations
+// found must have.
+var teethMust = map[string]string{"meta-keeps": "dead server's connection kept: "}
+
 // teethCases lists the deliberate faults of TestChecksHaveTeeth.
 func teethCases() []teethCase {
 	// Contention on one key among three clients, every round.
@@ -177,16 +182,19 @@ func teethCases() []teethCase {
 			c.Grace, c.Beacon, c.Check, c.Lease, c.OpTimeout = 500*time.Millisecond, 125*time.Millisecond, 100*time.Millisecond, 375*time.Millisecond, 2*time.Second
 			c.RetryBackoff, c.MaxRetryBackoff = 10*time.Millisecond, 200*time.Millisecond
 		}, crashKey}, // a write retried after a crash
-		{"leak-conn", "resources: ", harness.Leak, nil, nil},                                       // admin's connections never closed
-		{"skip-close", "", harness.Leak, nil, nil},                                                 // a client never closed
-		{"hold-listener", "server returned with resources open: ", harness.Leak, nil, nil},         // a server returns before what it opened is closed
-		{"leak-timer", "the clock ran on for |idle client holds timers: ", harness.Leak, nil, nil}, // a ticker never stopped
-		{"hide-request", "refresh requests: ", checkers.Invariant, nil, nil},                       // refreshes look unasked
-		{"late-request", "refresh requests: ", checkers.Invariant, nil, nil},                       // requests look unserved
-		{"rest-timer", "timers at rest: ", harness.Leak, nil, nil},                                 // a server's timer left armed
-		{"twin-dial", "connections at rest: ", harness.Leak, nil, nil},                             // two connections to a peer
-		{"open-timer", "Open left timers: ", harness.Leak, lateOpen, cutAtOpen},                    // a failed Open leaves a timer
-		{"fail-call", "available without faults: ", checkers.Invariant, nil, noFaults},             // a call fails with no fault
+		{"leak-conn", "resources: ", harness.Leak, nil, nil},                                                                           // admin's connections never closed
+		{"skip-close", "", harness.Leak, nil, nil},                                                                                     // a client never closed
+		{"hold-listener", "server returned with resources open: ", harness.Leak, nil, nil},                                             // a server returns before what it opened is closed
+		{"leak-timer", "the clock ran on for |idle client holds timers: ", harness.Leak, nil, nil},                                     // a ticker never stopped
+		{"hide-request", "refresh requests: ", checkers.Invariant, nil, nil},                                                           // refreshes look unasked
+		{"late-request", "refresh requests: ", checkers.Invariant, nil, nil},                                                           // requests look unserved
+		{"rest-timer", "timers at rest: ", harness.Leak, nil, nil},                                                                     // a server's timer left armed
+		{"twin-dial", "connections at rest: ", harness.Leak, nil, nil},                                                                 // two connections to a peer
+		{"open-timer", "Open left timers: ", harness.Leak, lateOpen, cutAtOpen},                                                        // a failed Open leaves a deadline
+		{"peer-deadline", "timers at rest: ", harness.Leak, nil, nil},                                                                  // a server's dial leaves its deadline
+		{"close-hang", "calls at close: ", checkers.Timeliness, func(c *Config) { c.CloseEarly = true }, nil},                          // calls outlive Close
+		{"meta-keeps", "dead server's connection kept: |resources: |server returned with resources open: ", harness.Leak, nil, cutKey}, // meta's connections never close
+		{"fail-call", "available without faults: ", checkers.Invariant, nil, noFaults},                                                 // a call fails with no fault
 		{"hide-join", "learners synced: ", checkers.Timeliness, nil, restartKey},
 		{"no-redial", "rejoined: ", checkers.Timeliness, nil, cutHeal},                     // a server never reconnects to meta                   // a learner never upgraded
 		{"stats-back", "Stats read while the client runs: ", checkers.Invariant, nil, nil}, // a client's counters go back
@@ -229,6 +237,10 @@ func TestChecksHaveTeeth(t *testing.T) {
 				}
 				require.False(t, recoveryMatch(x), "seed %d: not the recovery property: %s", seed, x.Message)
 			}
+			if must := teethMust[c.fault]; must != "" {
+				require.True(t, slices.ContainsFunc(v.Violations, func(x checkers.Violation) bool { return strings.HasPrefix(x.Message, must) }),
+					"seed %d: no violation %q...: %v", seed, must, v)
+			}
 			// The same seed, configuration and plan without the fault pass:
 			// the fault is what the checks saw.
 			clean := func(cfg *Config) {
@@ -269,14 +281,18 @@ func TestPlan(t *testing.T) {
 			if strings.Contains(s.Fault.Arg, "in-call") {
 				seen["in-call"]++
 			}
-			switch name {
-			case actCrashPrimary, actBlackHole, actRestart, actStop, actCut, actRefreshCrash:
+			switch {
+			case s.At < settle:
+				// A restart before the clients open takes no data (none is
+				// written yet) and the server is a replica again by settle.
+				seen["early"]++
+			case name == actCrashPrimary || name == actBlackHole || name == actRestart || name == actStop || name == actCut || name == actRefreshCrash:
 				lose++
 			}
 		}
 		require.Less(t, lose, cfg.ReplicaCount, "seed %d: every partition keeps a replica with its data: %s", seed, p)
 	}
-	for _, k := range append(slices.Clone(actionNames), "heal", "in-call") {
+	for _, k := range append(slices.Clone(actionNames), "heal", "in-call", "early") {
 		require.Positive(t, seen[k], "no plan of 300 has a %s", k)
 	}
 	require.Positive(t, empty, "some seeds run without faults")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/heddle-go/heddle/checkers"
 	"github.com/heddle-go/heddle/harness"
@@ -40,9 +41,20 @@ type trackedHost struct {
 	twin bool
 	// noRedial makes every dial to meta after the first fail at once (the
 	// "no-redial" fault: a server that never reconnects to meta).
-	noRedial  bool
-	mu        harness.Mutex // guards metaDials (the "no-redial" fault only)
-	metaDials int
+	noRedial bool
+	// peerDeadline makes the first dial to a replica server arm a
+	// deadline of a second that nothing cancels (the "peer-deadline"
+	// fault: a dial that leaves its deadline behind).
+	peerDeadline bool
+	mu           harness.Mutex // guards metaDials and peerDials (the faults only)
+	metaDials    int
+	peerDials    int
+	// listening, if not nil, is called once a Listen succeeded (meta's
+	// host: the cluster starts its replica servers once meta listens).
+	listening func()
+	// dialed, if not nil, is called with the address once a Dial
+	// succeeded (a client closed as its session connects).
+	dialed func(addr string)
 }
 
 var _ harness.Host = (*trackedHost)(nil)
@@ -58,6 +70,16 @@ func (h *trackedHost) Dial(ctx context.Context, addr string) (harness.Conn, erro
 			return nil, fmt.Errorf("dial %s: refused by the no-redial fault", addr)
 		}
 	}
+	if h.peerDeadline && !strings.HasPrefix(addr, "meta:") {
+		h.mu.Lock()
+		h.peerDials++
+		first := h.peerDials == 1
+		h.mu.Unlock()
+		if first {
+			_, leaked := harness.WithTimeout(context.Background(), time.Second)
+			_ = leaked
+		}
+	}
 	c, err := h.host.Dial(ctx, addr)
 	if err != nil {
 		return nil, err
@@ -67,6 +89,9 @@ func (h *trackedHost) Dial(ctx context.Context, addr string) (harness.Conn, erro
 		if c2, err := h.host.Dial(ctx, addr); err == nil {
 			tc.twin = h.track(c2, "dial "+addr)
 		}
+	}
+	if h.dialed != nil {
+		h.dialed(addr)
 	}
 	return tc, nil
 }
@@ -78,6 +103,9 @@ func (h *trackedHost) Listen(port int) (harness.Listener, error) {
 		return nil, err
 	}
 	p := h.ledger.Call(0, resource{Node: h.node, Inc: h.inc, What: "listen " + ln.Addr()})
+	if h.listening != nil {
+		h.listening()
+	}
 	return &trackedListener{Listener: ln, h: h, p: p}, nil
 }
 

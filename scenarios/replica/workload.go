@@ -50,6 +50,11 @@ type run struct {
 	joining    *harness.Chan[sys.Change] // meta added a replica server to a partition
 	refreshing *harness.Chan[int]        // client N started a refresh
 	planDone   *harness.Chan[struct{}]   // closed once the plan is over, stopAt set
+	metaUp     *harness.Chan[struct{}]   // closed once meta listens (first incarnation)
+	metaOpen   bool                      // metaUp is closed (Mu)
+	closeCue   *harness.Chan[struct{}]   // a caller of the first client calls (CloseEarly only)
+	cueFrom    time.Duration             // from when a call cues closeCue (0: never) (Mu)
+	cued       bool                      // closeCue was cued (Mu)
 	stopAt     time.Duration             // when the callers stop
 	nemesis    harness.WaitGroup         // the plan's goroutine
 	admin      *harness.Node             // moves primaries
@@ -57,6 +62,7 @@ type run struct {
 	servers    map[string]*serving       // each server node's current incarnation (Mu)
 	stats      []sys.Stats               // each client's, once closed (Mu)
 	closing    []time.Duration           // when a client closed early began closing (Mu)
+	closed     []time.Duration           // when its Close returned (Mu)
 	closeAt    []time.Time               // when each client began closing (Mu)
 	crashed    map[incarnation]bool      // set by Main at the end
 	seed       int64
@@ -89,7 +95,7 @@ type routeSeen struct{ Client int }
 func newRun(v sys.Variant, cfg Config, plan faults.Plan, seed int64) *run {
 	r := &run{cfg: cfg, variant: v, plan: plan, seed: seed, name: fmt.Sprintf("replica-%s-seed%d", v, seed),
 		meta: fmt.Sprintf("meta:%d", sys.MetaPort), servers: map[string]*serving{},
-		stats: make([]sys.Stats, cfg.Clients), closing: make([]time.Duration, cfg.Clients), closeAt: make([]time.Time, cfg.Clients)}
+		stats: make([]sys.Stats, cfg.Clients), closing: make([]time.Duration, cfg.Clients), closed: make([]time.Duration, cfg.Clients), closeAt: make([]time.Time, cfg.Clients)}
 	r.names, r.addrs = cfg.replicaAddrs()
 	return r
 }
@@ -102,6 +108,8 @@ func (r *run) Main() {
 	r.joining = harness.NewChan[sys.Change](1)
 	r.refreshing = harness.NewChan[int](1)
 	r.planDone = harness.NewChan[struct{}](0)
+	r.metaUp = harness.NewChan[struct{}](0)
+	r.closeCue = harness.NewChan[struct{}](1)
 	nodes, ok := r.startCluster()
 	if !ok {
 		return
@@ -174,15 +182,63 @@ func (r *run) startCluster() ([]*harness.Node, bool) {
 				UnsafeNoLease: cfg.fault == "no-lease"})
 		})))
 	}
-	nodes = append(nodes, meta)
 	r.admin = harness.NewNode("admin", nil)
+	// Meta first, and the replica servers once it listens: their first
+	// beacon reaches it, and the first primaries have synced their
+	// secondaries well before settle (the check at rest relies on it).
+	if err := meta.Start(); err != nil {
+		r.Violate(checkers.Invariant, "start %s: %v", meta, err)
+		return nil, false
+	}
+	t := harness.NewTimer(settle / 2)
+	if harness.Select(r.metaUp.RecvCase(nil, nil), t.C.RecvCase(nil, nil)) == 1 {
+		r.Violate(checkers.Invariant, "start %s: it did not listen within %v", meta, settle/2)
+	}
+	t.Stop()
 	for _, n := range append(nodes, r.admin) {
 		if err := n.Start(); err != nil {
 			r.Violate(checkers.Invariant, "start %s: %v", n, err)
 			return nil, false
 		}
 	}
-	return nodes, true
+	return append(nodes, meta), true
+}
+
+// closeMode is when the first client closes, if CloseEarly: 0 as one of
+// its callers calls in the last round, 1 as its first dial to a replica
+// server returns (half the seeds), 2 just after the last round began.
+func (r *run) closeMode() int {
+	return []int{0, 1, 1, 2}[seedRand(r.seed, 5).IntN(4)]
+}
+
+// cueDial cues the close of the first client (once) as its first dial to
+// a replica server returns.
+func (r *run) cueDial(addr string) {
+	if strings.HasPrefix(addr, "meta:") {
+		return
+	}
+	r.Mu.Lock()
+	cue := !r.cued
+	r.cued = true
+	r.Mu.Unlock()
+	if cue {
+		r.closeCue.Send(struct{}{}) // the only one: room for it
+		// The dial returns a few steps later (drawn): Close meets the
+		// session anywhere between its dial and its loops.
+		for range seedRand(r.seed, 6).IntN(12) {
+			harness.Progress()
+		}
+	}
+}
+
+// metaListens closes metaUp, once: meta listens.
+func (r *run) metaListens() {
+	r.Mu.Lock()
+	defer r.Mu.Unlock()
+	if !r.metaOpen {
+		r.metaOpen = true
+		r.metaUp.Close()
+	}
 }
 
 // serve returns the main of a server node: it runs body on a tracked host
@@ -197,7 +253,10 @@ func (r *run) serve(body func(ctx context.Context, n *harness.Node, h harness.Ho
 		r.Mu.Lock()
 		r.servers[n.Name()] = s
 		r.Mu.Unlock()
-		h := r.host(n, false)
+		h := r.host(n, r.cfg.fault == "meta-keeps" && n.Name() == "meta")
+		if n.Name() == "meta" {
+			h.(*trackedHost).listening = r.metaListens
+		}
 		var held harness.Listener
 		if r.cfg.fault == "hold-listener" {
 			held, _ = h.Listen(1) // a listener the server "forgets" until it returned
@@ -232,7 +291,8 @@ func (r *run) checkReturned(node string, inc int) {
 // host returns n's tracked host.
 func (r *run) host(n *harness.Node, drop bool) harness.Host {
 	return &trackedHost{host: n, ledger: &r.ledger, node: n.Name(), inc: n.Incarnation(), drop: drop,
-		twin: r.cfg.fault == "twin-dial" && strings.HasPrefix(n.Name(), "r"), noRedial: r.cfg.fault == "no-redial" && strings.HasPrefix(n.Name(), "r")}
+		twin: r.cfg.fault == "twin-dial" && strings.HasPrefix(n.Name(), "r"), noRedial: r.cfg.fault == "no-redial" && strings.HasPrefix(n.Name(), "r"),
+		peerDeadline: r.cfg.fault == "peer-deadline" && strings.HasPrefix(n.Name(), "r")}
 }
 
 // checkRejoined checks, once the workload is over, that every replica
@@ -258,7 +318,10 @@ func (r *run) checkRejoined(servers []*harness.Node) {
 		addr := n.Addr(sys.ReplicaPort)
 		var dead time.Time
 		for _, op := range r.changes.Operations() {
-			if c := op.Input.(sys.Change); c.Dead == addr && c.Reason == "dead" && c.At.After(s.began) {
+			// A declaration less than a grace after the incarnation began
+			// is about the silence of the one before (this one had not
+			// beaconed yet): it did not cut this one off.
+			if c := op.Input.(sys.Change); c.Dead == addr && c.Reason == "dead" && c.At.After(s.began.Add(r.cfg.Grace)) {
 				dead = c.At
 			}
 		}
@@ -350,7 +413,11 @@ func (r *run) client(n *harness.Node, i int) {
 	if cfg.LateOpen > 0 && i == cfg.Clients-1 {
 		harness.Sleep(time.Duration(cfg.LateOpen) * cfg.Gap)
 	}
-	opts := sys.Options{Variant: r.variant, Host: r.host(n, false), Meta: r.meta,
+	host := r.host(n, false)
+	if cfg.CloseEarly && i == 0 && r.closeMode() == 1 {
+		host.(*trackedHost).dialed = r.cueDial
+	}
+	opts := sys.Options{Variant: r.variant, Host: host, Meta: r.meta,
 		RefreshInterval: cfg.or0(cfg.RefreshInterval), MetaTimeout: cfg.or0(cfg.MetaTimeout), DialTimeout: cfg.or0(cfg.DialTimeout),
 		DialInterval: cfg.or0(cfg.DialInterval), RetryBackoff: cfg.or0(cfg.RetryBackoff), MaxRetryBackoff: cfg.or0(cfg.MaxRetryBackoff),
 		OnRefresh:         func(time.Time) { harness.Select(r.refreshing.SendCase(i), harness.Default()) },
@@ -369,16 +436,45 @@ func (r *run) client(n *harness.Node, i int) {
 	}
 	if cfg.CloseEarly && i == 0 {
 		// Close during the last round before the callers stop, while its
-		// calls are in flight.
-		r.planDone.Recv()
-		last := settle + ((r.stopAt-settle)/cfg.Gap-time.Duration(cfg.CloseAhead))*cfg.Gap
-		if d := last + cfg.Jitter + time.Millisecond - r.Since(); d > 0 {
+		// calls are in flight, or as its first connection to a replica
+		// server opens.
+		mode := r.closeMode()
+		if mode == 1 {
+			// At the very moment the session's dial returns: the calls
+			// that wait for it wake as Close tears the session down.
+			t := harness.NewTimer(cfg.OpTimeout + 2*cfg.Gap)
+			harness.Select(r.closeCue.RecvCase(nil, nil), t.C.RecvCase(nil, nil))
+			t.Stop()
+		} else {
+			r.planDone.Recv()
+		}
+		var last time.Duration
+		if mode != 1 {
+			last = settle + ((r.stopAt-settle)/cfg.Gap-time.Duration(cfg.CloseAhead))*cfg.Gap
+		}
+		if mode == 0 {
+			// At the very moment one of its callers calls (or a round
+			// later, if none does), so that Close meets calls anywhere on
+			// their way into a session.
+			r.Mu.Lock()
+			r.cueFrom = max(last, time.Nanosecond)
+			r.Mu.Unlock()
+			if d := last - r.Since(); d > 0 {
+				harness.Sleep(d)
+			}
+			t := harness.NewTimer(cfg.Gap + cfg.Jitter)
+			harness.Select(r.closeCue.RecvCase(nil, nil), t.C.RecvCase(nil, nil))
+			t.Stop()
+		} else if d := last + cfg.Jitter + time.Millisecond - r.Since(); mode == 2 && d > 0 {
 			harness.Sleep(d)
 		}
 		r.Mu.Lock()
 		r.closing[i] = r.Since()
 		r.Mu.Unlock()
 		r.closeClient(c, i)
+		r.Mu.Lock()
+		r.closed[i] = r.Since()
+		r.Mu.Unlock()
 		callers.Wait()
 		return
 	}
@@ -416,10 +512,12 @@ func (r *run) checkAtRest(servers []*harness.Node) {
 	}
 	// One connection to each peer (and to meta): a server sends to a peer
 	// in order, on one connection, and dials again only once it broke.
+	// (Per incarnation: a restarted server's first incarnation leaves its
+	// connections to the operating system.)
 	dials := map[string]int{}
 	for _, op := range r.ledger.Operations() {
 		if res := op.Input.(resource); strings.HasPrefix(res.What, "dial ") && !op.Returned() {
-			dials[res.Node+" "+res.What]++
+			dials[fmt.Sprintf("%s (incarnation %d) %s", res.Node, res.Inc, res.What)]++
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(dials)) {
@@ -466,24 +564,34 @@ func (r *run) open(n *harness.Node, i int, opts sys.Options) *sys.Client {
 		ctx, cancel := harness.WithTimeout(context.Background(), r.cfg.OpTimeout)
 		start := r.Since()
 		c, err := sys.Open(ctx, opts)
+		// Open holds no timer once it returned: its query's deadline and
+		// its dial's are cancelled, and a client that opened waits for
+		// requests with none armed; a failed Open has closed its session to
+		// meta and the dial that session may still have been waiting for.
+		// It is counted before ctx is cancelled, which would cancel a
+		// deadline Open derived from it and left behind: only ctx's own
+		// may be pending, while ctx has not expired.
+		own := 0
+		if ctx.Err() == nil {
+			own = 1
+		}
+		if err != nil && r.cfg.fault == "open-timer" {
+			// As if Open had left its query's deadline armed: derived
+			// from ctx, so that cancelling ctx would hide it.
+			_, leaked := harness.WithTimeout(ctx, time.Second)
+			defer leaked()
+		}
+		armed, counted := n.PendingTimers()
 		cancel()
 		if took := r.Since() - start; took > r.cfg.OpTimeout+epsilon {
 			r.Violate(checkers.Timeliness, "open: client %d's Open called at %v took %v, more than its timeout %v + %v", i+1, start, took, r.cfg.OpTimeout, epsilon)
 		}
 		if err != nil {
 			harness.Note("client %d: open: %v", i+1, err) // meta cut off: a timeout, a failed dial
-			if r.cfg.fault == "open-timer" {
-				t := harness.NewTimer(time.Second) // as if Open had left it
-				defer t.Stop()
-			}
 		}
-		// Open holds no timer once it returned: its query's deadline and
-		// its dial's are cancelled, and a client that opened waits for
-		// requests with none armed; a failed Open has closed its session to
-		// meta and the dial that session may still have been waiting for.
-		if armed, ok := n.PendingTimers(); ok && armed > 0 {
-			r.Violate(harness.Leak, "Open left timers: client %d's Open called at %v returned (error: %v), and its node holds %d timers, tickers or context deadlines",
-				i+1, start, err, armed)
+		if counted && armed > own {
+			r.Violate(harness.Leak, "Open left timers: client %d's Open called at %v returned (error: %v), and its node holds %d timers, tickers or context deadlines besides its caller's context",
+				i+1, start, err, armed-own)
 		}
 		if err == nil {
 			return c
@@ -644,9 +752,22 @@ func drawOp(rng *rand.Rand, mix [4]int) int {
 
 // call makes one call with the run's timeout and records it.
 func (r *run) call(c *sys.Client, id int, in kvIn) kvOut {
+	// A caller polls once or twice on its way to a call (stopped, the
+	// announcement below), and is no spin: were it one, the clock could
+	// jump to the next timer while the callers of a round all poll.
+	harness.Progress()
 	in.Part = c.Partition(in.Key)
 	harness.Select(r.calling.SendCase(in.Part), harness.Default())
 	p := r.h.Call(id, in)
+	if r.cfg.CloseEarly && in.Client == 0 {
+		r.Mu.Lock()
+		cue := r.cueFrom > 0 && !r.cued && r.Since() >= r.cueFrom
+		r.cued = r.cued || cue
+		r.Mu.Unlock()
+		if cue {
+			r.closeCue.Send(struct{}{}) // the only one: room for it
+		}
+	}
 	start := harness.Now()
 	ctx, cancel := harness.WithTimeout(context.Background(), r.cfg.OpTimeout)
 	var out kvOut
@@ -674,6 +795,11 @@ func (r *run) call(c *sys.Client, id int, in kvIn) kvOut {
 		// The caller records the return 2ms past the call's deadline:
 		// more than one wake-up's work (epsilon) late.
 		harness.Sleep(r.cfg.OpTimeout + 2*epsilon - harness.Since(start))
+	}
+	if r.cfg.fault == "close-hang" && errors.Is(err, sys.ErrClientClosed) {
+		// As if the call had waited for its deadline once its client
+		// closed.
+		harness.Sleep(r.cfg.OpTimeout - harness.Since(start))
 	}
 	p.Return(out)
 	return out
