@@ -752,10 +752,6 @@ func drawOp(rng *rand.Rand, mix [4]int) int {
 
 // call makes one call with the run's timeout and records it.
 func (r *run) call(c *sys.Client, id int, in kvIn) kvOut {
-	// A caller polls once or twice on its way to a call (stopped, the
-	// announcement below), and is no spin: were it one, the clock could
-	// jump to the next timer while the callers of a round all poll.
-	harness.Progress()
 	in.Part = c.Partition(in.Key)
 	harness.Select(r.calling.SendCase(in.Part), harness.Default())
 	p := r.h.Call(id, in)
