@@ -337,12 +337,14 @@ func TestPollsOfTwoChannelsAreNoSpin(t *testing.T) {
 		res := Run(Options{Seed: seed, MaxSteps: 10_000}, func() {
 			a, b := NewChan[int](0), NewChan[int](0)
 			var mu Mutex
+			work := 0
 			Go(func() { Sleep(50 * time.Millisecond) })
 			start := Now()
 			Select(a.SendCase(1), Default())
 			Select(b.SendCase(2), Default())
 			for range 3 {
 				mu.Lock()
+				work++
 				mu.Unlock()
 			}
 			elapsed = Since(start)
