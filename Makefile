@@ -25,11 +25,14 @@ cover:
 	$(GO) run -race ./cmd/heddle run --all --cover $(COVERDIR)
 
 ## mutate: mutation testing of each case's fixed variant (long: minutes to an
-## hour a case; never part of test). MUTATE_FLAGS adds flags, e.g.
+## hour a case; never part of test). It fails at the first case that kills
+## less than MUTATE_MIN of its mutants that are not marked equivalent.
+## MUTATE_FLAGS adds flags, e.g.
 ## make mutate CASES=mq MUTATE_FLAGS="--seeds 200 --json".
 CASES ?= duplicator metaclient mq replica routingtable
+MUTATE_MIN ?= 0.9
 mutate:
-	@for c in $(CASES); do $(GO) run -race ./cmd/heddle mutate $$c $(MUTATE_FLAGS) || exit 1; done
+	@for c in $(CASES); do $(GO) run -race ./cmd/heddle mutate $$c --min-kill-rate $(MUTATE_MIN) $(MUTATE_FLAGS) || exit 1; done
 
 ## unmodified: heddle test on the plain Go programs of testdata/unmodified, at
 ## the issue's full budget: each bug found with its kind within 1,000 seeds and
