@@ -2,6 +2,7 @@ package duplicator
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -30,7 +31,58 @@ func (r *run) check() (vs []checkers.Violation, lags []time.Duration, writes int
 	vs = append(vs, r.checkAcked()...)
 	vs = append(vs, r.checkFinal()...)
 	vs = append(vs, r.checkResources()...)
+	vs = append(vs, r.checkGroupChecks()...)
 	return vs, lags, writes
+}
+
+// groupCheckSlack is how far apart, in virtual time, a group check may
+// find a partition idle and log its empty write: a client's write may be
+// prepared in between (a timer due within a millisecond may fire at a
+// scheduling point, so the two may be a millisecond apart), and the
+// observer reports a logged write a scheduling point after it was
+// prepared.
+const groupCheckSlack = 2 * time.Millisecond
+
+// checkGroupChecks checks when the group check writes: an empty write
+// other than a new primary's first is a group check that found no
+// mutation prepared on its partition for a whole GroupCheckInterval, so
+// it comes an interval or more after the mutation logged before it, or at
+// the same moment (a write prepared as the check looked). A check that
+// decided on a tick and wrote on a later one writes into a partition that
+// is no longer idle. Deterministic mode only: in real mode the clock is
+// the machine's. Under rec.mu.
+func (r *run) checkGroupChecks() []checkers.Violation {
+	if r.real {
+		return nil
+	}
+	interval := r.cfg.System.GroupCheckInterval
+	var bad []string
+	keys := slices.Collect(maps.Keys(r.rec.logged))
+	slices.SortFunc(keys, func(a, b [2]int) int {
+		if a[0] != b[0] {
+			return a[0] - b[0]
+		}
+		return a[1] - b[1]
+	})
+	for _, k := range keys {
+		log := slices.Clone(r.rec.logged[k])
+		slices.SortFunc(log, func(a, b stamped) int { return int(a.m.Decree - b.m.Decree) })
+		for j := 1; j < len(log); j++ {
+			if !log[j].m.Empty {
+				continue
+			}
+			if gap := log[j].at - log[j-1].at; gap > groupCheckSlack && gap < interval-groupCheckSlack {
+				bad = append(bad, fmt.Sprintf("partition %d (primary incarnation %d): empty write at decree %d logged at %v, %v after decree %d",
+					k[0], k[1], log[j].m.Decree, log[j].at, gap, log[j-1].m.Decree))
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return []checkers.Violation{checkers.Violationf(checkers.Invariant,
+		"group checks: a group check writes an empty mutation only once its partition saw no mutation prepared for a whole interval (%v); %d empty write(s) came sooner after the mutation before them:%s",
+		interval, len(bad), scenarios.Lines(bad))}
 }
 
 // disruption is a stretch of time when a fault stood between the primary

@@ -24,16 +24,18 @@ func write(d int64, key string) sys.Mutation {
 }
 
 // recordedRun is a run of one partition that passes every check: an empty
-// write and two writes, delivered 50 ms after their commits, with the
-// resources a live primary and remote hold at the end.
+// write (the primary's first) and two writes, delivered 50 ms after their
+// commits, with the resources a live primary and remote hold at the end.
 func recordedRun() *run {
 	cfg := ConfigFor(0)
 	cfg.System.Partitions = 1
 	cfg.System.LoadDelay = 100 * time.Millisecond
 	cfg.System.ShipTimeout, cfg.System.ShipRetry = time.Second, 100*time.Millisecond
 	cfg.LagBound = 150 * time.Millisecond
+	cfg.System.GroupCheckInterval = 10 * time.Second
 	rec := newRecorder(1)
 	empty := sys.Mutation{Decree: 1, Empty: true}
+	rec.logged[[2]int{0, 1}] = []stamped{{empty, 0, 1}, {write(2, "a"), sec(1), 2}, {write(3, "b"), sec(2), 4}}
 	rec.committed[0][1] = stamped{empty, 0, 1}
 	rec.committed[0][2] = stamped{write(2, "a"), sec(1), 2}
 	rec.committed[0][3] = stamped{write(3, "b"), sec(2), 4}
@@ -137,6 +139,15 @@ func TestChecks(t *testing.T) {
 		}, "", ""},
 		{"a group check missing", func(r *run) { r.final.primaryHeld[sys.ResGroupCheck] = 0 }, checkers.Invariant, "group-check goroutine"},
 		{"two duplications", func(r *run) { r.final.primaryHeld[sys.ResDuplication] = 2 }, harness.Leak, "duplication goroutine"},
+		{"a group check wrote into a busy partition", func(r *run) {
+			r.rec.logged[[2]int{0, 1}] = append(r.rec.logged[[2]int{0, 1}], stamped{sys.Mutation{Decree: 4, LastCommitted: 3, Empty: true}, sec(7), 6})
+		}, checkers.Invariant, "group checks"},
+		{"a group check an interval after the last write", func(r *run) {
+			r.rec.logged[[2]int{0, 1}] = append(r.rec.logged[[2]int{0, 1}], stamped{sys.Mutation{Decree: 4, LastCommitted: 3, Empty: true}, sec(12), 6})
+		}, "", ""},
+		{"a write prepared as the group check looked", func(r *run) {
+			r.rec.logged[[2]int{0, 1}] = append(r.rec.logged[[2]int{0, 1}], stamped{sys.Mutation{Decree: 4, LastCommitted: 3, Empty: true}, sec(2.001), 6})
+		}, "", ""},
 		{"ship connections past one a partition", func(r *run) {
 			r.final.primaryHeld[sys.ResShipConn] = 2
 			r.final.remoteHeld[sys.ResServedShip] = 2

@@ -51,7 +51,10 @@ type recorder struct {
 	delivered []map[int64]int     // per partition: decree -> seq of its delivery
 	shipped   map[[2]int][]int64  // per (partition, incarnation): decrees in ship order
 	lasts     map[[2]int][]int64  // per (partition, incarnation): last_decree over time
-	confirmed [][]int64           // per partition: confirmed_decree over time
+	// logged is, per (partition, primary incarnation), every mutation
+	// appended to the private log, with when it was reported.
+	logged    map[[2]int][]stamped
+	confirmed [][]int64 // per partition: confirmed_decree over time
 	// progressChecked is, per partition, the last_decree up to which every
 	// committed write was found delivered.
 	progressChecked []int64
@@ -93,7 +96,7 @@ type ackedWrite struct {
 func newRecorder(partitions int) *recorder {
 	r := &recorder{t0: harness.Now(), committed: make([]map[int64]stamped, partitions),
 		remote: make([][]stamped, partitions), delivered: make([]map[int64]int, partitions),
-		shipped: map[[2]int][]int64{}, lasts: map[[2]int][]int64{}, confirmed: make([][]int64, partitions),
+		shipped: map[[2]int][]int64{}, lasts: map[[2]int][]int64{}, logged: map[[2]int][]stamped{}, confirmed: make([][]int64, partitions),
 		progressChecked: make([]int64, partitions), resources: map[owner]map[sys.Resource]int{}, orphans: map[sys.Role]int{},
 		waiting: map[string][]*harness.Chan[int]{}, hits: harness.NewChan[int](4),
 		loggedMax: make([]int64, partitions), lcMax: make([]int64, partitions),
@@ -126,7 +129,8 @@ func (r *recorder) observer() *sys.Observer {
 	observed := func(f func() int) { r.poke(harness.ObserveValue(f)) }
 	return &sys.Observer{
 		Logged: func(p, inc int, m sys.Mutation) {
-			observed(func() int { return r.logged(p, m) })
+			at := r.now() // on the reporting goroutine, as the write is logged
+			observed(func() int { return r.logged1(p, inc, m, at) })
 		},
 		Committed: func(p int, m sys.Mutation) {
 			observed(func() int { return r.committed1(p, m) })
@@ -147,18 +151,20 @@ func (r *recorder) observer() *sys.Observer {
 	}
 }
 
-// logged records a mutation appended to a private log, and returns the
-// await step to poke.
-func (r *recorder) logged(p int, m sys.Mutation) int {
+// logged1 records a mutation incarnation inc of the primary appended to
+// partition p's private log at at, and returns the await step to poke.
+func (r *recorder) logged1(p, inc int, m sys.Mutation, at time.Duration) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	k := [2]int{p, inc}
+	r.logged[k] = append(r.logged[k], stamped{m, at, r.next()})
 	r.loggedMax[p] = max(r.loggedMax[p], m.Decree)
 	r.lcMax[p] = max(r.lcMax[p], m.LastCommitted)
-	at := momentLogged
+	moment := momentLogged
 	if m.Empty {
-		at = momentEmpty
+		moment = momentEmpty
 	}
-	return r.reached(at, "")
+	return r.reached(moment, "")
 }
 
 // resource records that incarnation inc of role opened (delta +1) or
