@@ -34,7 +34,11 @@ func (r *run) Check() []checkers.Violation {
 // checkClosedCalls: the calls a client closed early had in flight end
 // once Close has closed its sessions: a call waiting in a session fails at
 // once, one sleeping before a retry finds the client closed when it wakes
-// (at most the longest backoff later). None waits for its deadline.
+// (at most the longest backoff later). None waits for its deadline. (It
+// leans on the plan's budget: a partition whose configuration names no
+// primary makes the client retry without a session, until the call's
+// deadline even once closed; meta publishes no primary only when every
+// replica of a partition is down, which the budget never allows.)
 func (r *run) checkClosedCalls(calls []harness.Operation) []checkers.Violation {
 	var bad []string
 	for i, from := range r.closing {

@@ -84,14 +84,19 @@ func TestSavedSchedule(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	for _, name := range []string{"buggy", "fixed"} {
 		v := mustVariant(t, name)
-		for _, seed := range []int64{3, 5} {
+		for _, seed := range []int64{0, 3, 5} {
 			a := explore.RunOnce(v, explore.RunSpec{Seed: seed})
-			b := explore.RunOnce(v, explore.RunSpec{Seed: seed})
+			// Several runs: a map ranged over where the order matters (a
+			// session's pending calls woken in map order) differed in about
+			// one run in six of Fixed seed 0.
+			for range 4 {
+				b := explore.RunOnce(v, explore.RunSpec{Seed: seed})
+				require.Equal(t, a.TraceHash, b.TraceHash, "%s seed %d", name, seed)
+				require.Equal(t, a.Kinds(), b.Kinds(), "%s seed %d", name, seed)
+			}
 			r := explore.RunOnce(v, explore.RunSpec{Seed: seed, Replay: true, Strict: true, Schedule: a.Schedule})
 			require.NotZero(t, a.TraceHash, name)
-			require.Equal(t, a.TraceHash, b.TraceHash, name)
 			require.Equal(t, a.TraceHash, r.TraceHash, name)
-			require.Equal(t, a.Kinds(), b.Kinds(), name)
 		}
 	}
 }
@@ -195,9 +200,9 @@ func teethCases() []teethCase {
 		{"close-hang", "calls at close: ", checkers.Timeliness, func(c *Config) { c.CloseEarly = true }, nil},                          // calls outlive Close
 		{"meta-keeps", "dead server's connection kept: |resources: |server returned with resources open: ", harness.Leak, nil, cutKey}, // meta's connections never close
 		{"fail-call", "available without faults: ", checkers.Invariant, nil, noFaults},                                                 // a call fails with no fault
-		{"hide-join", "learners synced: ", checkers.Timeliness, nil, restartKey},
-		{"no-redial", "rejoined: ", checkers.Timeliness, nil, cutHeal},                     // a server never reconnects to meta                   // a learner never upgraded
-		{"stats-back", "Stats read while the client runs: ", checkers.Invariant, nil, nil}, // a client's counters go back
+		{"hide-join", "learners synced: ", checkers.Timeliness, nil, restartKey},                                                       // a learner never upgraded
+		{"no-redial", "rejoined: ", checkers.Timeliness, nil, cutHeal},                                                                 // a server never reconnects to meta
+		{"stats-back", "Stats read while the client runs: ", checkers.Invariant, nil, nil},                                             // a client's counters go back
 		{"no-lease", "replica-fixed-seed", checkers.NotLinearizable, func(c *Config) {
 			hot(c)
 			c.Partitions, c.Mix, c.ReplicationTimeout = 1, [4]int{3, 2, 0, 0}, 2*time.Second

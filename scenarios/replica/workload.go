@@ -190,11 +190,9 @@ func (r *run) startCluster() ([]*harness.Node, bool) {
 		r.Violate(checkers.Invariant, "start %s: %v", meta, err)
 		return nil, false
 	}
-	t := harness.NewTimer(settle / 2)
-	if harness.Select(r.metaUp.RecvCase(nil, nil), t.C.RecvCase(nil, nil)) == 1 {
+	if !recvWithin(r.metaUp, settle/2) {
 		r.Violate(checkers.Invariant, "start %s: it did not listen within %v", meta, settle/2)
 	}
-	t.Stop()
 	for _, n := range append(nodes, r.admin) {
 		if err := n.Start(); err != nil {
 			r.Violate(checkers.Invariant, "start %s: %v", n, err)
@@ -204,11 +202,39 @@ func (r *run) startCluster() ([]*harness.Node, bool) {
 	return append(nodes, meta), true
 }
 
-// closeMode is when the first client closes, if CloseEarly: 0 as one of
-// its callers calls in the last round, 1 as its first dial to a replica
-// server returns (half the seeds), 2 just after the last round began.
-func (r *run) closeMode() int {
-	return []int{0, 1, 1, 2}[seedRand(r.seed, 5).IntN(4)]
+// recvWithin waits for c to be closed or sent on, at most d, and reports
+// whether it was.
+func recvWithin(c *harness.Chan[struct{}], d time.Duration) bool {
+	t := harness.NewTimer(d)
+	defer t.Stop()
+	return harness.Select(c.RecvCase(nil, nil), t.C.RecvCase(nil, nil)) == 0
+}
+
+// closeMoment is when the first client closes, if CloseEarly.
+type closeMoment int
+
+const (
+	closeAtCall     closeMoment = iota // as one of its callers calls in the last round
+	closeAtDial                        // as its first dial to a replica server returns
+	closeAfterRound                    // just after the last round began
+)
+
+// closeMode draws the seed's closeMoment (closeAtDial in half the seeds).
+func (r *run) closeMode() closeMoment {
+	return []closeMoment{closeAtCall, closeAtDial, closeAtDial, closeAfterRound}[seedRand(r.seed, 5).IntN(4)]
+}
+
+// cueClose cues the close of the first client, once: the first time ready
+// (called under Mu) holds. It reports whether this call cued it.
+func (r *run) cueClose(ready func() bool) bool {
+	r.Mu.Lock()
+	cue := !r.cued && ready()
+	r.cued = r.cued || cue
+	r.Mu.Unlock()
+	if cue {
+		r.closeCue.Send(struct{}{}) // the only one: room for it
+	}
+	return cue
 }
 
 // cueDial cues the close of the first client (once) as its first dial to
@@ -217,12 +243,7 @@ func (r *run) cueDial(addr string) {
 	if strings.HasPrefix(addr, "meta:") {
 		return
 	}
-	r.Mu.Lock()
-	cue := !r.cued
-	r.cued = true
-	r.Mu.Unlock()
-	if cue {
-		r.closeCue.Send(struct{}{}) // the only one: room for it
+	if r.cueClose(func() bool { return true }) {
 		// The dial returns a few steps later (drawn): Close meets the
 		// session anywhere between its dial and its loops.
 		for range seedRand(r.seed, 6).IntN(12) {
@@ -414,7 +435,7 @@ func (r *run) client(n *harness.Node, i int) {
 		harness.Sleep(time.Duration(cfg.LateOpen) * cfg.Gap)
 	}
 	host := r.host(n, false)
-	if cfg.CloseEarly && i == 0 && r.closeMode() == 1 {
+	if cfg.CloseEarly && i == 0 && r.closeMode() == closeAtDial {
 		host.(*trackedHost).dialed = r.cueDial
 	}
 	opts := sys.Options{Variant: r.variant, Host: host, Meta: r.meta,
@@ -439,20 +460,18 @@ func (r *run) client(n *harness.Node, i int) {
 		// calls are in flight, or as its first connection to a replica
 		// server opens.
 		mode := r.closeMode()
-		if mode == 1 {
+		if mode == closeAtDial {
 			// At the very moment the session's dial returns: the calls
 			// that wait for it wake as Close tears the session down.
-			t := harness.NewTimer(cfg.OpTimeout + 2*cfg.Gap)
-			harness.Select(r.closeCue.RecvCase(nil, nil), t.C.RecvCase(nil, nil))
-			t.Stop()
+			recvWithin(r.closeCue, cfg.OpTimeout+2*cfg.Gap)
 		} else {
 			r.planDone.Recv()
 		}
 		var last time.Duration
-		if mode != 1 {
+		if mode != closeAtDial {
 			last = settle + ((r.stopAt-settle)/cfg.Gap-time.Duration(cfg.CloseAhead))*cfg.Gap
 		}
-		if mode == 0 {
+		if mode == closeAtCall {
 			// At the very moment one of its callers calls (or a round
 			// later, if none does), so that Close meets calls anywhere on
 			// their way into a session.
@@ -462,10 +481,8 @@ func (r *run) client(n *harness.Node, i int) {
 			if d := last - r.Since(); d > 0 {
 				harness.Sleep(d)
 			}
-			t := harness.NewTimer(cfg.Gap + cfg.Jitter)
-			harness.Select(r.closeCue.RecvCase(nil, nil), t.C.RecvCase(nil, nil))
-			t.Stop()
-		} else if d := last + cfg.Jitter + time.Millisecond - r.Since(); mode == 2 && d > 0 {
+			recvWithin(r.closeCue, cfg.Gap+cfg.Jitter)
+		} else if d := last + cfg.Jitter + time.Millisecond - r.Since(); mode == closeAfterRound && d > 0 {
 			harness.Sleep(d)
 		}
 		r.Mu.Lock()
@@ -756,13 +773,7 @@ func (r *run) call(c *sys.Client, id int, in kvIn) kvOut {
 	harness.Select(r.calling.SendCase(in.Part), harness.Default())
 	p := r.h.Call(id, in)
 	if r.cfg.CloseEarly && in.Client == 0 {
-		r.Mu.Lock()
-		cue := r.cueFrom > 0 && !r.cued && r.Since() >= r.cueFrom
-		r.cued = r.cued || cue
-		r.Mu.Unlock()
-		if cue {
-			r.closeCue.Send(struct{}{}) // the only one: room for it
-		}
+		r.cueClose(func() bool { return r.cueFrom > 0 && r.Since() >= r.cueFrom })
 	}
 	start := harness.Now()
 	ctx, cancel := harness.WithTimeout(context.Background(), r.cfg.OpTimeout)

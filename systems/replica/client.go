@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -125,13 +126,15 @@ func (c *Client) Close() {
 	c.cancel()
 	c.mu.Lock()
 	c.closed = true
+	// In a fixed order (by address, older sessions first): a map's order
+	// would make two runs of one seed differ.
 	all := c.old
-	for _, s := range c.sessions {
-		all = append(all, s)
+	for _, addr := range slices.Sorted(maps.Keys(c.sessions)) {
+		all = append(all, c.sessions[addr])
 	}
 	c.old, c.sessions = nil, map[string]*session{}
 	c.mu.Unlock()
-	slices.SortFunc(all, func(a, b *session) int { return cmp.Compare(a.addr, b.addr) })
+	slices.SortStableFunc(all, func(a, b *session) int { return cmp.Compare(a.addr, b.addr) })
 	for _, s := range all {
 		s.close()
 	}

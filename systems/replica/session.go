@@ -1,8 +1,11 @@
 package replica
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/heddle-go/heddle/harness"
@@ -279,7 +282,9 @@ func (s *session) teardown(closeErr, pendingErr error) {
 	if conn != nil {
 		conn.Close()
 	}
-	for _, c := range pend {
+	// In the order the calls were sent: each finish may wake its caller,
+	// and a map's order would make two runs of one seed differ.
+	for _, c := range slices.SortedFunc(maps.Values(pend), func(a, b *call) int { return cmp.Compare(a.seq, b.seq) }) {
 		c.finish(nil, pendingErr)
 	}
 }
