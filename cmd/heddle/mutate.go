@@ -326,10 +326,11 @@ func (m *mutation) run(k, n int) (int, error) {
 	}
 	var results []mutantResult
 	for i, mu := range ms {
-		if path, err := stamps.changed(m.mod.root); err != nil || path != "" {
-			if err != nil {
-				return 0, err
-			}
+		path, err := stamps.changed(m.mod.root)
+		if err != nil {
+			return 0, err
+		}
+		if path != "" {
 			return 0, fmt.Errorf("mutate %s: %s changed after the sweep began (%d of %d mutants run): the rest would be built from other code than the first; run again once the code is settled",
 				m.c.Name, m.rel(path), i, len(ms))
 		}

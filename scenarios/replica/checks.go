@@ -76,12 +76,21 @@ func (r *run) checkDeadDropped() []checkers.Violation {
 		return nil // the run did not end
 	}
 	ledger := r.ledger.Operations()
+	// One declaration changes every partition of the server at once: it
+	// is judged once.
+	type declaration struct {
+		dead string
+		at   int64
+	}
+	judged := map[declaration]bool{}
 	var bad []string
 	for _, op := range r.changes.Operations() {
 		c := op.Input.(sys.Change)
-		if c.Reason != "dead" || c.Dead == "" || c.Partition != r.firstPartOf(c) {
+		d := declaration{c.Dead, c.At.UnixNano()}
+		if c.Reason != "dead" || c.Dead == "" || judged[d] {
 			continue
 		}
+		judged[d] = true
 		name, _, _ := harness.SplitAddr(c.Dead)
 		if r.crashed[incarnation{name, 1}] || slices.ContainsFunc(ledger, func(op harness.Operation) bool {
 			res := op.Input.(resource)
@@ -109,19 +118,6 @@ func (r *run) checkDeadDropped() []checkers.Violation {
 	}
 	return []checkers.Violation{checkers.Violationf(harness.Leak,
 		"dead server's connection kept: meta must drop the beacon connection of a running replica server it declares dead:%s", scenarios.Lines(bad))}
-}
-
-// firstPartOf returns the lowest partition among the changes made with c
-// (the same declaration: same time, same dead server), so that each
-// declaration is judged once.
-func (r *run) firstPartOf(c sys.Change) int {
-	first := c.Partition
-	for _, op := range r.changes.Operations() {
-		if o := op.Input.(sys.Change); o.Dead == c.Dead && o.Reason == c.Reason && o.At.Equal(c.At) {
-			first = min(first, o.Partition)
-		}
-	}
-	return first
 }
 
 // checkDeadlines: every call returns within its deadline plus epsilon.
@@ -451,8 +447,8 @@ func (r *run) checkAvailable(calls []harness.Operation) []checkers.Violation {
 // learner is synced by the partition's primary and made a secondary within
 // a grace, unless something else happens meanwhile or just before: a fault
 // other than the learner's own, another change of the partition (its
-// primary moved, a replica dropped), the servers' shutdown. A learner left unsynced is a replica the partition
-// counts on and does not have.
+// primary moved, a replica dropped), the servers' shutdown. A learner
+// left unsynced is a replica the partition counts on and does not have.
 func (r *run) checkLearners() []checkers.Violation {
 	changes := r.changes.Operations()
 	faultOps := r.injected.Operations()
@@ -466,8 +462,8 @@ func (r *run) checkLearners() []checkers.Violation {
 		until := t + r.cfg.Grace
 		// The faults that brought the learner back (its restart, its
 		// rejoin) are its own; one that strikes it afterwards, any other
-		// near it, or a cut that may not
-		// be healed, lets the partition off.
+		// near it, or a cut that may not be healed, lets the partition
+		// off.
 		if until > r.shutAt || slices.ContainsFunc(faultOps, func(f harness.Operation) bool {
 			in := f.Input.(injected)
 			if in.Node == c.Joined {
