@@ -126,14 +126,15 @@ func (r *run) disruptions() []disruption {
 		if st.err != nil {
 			continue
 		}
+		// A graceful stop takes its node down as a crash does.
+		node, stop := f.Node, f.Kind == faults.KindAction && f.Action == actStop
+		if stop {
+			node = f.Arg
+		}
 		switch {
-		case (f.Kind == faults.KindCrash || f.Kind == faults.KindBlackHole) && f.Node == "primary":
+		case (f.Kind == faults.KindCrash || f.Kind == faults.KindBlackHole || stop) && node == "primary":
 			begin("primary", st.at, 0, f.String())
-		case f.Kind == faults.KindAction && f.Action == actStop && f.Arg == "primary":
-			begin("primary", st.at, 0, f.String())
-		case f.Kind == faults.KindAction && f.Action == actStop && f.Arg == "remote":
-			begin("remote", st.at, s.ShipRetry, f.String())
-		case (f.Kind == faults.KindCrash) && f.Node == "remote":
+		case (f.Kind == faults.KindCrash || stop) && node == "remote":
 			begin("remote", st.at, s.ShipRetry, f.String())
 		case f.Kind == faults.KindBlackHole && f.Node == "remote":
 			begin("remote", st.at, stuck, f.String())

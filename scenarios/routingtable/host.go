@@ -169,19 +169,12 @@ func (h *countingHost) calling() bool {
 	})
 }
 
-// hasAccepted reports whether the host has accepted a connection before.
-func (h *countingHost) hasAccepted() bool {
+// opened reports whether the host has opened a resource of kind before
+// ("dialed connection", "accepted connection").
+func (h *countingHost) opened(kind string) bool {
 	return slices.ContainsFunc(h.h.Operations(), func(op harness.Operation) bool {
 		r, ok := op.Input.(resource)
-		return ok && r.kind == "accepted connection"
-	})
-}
-
-// dialed reports whether the host has dialed a connection before.
-func (h *countingHost) dialed() bool {
-	return slices.ContainsFunc(h.h.Operations(), func(op harness.Operation) bool {
-		r, ok := op.Input.(resource)
-		return ok && r.kind == "dialed connection"
+		return ok && r.kind == kind
 	})
 }
 
@@ -202,7 +195,7 @@ func (h *countingHost) Dial(ctx context.Context, addr string) (harness.Conn, err
 	if err != nil {
 		return nil, err
 	}
-	leak := h.leakOne && !h.dialed()
+	leak := h.leakOne && !h.opened("dialed connection")
 	res := h.h.Call(0, resource{kind: "dialed connection", addr: addr, local: c.LocalAddr(), pc: pc, openedAt: h.since()})
 	return &countingConn{Conn: c, h: h, res: res, leak: leak}, nil
 }
@@ -220,7 +213,7 @@ func (l *countingListener) Accept(ctx context.Context) (harness.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	keep := l.h.keepOne && !l.h.hasAccepted()
+	keep := l.h.keepOne && !l.h.opened("accepted connection")
 	return &countingConn{Conn: c, h: l.h, res: l.h.add("accepted connection", c.RemoteAddr(), pc), accepted: true, leak: keep}, nil
 }
 

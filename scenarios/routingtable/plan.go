@@ -553,14 +553,19 @@ func (r *run) disarm(fired *harness.Chan[struct{}]) {
 	r.mu.Unlock()
 }
 
-// firePushCrashes fires the armed triggers of the members in a push (its
-// coordinator and its targets); called by PushBegin.
-func (r *run) firePushCrashes(coordinator string, targets []string) {
+// firePushTriggers fires the armed push-crashes and push-leaves of the
+// members in a push (its coordinator and its targets); called by
+// PushBegin.
+func (r *run) firePushTriggers(coordinator string, targets []string) {
 	r.mu.Lock()
 	var fire []*harness.Chan[struct{}]
 	r.armed = slices.DeleteFunc(r.armed, func(t *trigger) bool {
 		name := memberName(t.member)
-		if slices.Contains(targets, name) && !(t.targetOnly && name == coordinator) || name == coordinator && !t.targetOnly {
+		fires := slices.Contains(targets, name)
+		if name == coordinator {
+			fires = !t.targetOnly
+		}
+		if fires {
 			fire = append(fire, t.fired)
 			return true
 		}

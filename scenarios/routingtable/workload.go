@@ -111,9 +111,6 @@ type run struct {
 	// them so far).
 	lastBirth time.Duration
 	births    int
-	// leaked is the cancel of the workload fault "leak-deadline", never
-	// called.
-	leaked context.CancelFunc
 	// sharedClient is the clients' one sys.Client when they share it.
 	sharedClient *sys.Client
 	// mainEnd is when Main returned; settled, how long after the plan's
@@ -281,7 +278,8 @@ func (r *run) incarnate(i int, nd *harness.Node, inc *incarnation) {
 	inc.done.Close()
 	if err == nil && r.cfg.fault == "leak-deadline" && inc.seq == 1 {
 		// A deadline nobody cancels (until the node's context ends).
-		_, r.leaked = harness.WithTimeout(nd.Context(), time.Minute)
+		_, cancel := harness.WithTimeout(nd.Context(), time.Minute)
+		_ = cancel // never called
 	}
 	if err == nil {
 		r.checkTimersAtRest("when its Start returned", []*timerWatch{r.restingWatch(inc, liveTimers)})
@@ -861,7 +859,7 @@ func (r *run) PushBegin(c sys.Member, v sys.Version, t *sys.Table) {
 		p.owners[part] = t.Owner(part).Name
 	}
 	harness.Observe(func() { r.pushBegun(p, num, in) })
-	r.firePushCrashes(c.Name, in)
+	r.firePushTriggers(c.Name, in)
 }
 
 // pushBegun is PushBegin's record, on Observe's goroutine.
